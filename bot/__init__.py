@@ -1,0 +1,1 @@
+"""Firebreak: incident response for GenAI serving fleets."""

@@ -1,0 +1,39 @@
+"""Firebreak's own errors; adapters translate vendor exceptions into these.
+
+    FirebreakError
+    ├── UpstreamUnavailableError   a dependency (Prometheus, Alertmanager, Slack, LLM) failed
+    │   └── RateLimitedError       it asked us to come back after retry_after_s
+    ├── BrokerUnavailableError     the Celery broker cannot take a message now
+    ├── StoreUnavailableError      the database cannot be reached
+    └── NotFoundError              an id that does not exist
+"""
+
+from __future__ import annotations
+
+
+class FirebreakError(Exception):
+    """Base of every error Firebreak raises on purpose."""
+
+
+class UpstreamUnavailableError(FirebreakError):
+    """A dependency failed or timed out; the caller may retry later."""
+
+
+class RateLimitedError(UpstreamUnavailableError):
+    """A dependency rate-limited us; retry after `retry_after_s` seconds."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class BrokerUnavailableError(FirebreakError):
+    """The task broker refused or dropped a publish; the outbox keeps the message."""
+
+
+class StoreUnavailableError(FirebreakError):
+    """The database cannot be reached."""
+
+
+class NotFoundError(FirebreakError):
+    """No such incident, run or runbook."""

@@ -1,0 +1,58 @@
+"""One Settings object (env prefix FIREBREAK_), built once at process start and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_HOME = Path(".firebreak")
+_PLACEHOLDERS = {"changeme", "change-me", "changethis", "secret", "token", "xxx"}
+
+
+class Settings(BaseSettings):
+    """Every knob Firebreak reads; empty means 'use the embedded default'."""
+
+    model_config = SettingsConfigDict(env_prefix="FIREBREAK_", extra="ignore")
+
+    home: Path = DEFAULT_HOME
+    database_url: str = ""
+    redis_url: str = ""
+    webhook_token: SecretStr | None = None
+    api_token: SecretStr | None = None
+    prometheus_url: str = ""
+    alertmanager_url: str = ""
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = ""
+    slack_channel: str = "#incidents"
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("FIREBREAK_LLM_API_KEY", "OPENAI_API_KEY")
+    )
+    runbooks_dir: Path = Path("runbooks")
+    dry_run: bool = False
+
+    max_body_bytes: int = 1024 * 1024
+    reopen_window_s: float = 30 * 60
+    outbox_relay_interval_s: float = 5.0
+    reconcile_interval_s: float = 60.0
+    notify_debounce_s: float = 2.0
+
+    @field_validator("webhook_token", "api_token", "slack_signing_secret")
+    @classmethod
+    def _refuse_placeholders(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip().lower() in _PLACEHOLDERS:
+            raise ValueError("is a placeholder; set a real secret")
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.home / 'firebreak.db').resolve()}"
+
+    @property
+    def chat_log_path(self) -> Path:
+        return self.home / "slack.log"
