@@ -1,0 +1,169 @@
+"""Ranking causes from evidence: hard rules, weighted moved signals, onset order, alert priors.
+
+Each moved finding adds `weight x strength` to the hypotheses its signal supports in the
+direction it moved (strength grows with |z|, capped at 1); a negative weight argues against
+a hypothesis and scales it down. The hypotheses backed by the signal that moved first get a
+lead bonus. Hard-rule verdicts add their boost; alert names add a weak prior. A score
+becomes a confidence as `1 - exp(-score)`. `unknown` ranks by `1 - best confidence`, so it
+leads when nothing (or only a symptom such as TTFT) moved.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from bot.correlation.rules import RuleVerdict
+from bot.correlation.templates import Signal
+from bot.domain.findings import Finding, FindingStatus, Hypothesis, HypothesisKind
+
+Z_FOR_FULL_STRENGTH = 8.0
+LEAD_BONUS = 0.25
+LEAD_MIN_WEIGHT = 0.3
+ALERT_PRIOR = 0.15
+MIN_CONFIDENCE = 0.05
+ONSET_TIE = timedelta(seconds=30)
+
+# Substrings of alert names (lower-cased) and the cause each one hints at.
+ALERT_HINTS: tuple[tuple[str, HypothesisKind], ...] = (
+    ("kvcache", HypothesisKind.CAPACITY_SATURATION),
+    ("queue", HypothesisKind.CAPACITY_SATURATION),
+    ("saturat", HypothesisKind.CAPACITY_SATURATION),
+    ("xid", HypothesisKind.GPU_FAULT),
+    ("gpufault", HypothesisKind.GPU_FAULT),
+    ("thermal", HypothesisKind.THERMAL_THROTTLING),
+    ("drift", HypothesisKind.BAD_DEPLOY),
+    ("deploy", HypothesisKind.BAD_DEPLOY),
+    ("upstream", HypothesisKind.UPSTREAM_ERRORS),
+)
+
+
+@dataclass
+class _Tally:
+    score: float = 0.0
+    penalty: float = 1.0
+    parts: list[tuple[float, str, str]] = field(default_factory=list)  # (weight, signal, text)
+
+
+def strength(finding: Finding) -> float:
+    """How strongly a moved finding counts, 0..1; rule-evaluated findings count fully."""
+    if finding.z is None:
+        return 1.0
+    return min(1.0, abs(finding.z) / Z_FOR_FULL_STRENGTH)
+
+
+def alert_priors(alert_names: Sequence[str]) -> dict[HypothesisKind, list[str]]:
+    """Which causes the firing alerts' names hint at (a weak prior, never proof)."""
+    hints: dict[HypothesisKind, list[str]] = {}
+    for name in alert_names:
+        flat = name.lower().replace("_", "").replace("-", "")
+        for needle, kind in ALERT_HINTS:
+            if needle in flat and name not in hints.get(kind, []):
+                hints.setdefault(kind, []).append(name)
+    return hints
+
+
+def leaders(findings: Sequence[Finding], signals: Mapping[str, Signal]) -> list[Finding]:
+    """The cause signals that moved first (within `ONSET_TIE` of the earliest onset)."""
+    timed = [
+        f
+        for f in findings
+        if f.moved
+        and f.onset_at is not None
+        and f.signal in signals
+        and not signals[f.signal].symptom
+    ]
+    if not timed:
+        return []
+    first = min(f.onset_at for f in timed if f.onset_at is not None)
+    return [f for f in timed if f.onset_at is not None and f.onset_at - first <= ONSET_TIE]
+
+
+def _explain(tally: _Tally, lead: Sequence[str], priors: Sequence[str]) -> str:
+    texts = [text for _, _, text in sorted(tally.parts, key=lambda p: -p[0])[:4]]
+    if lead:
+        texts.append("moved first: " + ", ".join(lead))
+    if priors:
+        texts.append("alert " + ", ".join(priors))
+    return "; ".join(texts)
+
+
+def _unknown(
+    findings: Sequence[Finding], signals: Mapping[str, Signal], unavailable: Mapping[str, str]
+) -> str:
+    symptoms = [
+        f for f in findings if f.moved and f.signal in signals and signals[f.signal].symptom
+    ]
+    parts = []
+    if symptoms:
+        parts.append("symptoms moved: " + "; ".join(f.describe() for f in symptoms[:2]))
+    parts.append("no cause signal moved clearly from its baseline")
+    if unavailable:
+        parts.append("unavailable: " + "; ".join(f"{k}: {v}" for k, v in unavailable.items()))
+    scored = sum(1 for f in findings if f.status in (FindingStatus.MOVED, FindingStatus.STEADY))
+    parts.append(f"{scored} of {len(findings)} signals scored")
+    return "; ".join(parts)
+
+
+def rank(
+    findings: Sequence[Finding],
+    signals: Mapping[str, Signal],
+    verdicts: Sequence[RuleVerdict] = (),
+    alert_names: Sequence[str] = (),
+    unavailable: Mapping[str, str] | None = None,
+) -> list[Hypothesis]:
+    """Hypotheses best first, each with its confidence, evidence and a numeric explanation."""
+    tallies: dict[HypothesisKind, _Tally] = {}
+    for finding in findings:
+        signal = signals.get(finding.signal)
+        if signal is None or not finding.moved or finding.direction is None:
+            continue
+        for support in signal.supports:
+            if support.direction is not finding.direction:
+                continue
+            tally = tallies.setdefault(support.kind, _Tally())
+            if support.weight >= 0:
+                weight = support.weight * strength(finding)
+                tally.score += weight
+                tally.parts.append((weight, finding.signal, finding.describe()))
+            else:
+                tally.penalty *= 1.0 - min(1.0, -support.weight * strength(finding))
+
+    lead = leaders(findings, signals)
+    lead_by_kind: dict[HypothesisKind, list[str]] = {}
+    for finding in lead:
+        for support in signals[finding.signal].supports:
+            if support.direction is finding.direction and support.weight >= LEAD_MIN_WEIGHT:
+                lead_by_kind.setdefault(support.kind, []).append(finding.signal)
+    for kind in lead_by_kind:
+        tallies.setdefault(kind, _Tally()).score += LEAD_BONUS
+
+    for verdict in verdicts:
+        tally = tallies.setdefault(verdict.kind, _Tally())
+        tally.score += verdict.boost
+        tally.parts.append((verdict.boost, verdict.evidence, verdict.explanation))
+
+    priors = alert_priors(alert_names)
+    for kind in priors:
+        tallies.setdefault(kind, _Tally()).score += ALERT_PRIOR
+
+    ranked: list[Hypothesis] = []
+    for kind, tally in tallies.items():
+        confidence = round((1.0 - math.exp(-tally.score)) * tally.penalty, 3)
+        if confidence < MIN_CONFIDENCE:
+            continue
+        evidence = tuple(
+            dict.fromkeys(name for _, name, _ in sorted(tally.parts, key=lambda p: -p[0]))
+        )
+        explanation = _explain(tally, lead_by_kind.get(kind, []), priors.get(kind, []))
+        ranked.append(Hypothesis(kind, confidence, evidence, explanation))
+
+    unknown = round(1.0 - max((h.confidence for h in ranked), default=0.0), 3)
+    if unknown >= MIN_CONFIDENCE or not ranked:
+        explanation = _unknown(findings, signals, unavailable or {})
+        ranked.append(Hypothesis(HypothesisKind.UNKNOWN, unknown, (), explanation))
+    order = list(HypothesisKind)
+    ranked.sort(key=lambda h: (-h.confidence, order.index(h.kind)))
+    return ranked
