@@ -112,3 +112,66 @@ class AlertSource(Protocol):
 class Clock(Protocol):
     def __call__(self) -> datetime: ...
 
+
+# Runbook engine ports: targets acted on, shared guards, resumable runs.
+from bot.domain.runbooks import (  # noqa: E402 (appended section, kept apart from the above)
+    GuardDecision,
+    GuardUsage,
+    Run,
+    StepClaim,
+    TargetState,
+)
+
+
+class Target(Protocol):
+    """A serving fleet a runbook acts on; raises UpstreamUnavailableError when it cannot."""
+
+    def get_state(self, model: str) -> TargetState: ...
+    def set_replicas(self, model: str, pool: str, replicas: int) -> None: ...
+    def set_traffic(self, model: str, weights: dict[str, int]) -> None: ...
+    def set_version(self, model: str, version: str) -> None: ...
+
+
+class GuardStore(Protocol):
+    """Guards shared by every process: pause flag, per-target lock, cooldown, hourly limit."""
+
+    def usage(self, target: str, now_s: float) -> GuardUsage: ...
+    def admit(
+        self,
+        target: str,
+        token: str,
+        now_s: float,
+        cooldown_s: float,
+        max_runs_per_hour: int,
+        lock_ttl_s: float,
+    ) -> GuardDecision: ...
+    def release(self, target: str, token: str) -> bool: ...
+    def set_paused(self, paused: bool) -> None: ...
+
+
+class RunStore(Protocol):
+    """Runbook runs and their step ledger: a step is claimed before it acts, never done twice."""
+
+    def add(self, run: Run) -> Run: ...
+    def save(self, run: Run) -> None: ...
+    def load(self, run_id: int) -> Run | None: ...
+    def claim_step(self, run_id: int, key: str, now: datetime, lease_s: float) -> StepClaim: ...
+    def complete_step(self, run_id: int, key: str, result: dict[str, Any]) -> None: ...
+
+
+class RunJournal(Protocol):
+    """Where a run's decisions and messages go: the audit log, the timeline, the chat thread."""
+
+    def record(self, run: Run, event: str, detail: dict[str, Any]) -> None: ...
+    def announce(self, run: Run, text: str) -> None: ...
+
+
+# Summaries (bot/summary): a model only ever summarises a dossier; it never decides an action.
+from bot.summary.dossier import IncidentDossier  # noqa: E402  (appended with the port below)
+from bot.summary.summary import Summary  # noqa: E402
+
+
+class Summariser(Protocol):
+    """Summarises one incident dossier; always answers (offline when the model cannot)."""
+
+    def summarise(self, dossier: IncidentDossier) -> Summary: ...

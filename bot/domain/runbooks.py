@@ -1,0 +1,250 @@
+"""Runbook runs as pure data: target state, step plans, guard decisions, analyses, and the
+run state machine (pending → awaiting_approval → approved/denied/timed_out → running →
+verifying → succeeded / failed → reverting → reverted). No I/O here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TargetState(BaseModel):
+    """What a serving target runs now: replicas per pool, traffic weights, versions."""
+
+    model_config = ConfigDict(frozen=True)
+
+    replicas: dict[str, int] = Field(default_factory=dict)
+    traffic_weights: dict[str, int] = Field(default_factory=dict)
+    version: str = ""
+    version_history: tuple[str, ...] = ()
+    known_good: str | None = None
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """One step as it would act now: the current value, the desired one, and why."""
+
+    index: int
+    action: str
+    current: dict[str, Any]
+    desired: dict[str, Any]
+    description: str
+
+    @property
+    def changes_target(self) -> bool:
+        return self.current != self.desired
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """A guard let the run through; `lock_token` proves ownership of the target's lock."""
+
+    lock_token: str | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """A guard stopped the run, with a reason a human can read."""
+
+    reason: str
+
+    @property
+    def allowed(self) -> bool:
+        return False
+
+
+GuardDecision = Allowed | Blocked
+
+
+@dataclass(frozen=True)
+class GuardUsage:
+    """What the guard store holds for a target right now, for plans and decisions."""
+
+    paused: bool
+    lock_held: bool
+    last_started_at_s: float | None
+    runs_last_hour: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A dry-run: which runbook would act on which target, and how, without acting."""
+
+    runbook: str
+    description: str
+    target: str
+    model: str
+    parameters: dict[str, Any]
+    steps: list[StepPlan]
+    revert_steps: list[StepPlan]
+    approval_required: bool
+    approvers: tuple[str, ...]
+    guard: GuardDecision
+    verify: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+class Measurement(StrEnum):
+    """One verification measurement, as Argo Rollouts classifies it."""
+
+    SUCCESSFUL = "successful"
+    FAILED = "failed"
+    INCONCLUSIVE = "inconclusive"
+
+
+class AnalysisPhase(StrEnum):
+    RUNNING = "running"
+    SUCCESSFUL = "successful"
+    FAILED = "failed"
+    INCONCLUSIVE = "inconclusive"
+
+
+class MeasurementRecord(BaseModel):
+    """A measurement taken: when, its value (None when there was no data) and its verdict."""
+
+    at: datetime
+    outcome: Measurement
+    value: float | None = None
+    note: str = ""
+
+
+class AnalysisState(BaseModel):
+    """The measurements of one verification so far; `step_index` None means the final verify."""
+
+    step_index: int | None = None
+    started_at: datetime
+    measurements: list[MeasurementRecord] = Field(default_factory=list)
+    phase: AnalysisPhase = AnalysisPhase.RUNNING
+
+    def count(self, outcome: Measurement) -> int:
+        return sum(1 for m in self.measurements if m.outcome is outcome)
+
+
+class RunState(StrEnum):
+    PENDING = "pending"
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
+    DENIED = "denied"
+    TIMED_OUT = "timed_out"
+    RUNNING = "running"
+    VERIFYING = "verifying"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    REVERTING = "reverting"
+    REVERTED = "reverted"
+
+    @property
+    def terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = {RunState.DENIED, RunState.TIMED_OUT, RunState.SUCCEEDED, RunState.REVERTED}
+
+_ALLOWED: dict[RunState, set[RunState]] = {
+    RunState.PENDING: {RunState.AWAITING_APPROVAL, RunState.APPROVED, RunState.FAILED},
+    RunState.AWAITING_APPROVAL: {RunState.APPROVED, RunState.DENIED, RunState.TIMED_OUT},
+    RunState.APPROVED: {RunState.RUNNING, RunState.FAILED},
+    RunState.RUNNING: {RunState.VERIFYING, RunState.SUCCEEDED, RunState.FAILED},
+    RunState.VERIFYING: {RunState.SUCCEEDED, RunState.FAILED},
+    RunState.FAILED: {RunState.REVERTING},
+    RunState.REVERTING: {RunState.REVERTED, RunState.FAILED},
+    RunState.DENIED: set(),
+    RunState.TIMED_OUT: set(),
+    RunState.SUCCEEDED: set(),
+    RunState.REVERTED: set(),
+}
+
+
+class InvalidRunTransitionError(ValueError):
+    """A run move the state machine does not allow (e.g. denied → running)."""
+
+
+class OnFailure(StrEnum):
+    ABORT = "abort"
+    CONTINUE = "continue"
+    REVERT = "revert"
+
+
+class RunStep(BaseModel):
+    """A step frozen into a run at creation: action, rendered params, limits."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: str
+    params: dict[str, Any]
+    timeout_s: float
+    on_failure: OnFailure
+
+
+class Transition(BaseModel):
+    at: datetime
+    state: RunState
+    reason: str = ""
+    by: str = ""
+
+
+class Run(BaseModel):
+    """One execution of one runbook against one target, resumable from what it records."""
+
+    id: int | None = None
+    incident_id: int
+    runbook: str
+    target: str
+    model: str
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    steps: list[RunStep]
+    revert_steps: list[RunStep] = Field(default_factory=list)
+    verify: dict[str, Any] | None = None
+    on_inconclusive_revert: bool = False
+    approval_required: bool
+    approvers: tuple[str, ...] = ()
+    approval_deadline: datetime | None = None
+    cooldown_s: float
+    max_runs_per_hour: int
+    lock_ttl_s: float
+    state: RunState = RunState.PENDING
+    requested_by: str = "firebreak"
+    created_at: datetime
+    lock_token: str | None = None
+    next_step: int = 0
+    next_revert_step: int = 0
+    before: TargetState | None = None
+    analysis: AnalysisState | None = None
+    not_before: datetime | None = None
+    reason: str = ""
+    history: list[Transition] = Field(default_factory=list)
+
+    def can_move_to(self, target: RunState) -> bool:
+        return target in _ALLOWED[self.state]
+
+    def move_to(self, target: RunState, at: datetime, reason: str = "", by: str = "") -> None:
+        """Apply one transition, recording when, why and by whom."""
+        if not self.can_move_to(target):
+            raise InvalidRunTransitionError(
+                f"run {self.id} is {self.state}; cannot move to {target}"
+            )
+        self.state = target
+        self.reason = reason or self.reason
+        self.history.append(Transition(at=at, state=target, reason=reason, by=by))
+
+
+class StepClaim(StrEnum):
+    """What claiming a (run, phase, step) in the ledger found."""
+
+    CLAIMED = "claimed"
+    DONE = "done"
+    HELD = "held"
+    IN_DOUBT = "in_doubt"
+
+
+def step_key(phase: str, index: int) -> str:
+    """The ledger key of one step of a run: `forward:0`, `revert:1`, `verify:final`."""
+    return f"{phase}:{index}"
