@@ -109,7 +109,9 @@ class AlertGroup(BaseModel):
         if summary:
             return summary[:200]
         names = sorted({a.name for a in self.alerts})
-        scope = ", ".join(f"{k}={v}" for k, v in sorted(self.group_labels.items()) if k != "alertname")
+        scope = ", ".join(
+            f"{k}={v}" for k, v in sorted(self.group_labels.items()) if k != "alertname"
+        )
         head = " + ".join(names[:3]) + (f" (+{len(names) - 3})" if len(names) > 3 else "")
         return f"{head} {scope}".strip()[:200]
 

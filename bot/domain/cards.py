@@ -28,3 +28,12 @@ class MessageRef:
 
     channel: str
     ts: str
+
+
+@dataclass(frozen=True)
+class ChatState:
+    """What has been posted for an incident: its root message, thread mark and last card."""
+
+    ref: MessageRef | None = None
+    thread_mark: int = 0
+    card_digest: str | None = None

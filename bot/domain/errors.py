@@ -1,11 +1,11 @@
 """Firebreak's own errors; adapters translate vendor exceptions into these.
 
-    FirebreakError
-    ├── UpstreamUnavailableError   a dependency (Prometheus, Alertmanager, Slack, LLM) failed
-    │   └── RateLimitedError       it asked us to come back after retry_after_s
-    ├── BrokerUnavailableError     the Celery broker cannot take a message now
-    ├── StoreUnavailableError      the database cannot be reached
-    └── NotFoundError              an id that does not exist
+FirebreakError
+├── UpstreamUnavailableError   a dependency (Prometheus, Alertmanager, Slack, LLM) failed
+│   └── RateLimitedError       it asked us to come back after retry_after_s
+├── BrokerUnavailableError     the Celery broker cannot take a message now
+├── StoreUnavailableError      the database cannot be reached
+└── NotFoundError              an id that does not exist
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ _ALLOWED: dict[IncidentStatus, set[IncidentStatus]] = {
     IncidentStatus.RESOLVED: {IncidentStatus.TRIGGERED},
 }
 
+OPEN_STATUSES = (IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED, IncidentStatus.MITIGATED)
 REOPEN_WINDOW = timedelta(minutes=30)
 
 

@@ -1,0 +1,65 @@
+"""ConsoleChatClient: the ChatClient used without a Slack token — stdout and a log file."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import TextIO
+
+from bot.domain.cards import IncidentCard, MessageRef
+
+
+def render_card(card: IncidentCard) -> str:
+    """The root message as plain text."""
+    incident = card.incident
+    scope = " ".join(f"{k}={v}" for k, v in sorted(card.scope.items()))
+    lines = [
+        f"[{incident.severity.value.upper()}] {incident.ref} {incident.title}",
+        f"status={incident.status.value} firing={card.firing_count}/{card.alert_count} {scope}",
+    ]
+    if card.hypothesis:
+        lines.append(f"likely cause: {card.hypothesis}")
+    if card.runbook_state:
+        lines.append(f"runbook: {card.runbook_state}")
+    if card.summary:
+        lines.append(f"summary: {card.summary}")
+    return "\n".join(line.rstrip() for line in lines)
+
+
+class ConsoleChatClient:
+    """Writes every post, edit and thread reply as a line block to stdout and `log_path`."""
+
+    def __init__(self, log_path: Path, channel: str = "#incidents", stream: TextIO | None = None):
+        self._log_path = log_path
+        self._channel = channel
+        self._stream = stream if stream is not None else sys.stdout
+        self._lock = threading.Lock()
+        self._seq = itertools.count(1)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+
+    def _ts(self) -> str:
+        return f"{time.time():.6f}{next(self._seq) % 10}"
+
+    def _write(self, verb: str, ref: MessageRef, text: str) -> None:
+        block = f"--- {verb} {ref.channel} ts={ref.ts}\n{text}\n"
+        with self._lock:
+            with self._log_path.open("a", encoding="utf-8") as log:
+                log.write(block)
+            self._stream.write(block)
+            self._stream.flush()
+
+    def post_incident(self, card: IncidentCard) -> MessageRef:
+        ref = MessageRef(self._channel, self._ts())
+        self._write("post", ref, render_card(card))
+        return ref
+
+    def update_incident(self, ref: MessageRef, card: IncidentCard) -> None:
+        self._write("update", ref, render_card(card))
+
+    def post_thread(self, ref: MessageRef, text: str) -> MessageRef:
+        reply = MessageRef(ref.channel, self._ts())
+        self._write(f"thread {ref.ts}", reply, text)
+        return reply

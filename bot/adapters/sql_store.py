@@ -1,0 +1,447 @@
+"""SqlStore: the Store port on SQLAlchemy Core; SQLite (WAL) by default, PostgreSQL too."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.pool import StaticPool
+
+from bot.adapters import sql_tables as t
+from bot.domain.alerts import Alert, AlertStatus, Severity
+from bot.domain.cards import ChatState, MessageRef
+from bot.domain.errors import StoreUnavailableError
+from bot.domain.incidents import Incident, IncidentStatus
+from bot.domain.timeline import EventKind, TimelineEvent
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _insert_ignoring_conflict(conn: Connection, table: Any, values: dict[str, Any]) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING; True when a row was written."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    result = conn.execute(dialect.insert(table).values(**values).on_conflict_do_nothing())
+    return bool(result.rowcount)
+
+
+def _incident(row: Row[Any]) -> Incident:
+    return Incident(
+        id=row.id,
+        receiver=row.receiver,
+        group_key=row.group_key,
+        title=row.title,
+        severity=Severity(row.severity),
+        status=IncidentStatus(row.status),
+        triggered_at=row.triggered_at,
+        labels=dict(row.labels),
+        acknowledged_at=row.acknowledged_at,
+        acknowledged_by=row.acknowledged_by,
+        mitigated_at=row.mitigated_at,
+        resolved_at=row.resolved_at,
+        resolved_by=row.resolved_by,
+        reopened_count=row.reopened_count,
+        version=row.version,
+    )
+
+
+def _incident_values(incident: Incident) -> dict[str, Any]:
+    return {
+        "receiver": incident.receiver,
+        "group_key": incident.group_key,
+        "title": incident.title,
+        "severity": incident.severity.value,
+        "status": incident.status.value,
+        "labels": incident.labels,
+        "triggered_at": incident.triggered_at,
+        "acknowledged_at": incident.acknowledged_at,
+        "acknowledged_by": incident.acknowledged_by,
+        "mitigated_at": incident.mitigated_at,
+        "resolved_at": incident.resolved_at,
+        "resolved_by": incident.resolved_by,
+        "reopened_count": incident.reopened_count,
+        "version": incident.version,
+    }
+
+
+class SqlIncidents:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def get(self, incident_id: int, *, for_update: bool = False) -> Incident | None:
+        query = select(t.incidents).where(t.incidents.c.id == incident_id)
+        if for_update:
+            query = query.with_for_update()
+        row = self._conn.execute(query).first()
+        return None if row is None else _incident(row)
+
+    def add(self, incident: Incident) -> Incident:
+        result = self._conn.execute(insert(t.incidents).values(**_incident_values(incident)))
+        incident.id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        return incident
+
+    def save(self, incident: Incident) -> None:
+        self._conn.execute(
+            update(t.incidents)
+            .where(t.incidents.c.id == incident.id)
+            .values(**_incident_values(incident))
+        )
+
+    def list(
+        self, status: Sequence[IncidentStatus] | None = None, limit: int = 100
+    ) -> list[Incident]:
+        query = select(t.incidents).order_by(t.incidents.c.id.desc()).limit(limit)
+        if status:
+            query = query.where(t.incidents.c.status.in_([s.value for s in status]))
+        return [_incident(row) for row in self._conn.execute(query)]
+
+    def count(self, status: Sequence[IncidentStatus]) -> int:
+        query = select(func.count()).where(t.incidents.c.status.in_([s.value for s in status]))
+        return int(self._conn.execute(query).scalar_one())
+
+    @staticmethod
+    def _group_hash(receiver: str, group_key: str) -> str:
+        return hashlib.sha256(f"{receiver}\0{group_key}".encode()).hexdigest()
+
+    def lock_group(self, receiver: str, group_key: str) -> int | None:
+        """Create-or-lock the group row so concurrent deliveries of a group serialise."""
+        group_hash = self._group_hash(receiver, group_key)
+        _insert_ignoring_conflict(self._conn, t.incident_groups, {"group_hash": group_hash})
+        query = select(t.incident_groups.c.incident_id).where(
+            t.incident_groups.c.group_hash == group_hash
+        )
+        value = self._conn.execute(query.with_for_update()).scalar_one()
+        return None if value is None else int(value)
+
+    def point_group(self, receiver: str, group_key: str, incident_id: int) -> None:
+        self._conn.execute(
+            update(t.incident_groups)
+            .where(t.incident_groups.c.group_hash == self._group_hash(receiver, group_key))
+            .values(incident_id=incident_id)
+        )
+
+    def chat_state(self, incident_id: int) -> ChatState:
+        columns = (t.incidents.c.chat_channel, t.incidents.c.chat_ts, t.incidents.c.chat_mark)
+        query = select(*columns, t.incidents.c.chat_digest).where(t.incidents.c.id == incident_id)
+        row = self._conn.execute(query).one()
+        ref = MessageRef(row.chat_channel, row.chat_ts) if row.chat_ts else None
+        return ChatState(ref=ref, thread_mark=row.chat_mark or 0, card_digest=row.chat_digest)
+
+    def save_chat_state(self, incident_id: int, state: ChatState) -> None:
+        self._conn.execute(
+            update(t.incidents)
+            .where(t.incidents.c.id == incident_id)
+            .values(
+                chat_channel=state.ref.channel if state.ref else None,
+                chat_ts=state.ref.ts if state.ref else None,
+                chat_mark=state.thread_mark,
+                chat_digest=state.card_digest,
+            )
+        )
+
+    def triage(self, incident_id: int) -> dict[str, Any] | None:
+        query = select(t.incidents.c.triage).where(t.incidents.c.id == incident_id)
+        value = self._conn.execute(query).scalar_one_or_none()
+        return None if value is None else dict(value)
+
+    def save_triage(self, incident_id: int, report: dict[str, Any]) -> None:
+        self._conn.execute(
+            update(t.incidents).where(t.incidents.c.id == incident_id).values(triage=report)
+        )
+
+
+class SqlAlerts:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def upsert(self, incident_id: int, alert: Alert, at: datetime) -> str:
+        """Store an alert by identity; answer new_firing/new_resolved/resolved/refired/same."""
+        row = self._conn.execute(
+            select(t.alerts.c.status, t.alerts.c.ends_at).where(
+                t.alerts.c.identity == alert.identity
+            )
+        ).first()
+        if row is None:
+            self._conn.execute(
+                insert(t.alerts).values(
+                    identity=alert.identity,
+                    fingerprint=alert.fingerprint_or_hash,
+                    incident_id=incident_id,
+                    name=alert.name,
+                    status=alert.status.value,
+                    labels=alert.labels,
+                    annotations=alert.annotations,
+                    starts_at=alert.starts_at,
+                    ends_at=alert.ends_at,
+                    generator_url=alert.generator_url,
+                    updated_at=at,
+                )
+            )
+            return f"new_{alert.status.value}"
+        if row.status == alert.status.value:
+            return "same"
+        self._conn.execute(
+            update(t.alerts)
+            .where(t.alerts.c.identity == alert.identity)
+            .values(status=alert.status.value, ends_at=alert.ends_at, updated_at=at)
+        )
+        return "resolved" if alert.status is AlertStatus.RESOLVED else "refired"
+
+    def incident_of(self, identity: str) -> int | None:
+        query = select(t.alerts.c.incident_id).where(t.alerts.c.identity == identity)
+        value = self._conn.execute(query).scalar_one_or_none()
+        return None if value is None else int(value)
+
+    def last_incident_of(self, fingerprint: str) -> int | None:
+        query = select(func.max(t.alerts.c.incident_id)).where(
+            t.alerts.c.fingerprint == fingerprint
+        )
+        value = self._conn.execute(query).scalar_one_or_none()
+        return None if value is None else int(value)
+
+    def firing_count(self, incident_id: int) -> int:
+        query = select(func.count()).where(
+            t.alerts.c.incident_id == incident_id, t.alerts.c.status == AlertStatus.FIRING.value
+        )
+        return int(self._conn.execute(query).scalar_one())
+
+    def for_incident(self, incident_id: int) -> list[dict[str, Any]]:
+        query = (
+            select(t.alerts).where(t.alerts.c.incident_id == incident_id).order_by(t.alerts.c.id)
+        )
+        return [
+            {
+                "fingerprint": row.fingerprint,
+                "name": row.name,
+                "status": row.status,
+                "labels": row.labels,
+                "annotations": row.annotations,
+                "starts_at": row.starts_at.isoformat(),
+                "ends_at": row.ends_at.isoformat() if row.ends_at else None,
+                "generator_url": row.generator_url,
+            }
+            for row in self._conn.execute(query)
+        ]
+
+    def open_firing(self) -> list[tuple[int, str, str]]:
+        """(incident id, identity, fingerprint) of every alert still firing."""
+        query = select(t.alerts.c.incident_id, t.alerts.c.identity, t.alerts.c.fingerprint).where(
+            t.alerts.c.status == AlertStatus.FIRING.value
+        )
+        return [(int(r.incident_id), r.identity, r.fingerprint) for r in self._conn.execute(query)]
+
+    def mark_resolved(self, identity: str, at: datetime) -> bool:
+        result = self._conn.execute(
+            update(t.alerts)
+            .where(t.alerts.c.identity == identity, t.alerts.c.status == AlertStatus.FIRING.value)
+            .values(status=AlertStatus.RESOLVED.value, ends_at=at, updated_at=at)
+        )
+        return bool(result.rowcount)
+
+
+class SqlTimeline:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def append(self, event: TimelineEvent) -> TimelineEvent:
+        result = self._conn.execute(
+            insert(t.timeline_events).values(
+                incident_id=event.incident_id,
+                at=event.at,
+                kind=event.kind.value,
+                message=event.message,
+                data=event.data,
+                actor=event.actor,
+            )
+        )
+        new_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        return TimelineEvent(
+            event.incident_id, event.at, event.kind, event.message, event.data, event.actor, new_id
+        )
+
+    def for_incident(self, incident_id: int, after_id: int = 0) -> list[TimelineEvent]:
+        query = (
+            select(t.timeline_events)
+            .where(
+                t.timeline_events.c.incident_id == incident_id, t.timeline_events.c.id > after_id
+            )
+            .order_by(t.timeline_events.c.at, t.timeline_events.c.id)
+        )
+        return [
+            TimelineEvent(
+                r.incident_id, r.at, EventKind(r.kind), r.message, dict(r.data), r.actor, r.id
+            )
+            for r in self._conn.execute(query)
+        ]
+
+
+class SqlOutbox:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, task: str, args: list[Any]) -> int:
+        result = self._conn.execute(
+            insert(t.outbox).values(task=task, args=args, created_at=_now())
+        )
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def pending(self, older_than_s: float, limit: int = 500) -> list[tuple[int, str, list[Any]]]:
+        cutoff = datetime.fromtimestamp(_now().timestamp() - older_than_s, UTC)
+        query = (
+            select(t.outbox.c.id, t.outbox.c.task, t.outbox.c.args)
+            .where(t.outbox.c.dispatched_at.is_(None), t.outbox.c.created_at <= cutoff)
+            .order_by(t.outbox.c.id)
+            .limit(limit)
+        )
+        return [(int(r.id), r.task, list(r.args)) for r in self._conn.execute(query)]
+
+    def mark_dispatched(self, ids: Sequence[int]) -> None:
+        if ids:
+            self._conn.execute(
+                update(t.outbox).where(t.outbox.c.id.in_(list(ids))).values(dispatched_at=_now())
+            )
+
+    def count_pending(self) -> int:
+        query = select(func.count()).where(t.outbox.c.dispatched_at.is_(None))
+        return int(self._conn.execute(query).scalar_one())
+
+
+class SqlLedger:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def claim(self, incident_id: int, step: str) -> bool:
+        values = {"incident_id": incident_id, "step": step, "claimed_at": _now()}
+        return _insert_ignoring_conflict(self._conn, t.ledger, values)
+
+    def complete(self, incident_id: int, step: str, result: dict[str, Any] | None = None) -> None:
+        self._conn.execute(
+            update(t.ledger)
+            .where(t.ledger.c.incident_id == incident_id, t.ledger.c.step == step)
+            .values(completed_at=_now(), result=result or {})
+        )
+
+    def result(self, incident_id: int, step: str) -> dict[str, Any] | None:
+        query = select(t.ledger.c.result).where(
+            t.ledger.c.incident_id == incident_id,
+            t.ledger.c.step == step,
+            t.ledger.c.completed_at.is_not(None),
+        )
+        value = self._conn.execute(query).scalar_one_or_none()
+        return None if value is None else dict(value)
+
+
+class SqlAuditLog:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def record(
+        self, actor: str, action: str, incident_id: int | None, detail: dict[str, Any]
+    ) -> None:
+        self._conn.execute(
+            insert(t.audit_log).values(
+                at=_now(), actor=actor, action=action, incident_id=incident_id, detail=detail
+            )
+        )
+
+    def for_incident(self, incident_id: int) -> list[dict[str, Any]]:
+        query = (
+            select(t.audit_log)
+            .where(t.audit_log.c.incident_id == incident_id)
+            .order_by(t.audit_log.c.id)
+        )
+        return [
+            {"at": r.at.isoformat(), "actor": r.actor, "action": r.action, "detail": r.detail}
+            for r in self._conn.execute(query)
+        ]
+
+
+class SqlUnitOfWork:
+    """Every repository on one connection inside one transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.incidents = SqlIncidents(conn)
+        self.alerts = SqlAlerts(conn)
+        self.timeline = SqlTimeline(conn)
+        self.outbox = SqlOutbox(conn)
+        self.ledger = SqlLedger(conn)
+        self.audit = SqlAuditLog(conn)
+        self._conn = conn
+
+    def record_delivery(self, digest: str) -> bool:
+        values = {"digest": digest, "received_at": _now()}
+        return _insert_ignoring_conflict(self._conn, t.deliveries, values)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL, a busy timeout, and BEGIN IMMEDIATE so writers serialise instead of deadlocking."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class SqlStore:
+    """The Store port: `with store.transaction() as tx:` commits on a clean exit."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def from_url(cls, url: str) -> SqlStore:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, poolclass=StaticPool if ":memory:" in url else None)
+            _configure_sqlite(engine)
+        else:
+            if url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+            engine = create_engine(
+                url,
+                pool_pre_ping=True,
+                pool_size=5,
+                max_overflow=10,
+                connect_args={"connect_timeout": 5},
+            )
+        return cls(engine)
+
+    def create_schema(self) -> None:
+        """Create every table directly (tests); production uses `firebreak db upgrade`."""
+        t.metadata.create_all(self.engine)
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlUnitOfWork]:
+        try:
+            with self.engine.begin() as conn:
+                yield SqlUnitOfWork(conn)
+        except DBAPIError as exc:
+            if isinstance(exc, OperationalError) or exc.connection_invalidated:
+                raise StoreUnavailableError(f"database unavailable: {exc.orig}") from exc
+            raise
+
+    def ping(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except DBAPIError as exc:
+            raise StoreUnavailableError(f"database unavailable: {exc.orig}") from exc
+
+    def dispose(self) -> None:
+        self.engine.dispose()

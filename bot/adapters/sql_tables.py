@@ -1,0 +1,154 @@
+"""The relational schema: one Table per record Firebreak keeps (Alembic migrates it)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps stored as naive UTC and always read back timezone-aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        stored: datetime = value
+        return stored.replace(tzinfo=UTC) if stored.tzinfo is None else stored.astimezone(UTC)
+
+
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("received_at", UTCDateTime(), nullable=False),
+)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("receiver", String(255), nullable=False),
+    Column("group_key", Text, nullable=False),
+    Column("title", String(255), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("labels", JSON, nullable=False),
+    Column("triggered_at", UTCDateTime(), nullable=False),
+    Column("acknowledged_at", UTCDateTime()),
+    Column("acknowledged_by", String(255)),
+    Column("mitigated_at", UTCDateTime()),
+    Column("resolved_at", UTCDateTime()),
+    Column("resolved_by", String(255)),
+    Column("reopened_count", Integer, nullable=False, default=0),
+    Column("version", Integer, nullable=False, default=0),
+    Column("triage", JSON),
+    Column("chat_channel", String(64)),
+    Column("chat_ts", String(64)),
+    Column("chat_mark", BigInteger, nullable=False, default=0),
+    Column("chat_digest", String(64)),
+)
+
+incident_groups = Table(
+    "incident_groups",
+    metadata,
+    Column("group_hash", String(64), primary_key=True),
+    Column("incident_id", Id, ForeignKey("incidents.id")),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("identity", String(160), nullable=False, unique=True),
+    Column("fingerprint", String(128), nullable=False, index=True),
+    Column("incident_id", Id, ForeignKey("incidents.id"), nullable=False, index=True),
+    Column("name", String(255), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("labels", JSON, nullable=False),
+    Column("annotations", JSON, nullable=False),
+    Column("starts_at", UTCDateTime(), nullable=False),
+    Column("ends_at", UTCDateTime()),
+    Column("generator_url", Text, nullable=False, default=""),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+Index("ix_alerts_status_incident", alerts.c.status, alerts.c.incident_id)
+
+timeline_events = Table(
+    "timeline_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("incident_id", Id, ForeignKey("incidents.id"), nullable=False, index=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("actor", String(255), nullable=False),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("task", String(128), nullable=False),
+    Column("args", JSON, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("dispatched_at", UTCDateTime(), index=True),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("incident_id", Id, primary_key=True),
+    Column("step", String(255), primary_key=True),
+    Column("claimed_at", UTCDateTime(), nullable=False),
+    Column("completed_at", UTCDateTime()),
+    Column("result", JSON),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("incident_id", Id, index=True),
+    Column("detail", JSON, nullable=False),
+)

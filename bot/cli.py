@@ -1,0 +1,124 @@
+"""The `firebreak` command: run the stack or one process, migrate, and inspect incidents."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from bot.settings import Settings
+
+
+def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.stack import run_stack
+
+    return run_stack(settings, args.host, args.port)
+
+
+def _cmd_api(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from bot.web.app import create_app
+
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from workers.app import ALL_QUEUES, create_celery
+
+    app = create_celery(settings)
+    argv = [
+        "worker",
+        "-Q",
+        args.queues or ALL_QUEUES,
+        "--loglevel=INFO",
+        f"--concurrency={args.concurrency}",
+    ]
+    app.worker_main(argv)
+    return 0
+
+
+def _cmd_beat(args: argparse.Namespace, settings: Settings) -> int:
+    from workers.app import create_celery
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    schedule = settings.home / "celerybeat-schedule"
+    create_celery(settings).start(["beat", "--loglevel=INFO", "-s", str(schedule)])
+    return 0
+
+
+def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.adapters.sql_migrations import upgrade
+
+    upgrade(settings.effective_database_url)
+    print(f"database at head: {settings.effective_database_url}")
+    return 0
+
+
+def _cmd_incidents(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.cli_incidents import list_incidents, show_incident
+
+    if args.action == "list":
+        return list_incidents(settings, args.status)
+    return show_incident(settings, args.id, as_json=args.json)
+
+
+def _cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from simulator.server import run
+
+    run(args.host, args.port, args.seed, args.speed)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="firebreak", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, helptext in (("up", "the whole stack on one machine"), ("api", "the HTTP API only")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=8080)
+        p.set_defaults(handler=_cmd_up if name == "up" else _cmd_api)
+    worker = sub.add_parser("worker", help="a Celery worker on every queue")
+    worker.add_argument("--queues", default="")
+    worker.add_argument("--concurrency", type=int, default=2)
+    worker.set_defaults(handler=_cmd_worker)
+    sub.add_parser("beat", help="the periodic scheduler").set_defaults(handler=_cmd_beat)
+    db = sub.add_parser("db", help="database schema")
+    db.add_argument("action", choices=["upgrade"])
+    db.set_defaults(handler=_cmd_db)
+    incidents = sub.add_parser("incidents", help="list or show incidents")
+    incidents.add_argument("action", choices=["list", "show"])
+    incidents.add_argument("id", nargs="?", help="INC-<n> (for show)")
+    incidents.add_argument("--status", choices=["open", "resolved", "all"], default="all")
+    incidents.add_argument("--json", action="store_true")
+    incidents.set_defaults(handler=_cmd_incidents)
+    simulate = sub.add_parser("simulate", help="run the GenAI fleet simulator")
+    simulate.add_argument("--host", default="127.0.0.1")
+    simulate.add_argument("--port", type=int, default=9400)
+    simulate.add_argument("--seed", type=int, default=7)
+    simulate.add_argument("--speed", type=float, default=1.0)
+    simulate.set_defaults(handler=_cmd_simulate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from bot.logs import configure_logging
+
+    args = build_parser().parse_args(argv)
+    configure_logging(json_output=os.environ.get("FIREBREAK_LOG_JSON") == "1")
+    try:
+        settings = Settings()
+    except ValueError as exc:
+        print(f"firebreak: invalid settings: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "incidents" and args.action == "show" and not args.id:
+        print("firebreak incidents show: give an incident id (INC-<n>)", file=sys.stderr)
+        return 2
+    result: int = args.handler(args, settings)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""Move an incident through its lifecycle on a person's or a runbook's word."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.domain.errors import NotFoundError
+from bot.domain.incidents import Incident, IncidentStatus, InvalidTransitionError
+from bot.domain.timeline import EventKind, TimelineEvent
+from bot.ports import Store
+from bot.services.ingest_alerts import PROCESS_TASK
+
+
+def change_status(
+    store: Store, incident_id: int, target: IncidentStatus, actor: str, now: datetime
+) -> Incident:
+    """Apply one transition, record it on the timeline and audit log, and queue a notification.
+
+    Repeating a transition the incident already made (a double click) changes nothing.
+    """
+    with store.transaction() as tx:
+        incident = tx.incidents.get(incident_id, for_update=True)
+        if incident is None:
+            raise NotFoundError(f"INC-{incident_id} does not exist")
+        if incident.status is target:
+            return incident
+        try:
+            incident.move_to(target, now, by=actor)
+        except InvalidTransitionError:
+            tx.audit.record(actor, "transition_refused", incident_id, {"to": target.value})
+            raise
+        tx.incidents.save(incident)
+        tx.timeline.append(
+            TimelineEvent(
+                incident_id,
+                now,
+                EventKind.STATUS_CHANGED,
+                f"{incident.ref} {target.value} by {actor}",
+                {"status": target.value},
+                actor=actor,
+            )
+        )
+        tx.audit.record(actor, f"incident_{target.value}", incident_id, {})
+        tx.outbox.add(PROCESS_TASK, [incident_id])
+        return incident

@@ -1,0 +1,128 @@
+"""Keep an incident's chat presence current: one root message edited in place, details threaded."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+
+from bot.domain.cards import ChatState, IncidentCard
+from bot.domain.timeline import EventKind, TimelineEvent
+from bot.ports import ChatClient, Store
+
+ROOT_STEP = "chat:root"
+_THREADED = {
+    EventKind.INCIDENT_REOPENED,
+    EventKind.ALERT_FIRING,
+    EventKind.ALERT_RESOLVED,
+    EventKind.ALERTS_TRUNCATED,
+    EventKind.STATUS_CHANGED,
+    EventKind.RECONCILED,
+    EventKind.TRIAGED,
+    EventKind.RUNBOOK,
+    EventKind.SUMMARY,
+    EventKind.NOTE,
+}
+MAX_THREAD_LINES = 20
+
+
+def build_card(
+    store: Store, incident_id: int
+) -> tuple[IncidentCard, ChatState, list[TimelineEvent]]:
+    """The incident as a card, what was already posted, and the timeline after the thread mark."""
+    with store.transaction() as tx:
+        incident = tx.incidents.get(incident_id)
+        if incident is None:
+            raise LookupError(f"INC-{incident_id} does not exist")
+        alerts = tx.alerts.for_incident(incident_id)
+        state = tx.incidents.chat_state(incident_id)
+        events = tx.timeline.for_incident(incident_id)
+        triage = tx.incidents.triage(incident_id) or {}
+    hypotheses = triage.get("hypotheses") or []
+    top = hypotheses[0] if hypotheses else None
+    card = IncidentCard(
+        incident=incident,
+        alert_count=len(alerts),
+        firing_count=sum(1 for a in alerts if a["status"] == "firing"),
+        scope={
+            k: v
+            for k, v in incident.labels.items()
+            if k in {"model_name", "service", "Hostname", "namespace"}
+        },
+        hypothesis=(
+            f"{top['kind']} ({float(top['confidence']):.0%}): {top.get('explanation', '')}"
+            if top
+            else None
+        ),
+        chart_paths=tuple(triage.get("chart_paths") or ()),
+    )
+    fresh = [
+        e for e in events if e.id is not None and e.id > state.thread_mark and e.kind in _THREADED
+    ]
+    return card, state, fresh
+
+
+def card_digest(card: IncidentCard) -> str:
+    """A stable hash of what the root message shows, so an unchanged card is not re-sent."""
+    incident = card.incident
+    shown = {
+        "status": incident.status.value,
+        "severity": incident.severity.value,
+        "title": incident.title,
+        "alerts": [card.alert_count, card.firing_count],
+        "hypothesis": card.hypothesis,
+        "runbook": card.runbook_state,
+        "awaiting": card.awaiting_run_id,
+        "summary": card.summary,
+        "charts": list(card.chart_paths),
+    }
+    return hashlib.sha256(json.dumps(shown, sort_keys=True).encode()).hexdigest()
+
+
+def notify_incident(store: Store, chat: ChatClient, incident_id: int) -> ChatState:
+    """Post the root message once, edit it when the card changed, thread new timeline events.
+
+    The root post is claimed in the ledger before it is made: a task re-run after a crash
+    never posts a second root message. Edits set the whole message, so repeating one is harmless.
+    """
+    card, state, fresh = build_card(store, incident_id)
+    digest = card_digest(card)
+    if state.ref is None:
+        with store.transaction() as tx:
+            claimed = tx.ledger.claim(incident_id, ROOT_STEP)
+        if not claimed:
+            return state
+        ref = chat.post_incident(card)
+        state = ChatState(ref=ref, thread_mark=state.thread_mark, card_digest=digest)
+        with store.transaction() as tx:
+            tx.ledger.complete(incident_id, ROOT_STEP, {"channel": ref.channel, "ts": ref.ts})
+            tx.incidents.save_chat_state(incident_id, state)
+    elif state.card_digest != digest:
+        chat.update_incident(state.ref, card)
+        state = replace(state, card_digest=digest)
+        with store.transaction() as tx:
+            tx.incidents.save_chat_state(incident_id, state)
+    if fresh and state.ref is not None:
+        state = _post_thread(store, chat, incident_id, state, fresh)
+    return state
+
+
+def _post_thread(
+    store: Store, chat: ChatClient, incident_id: int, state: ChatState, fresh: list[TimelineEvent]
+) -> ChatState:
+    assert state.ref is not None
+    last_id = max(e.id or 0 for e in fresh)
+    step = f"chat:thread:{state.thread_mark}-{last_id}"
+    with store.transaction() as tx:
+        claimed = tx.ledger.claim(incident_id, step)
+    if claimed:
+        lines = [f"{e.at:%H:%M:%S} {e.message}" for e in fresh[:MAX_THREAD_LINES]]
+        if len(fresh) > MAX_THREAD_LINES:
+            lines.append(f"… and {len(fresh) - MAX_THREAD_LINES} more events")
+        chat.post_thread(state.ref, "\n".join(lines))
+    state = replace(state, thread_mark=last_id)
+    with store.transaction() as tx:
+        if claimed:
+            tx.ledger.complete(incident_id, step)
+        tx.incidents.save_chat_state(incident_id, state)
+    return state

@@ -1,0 +1,34 @@
+"""FastAPI dependencies: the process Container, metrics and API authentication."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from bot.bootstrap import Container
+from bot.web.auth import require_token
+from bot.web.metrics import WebMetrics
+
+
+def get_container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+def get_metrics(request: Request) -> WebMetrics:
+    metrics: WebMetrics = request.app.state.metrics
+    return metrics
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+MetricsDep = Annotated[WebMetrics, Depends(get_metrics)]
+
+
+def require_api_token(
+    container: ContainerDep, authorization: Annotated[str | None, Header()] = None
+) -> None:
+    require_token(container.settings.api_token, authorization, allow_basic=False)
+
+
+ApiAuth = Depends(require_api_token)

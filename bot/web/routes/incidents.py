@@ -1,0 +1,96 @@
+"""The read side and lifecycle moves: /api/v1/incidents (bearer FIREBREAK_API_TOKEN)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
+
+from bot.domain.errors import NotFoundError, StoreUnavailableError
+from bot.domain.incidents import OPEN_STATUSES, IncidentStatus, InvalidTransitionError
+from bot.services.change_status import change_status
+from bot.services.incident_views import incident_detail, incident_summary, timeline_view
+from bot.services.relay_outbox import relay_outbox
+from bot.web.deps import ApiAuth, ContainerDep
+
+router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"], dependencies=[ApiAuth])
+
+
+class ActorBody(BaseModel):
+    actor: str = "api"
+
+
+def _unavailable(_: StoreUnavailableError) -> HTTPException:
+    return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "database unavailable")
+
+
+@router.get("")
+def list_incidents(
+    container: ContainerDep,
+    status_filter: Annotated[Literal["open", "resolved", "all"], Query(alias="status")] = "all",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    """Incidents, newest first; `?status=open` keeps the unresolved ones."""
+    statuses = {"open": OPEN_STATUSES, "resolved": (IncidentStatus.RESOLVED,), "all": None}
+    try:
+        with container.store.transaction() as tx:
+            incidents = tx.incidents.list(statuses[status_filter], limit=limit)
+    except StoreUnavailableError as exc:
+        raise _unavailable(exc) from exc
+    return [incident_summary(i) for i in incidents]
+
+
+@router.get("/{incident_id}")
+def get_incident(container: ContainerDep, incident_id: int) -> dict[str, Any]:
+    try:
+        return incident_detail(container.store, incident_id)
+    except NotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except StoreUnavailableError as exc:
+        raise _unavailable(exc) from exc
+
+
+@router.get("/{incident_id}/timeline")
+def get_timeline(container: ContainerDep, incident_id: int) -> list[dict[str, Any]]:
+    try:
+        return timeline_view(container.store, incident_id)
+    except NotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except StoreUnavailableError as exc:
+        raise _unavailable(exc) from exc
+
+
+async def _move(
+    container: ContainerDep, incident_id: int, target: IncidentStatus, body: ActorBody | None
+) -> dict[str, Any]:
+    actor = body.actor if body else "api"
+    try:
+        incident = await run_in_threadpool(
+            change_status, container.store, incident_id, target, actor, container.clock()
+        )
+    except NotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except InvalidTransitionError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    except StoreUnavailableError as exc:
+        raise _unavailable(exc) from exc
+    await run_in_threadpool(relay_outbox, container.store, container.tasks)
+    return incident_summary(incident)
+
+
+@router.post("/{incident_id}/ack")
+async def acknowledge(
+    container: ContainerDep, incident_id: int, body: ActorBody | None = None
+) -> dict[str, Any]:
+    """Acknowledge: on-call has seen it. Repeating it changes nothing."""
+    return await _move(container, incident_id, IncidentStatus.ACKNOWLEDGED, body)
+
+
+@router.post("/{incident_id}/resolve")
+async def resolve(
+    container: ContainerDep, incident_id: int, body: ActorBody | None = None
+) -> dict[str, Any]:
+    """Resolve by hand, before or without Alertmanager's resolve."""
+    return await _move(container, incident_id, IncidentStatus.RESOLVED, body)

@@ -1,0 +1,24 @@
+"""Map Firebreak's retryable errors to Celery retries; everything else fails the task loudly."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from celery import Task
+
+from bot.domain.errors import RateLimitedError, StoreUnavailableError, UpstreamUnavailableError
+
+MAX_BACKOFF_S = 300
+
+
+@contextmanager
+def retry_on_unavailable(task: Task, max_retries: int = 10) -> Iterator[None]:
+    """Retry after Retry-After on a rate limit, with exponential backoff on an outage."""
+    try:
+        yield
+    except RateLimitedError as exc:
+        raise task.retry(exc=exc, countdown=exc.retry_after_s, max_retries=max_retries) from exc
+    except (UpstreamUnavailableError, StoreUnavailableError) as exc:
+        countdown = min(MAX_BACKOFF_S, 2**task.request.retries)
+        raise task.retry(exc=exc, countdown=countdown, max_retries=max_retries) from exc

@@ -1,0 +1,33 @@
+"""Incident tasks: process a change (notify), and lifecycle moves asked for from chat."""
+
+from __future__ import annotations
+
+from celery import Task, shared_task
+
+from bot.domain.incidents import IncidentStatus
+from bot.services.change_status import change_status
+from bot.services.notify_incident import notify_incident
+from workers.retrying import retry_on_unavailable
+from workers.runtime import container
+
+
+@shared_task(bind=True, name="firebreak.incidents.process")
+def process(self: Task, incident_id: int) -> None:
+    """An incident changed: bring its chat message up to date."""
+    c = container(self)
+    with retry_on_unavailable(self):
+        notify_incident(c.store, c.chat, incident_id)
+
+
+@shared_task(bind=True, name="firebreak.incidents.ack")
+def ack(self: Task, incident_id: int, actor: str) -> None:
+    c = container(self)
+    with retry_on_unavailable(self):
+        change_status(c.store, incident_id, IncidentStatus.ACKNOWLEDGED, actor, c.clock())
+
+
+@shared_task(bind=True, name="firebreak.incidents.resolve")
+def resolve(self: Task, incident_id: int, actor: str) -> None:
+    c = container(self)
+    with retry_on_unavailable(self):
+        change_status(c.store, incident_id, IncidentStatus.RESOLVED, actor, c.clock())
