@@ -1,0 +1,185 @@
+"""Fault kinds, validation of fault requests, and the registry of active faults.
+
+A fault never edits the fleet directly (except ``bad_deploy``, which ships a release through
+the fleet like any deploy): the registry turns active faults into per-model ``FaultEffects``
+that ``simulator.traffic`` applies on every step. Clearing a fault removes its effects.
+
+Intensity (0..1, default 0.5) scales each fault:
+
+- ``saturation``       traffic multiplied by 2 + 2 * intensity (x3 by default)
+- ``gpu_xid``          one node's GPU reports an XID (79 by default; 48 = double-bit ECC);
+                       a non-application XID stops that replica serving
+- ``bad_deploy``       ships the model's next version with a defect: error ratio
+                       0.08 + 0.17 * intensity, drift PSI 0.30 + 0.40 * intensity
+- ``thermal``          one node's GPU heads for 88 + 4 * intensity degrees C and throttles
+- ``upstream_errors``  a share 0.10 + 0.30 * intensity of requests fail on the vector DB
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class FaultKind(StrEnum):
+    """What can go wrong in the fleet."""
+
+    SATURATION = "saturation"
+    GPU_XID = "gpu_xid"
+    BAD_DEPLOY = "bad_deploy"
+    THERMAL = "thermal"
+    UPSTREAM_ERRORS = "upstream_errors"
+
+
+NODE_FAULTS: frozenset[FaultKind] = frozenset({FaultKind.GPU_XID, FaultKind.THERMAL})
+DEFAULT_INTENSITY = 0.5
+DEFAULT_XID = 79
+
+
+class InvalidFaultError(ValueError):
+    """A fault request that cannot be accepted; the message says why."""
+
+
+@dataclass(frozen=True)
+class FaultRequest:
+    """A validated request to inject a fault (the node is still unresolved)."""
+
+    kind: FaultKind
+    model: str
+    intensity: float = DEFAULT_INTENSITY
+    node: str | None = None
+    xid: int | None = None
+
+
+@dataclass(frozen=True)
+class Fault:
+    """An active fault, with every target resolved."""
+
+    id: str
+    kind: FaultKind
+    model: str
+    intensity: float
+    started_at_s: float
+    node: str | None = None
+    xid: int | None = None
+    version: str | None = None
+    """For ``bad_deploy``: the defective release it shipped."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind.value,
+            "model": self.model,
+            "intensity": self.intensity,
+            "node": self.node,
+            "xid": self.xid,
+            "version": self.version,
+            "started_at_s": round(self.started_at_s, 3),
+        }
+
+
+@dataclass(frozen=True)
+class FaultEffects:
+    """What the active faults do to one model, in the terms the traffic model understands."""
+
+    traffic_multiplier: float = 1.0
+    defective_versions: Mapping[str, float] = field(default_factory=dict)
+    """Version -> intensity of its defect."""
+    upstream_error_ratio: float = 0.0
+    xid_by_node: Mapping[str, int] = field(default_factory=dict)
+    thermal_intensity_by_node: Mapping[str, float] = field(default_factory=dict)
+
+
+def parse_fault_request(body: object) -> FaultRequest:
+    """Validate a ``POST /faults`` JSON body; raise InvalidFaultError with the reason."""
+    if not isinstance(body, dict):
+        raise InvalidFaultError("body must be a JSON object")
+    allowed = {"kind", "model", "intensity", "node", "xid"}
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise InvalidFaultError(f"unknown field(s): {', '.join(unknown)}")
+    kinds = ", ".join(kind.value for kind in FaultKind)
+    kind_value = body.get("kind")
+    if kind_value not in set(FaultKind):
+        raise InvalidFaultError(f"kind must be one of: {kinds}")
+    kind = FaultKind(kind_value)
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise InvalidFaultError("model must be a non-empty string")
+    intensity = body.get("intensity", DEFAULT_INTENSITY)
+    if (
+        isinstance(intensity, bool)
+        or not isinstance(intensity, int | float)
+        or not math.isfinite(intensity)
+        or not 0.0 <= intensity <= 1.0
+    ):
+        raise InvalidFaultError("intensity must be a number between 0 and 1")
+    node = body.get("node")
+    if node is not None and (not isinstance(node, str) or not node):
+        raise InvalidFaultError("node must be a non-empty string")
+    if node is not None and kind not in NODE_FAULTS:
+        raise InvalidFaultError(f"node applies only to {', '.join(sorted(NODE_FAULTS))}")
+    xid = body.get("xid")
+    if xid is not None and (
+        kind is not FaultKind.GPU_XID or isinstance(xid, bool) or not isinstance(xid, int)
+    ):
+        raise InvalidFaultError("xid applies only to gpu_xid and must be an integer")
+    if xid is not None and not 1 <= xid <= 255:
+        raise InvalidFaultError("xid must be between 1 and 255")
+    return FaultRequest(kind=kind, model=model, intensity=float(intensity), node=node, xid=xid)
+
+
+class FaultRegistry:
+    """Active faults by id, and the effects they add up to for each model."""
+
+    def __init__(self) -> None:
+        self._faults: dict[str, Fault] = {}
+        self._next_id = 1
+
+    def new_id(self) -> str:
+        fault_id = f"fault-{self._next_id}"
+        self._next_id += 1
+        return fault_id
+
+    def add(self, fault: Fault) -> None:
+        self._faults[fault.id] = fault
+
+    def remove(self, fault_id: str) -> Fault:
+        """Remove and return the fault; KeyError if there is none with that id."""
+        return self._faults.pop(fault_id)
+
+    def active(self) -> list[Fault]:
+        return list(self._faults.values())
+
+    def effects_for(self, model: str) -> FaultEffects:
+        """Combine every active fault on ``model`` into one set of effects."""
+        traffic_multiplier = 1.0
+        defective_versions: dict[str, float] = {}
+        upstream_error_ratio = 0.0
+        xid_by_node: dict[str, int] = {}
+        thermal_by_node: dict[str, float] = {}
+        for fault in self._faults.values():
+            if fault.model != model:
+                continue
+            if fault.kind is FaultKind.SATURATION:
+                traffic_multiplier *= 2.0 + 2.0 * fault.intensity
+            elif fault.kind is FaultKind.BAD_DEPLOY and fault.version is not None:
+                previous = defective_versions.get(fault.version, 0.0)
+                defective_versions[fault.version] = max(previous, fault.intensity)
+            elif fault.kind is FaultKind.UPSTREAM_ERRORS:
+                upstream_error_ratio = max(upstream_error_ratio, 0.1 + 0.3 * fault.intensity)
+            elif fault.kind is FaultKind.GPU_XID and fault.node is not None:
+                xid_by_node[fault.node] = fault.xid or DEFAULT_XID
+            elif fault.kind is FaultKind.THERMAL and fault.node is not None:
+                previous = thermal_by_node.get(fault.node, 0.0)
+                thermal_by_node[fault.node] = max(previous, fault.intensity)
+        return FaultEffects(
+            traffic_multiplier=traffic_multiplier,
+            defective_versions=defective_versions,
+            upstream_error_ratio=upstream_error_ratio,
+            xid_by_node=xid_by_node,
+            thermal_intensity_by_node=thermal_by_node,
+        )

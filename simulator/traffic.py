@@ -1,0 +1,233 @@
+"""The traffic model: one step of load against capacity, and everything that follows from it.
+
+For each model the gateway splits demand (base rate x fault multiplier x mild noise) across
+pools by traffic weight and evenly across each pool's serving replicas. Each replica is a fluid
+queue: when arrivals exceed its capacity (per-replica throughput x thermal throttle factor) a
+backlog builds, which fills the KV cache, causes preemptions and adds queueing delay to time to
+first token. Below capacity, steady-state queueing (rho^2 / (1 - rho)) keeps waiting small.
+GPU utilisation, power and temperature follow the replica's load; a thermal fault pushes the
+temperature past the throttle point, which cuts clocks and therefore capacity.
+
+Gateway outcomes per request: 200, 499 (client gave up in the queue), 500 (application error,
+e.g. a defective release), 502 (the vector DB upstream failed), 503 (no healthy engine: a GPU
+that fell off the bus, or a pool with traffic but no replicas). The engine on a GPU that fell
+off the bus still passes its readiness probe, so it keeps receiving its share and failing it;
+half of those failures are retried by clients onto the pool's healthy replicas.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+from simulator.catalog import (
+    CLIENT_TIMEOUT_S,
+    GPU_FRAMEBUFFER_MIB,
+    GPU_IDLE_SM_CLOCK_MHZ,
+    GPU_MAX_SM_CLOCK_MHZ,
+    MAX_NUM_SEQS,
+    VLLM_GPU_MEMORY_UTILIZATION,
+    ModelSpec,
+)
+from simulator.faults import FaultEffects
+from simulator.fleet import Gpu, ModelState, Replica
+
+BASELINE_APP_ERROR_RATIO = 0.002
+BASELINE_ABORT_RATIO = 0.001
+CLIENT_RETRY_RATIO = 0.5
+"""Share of requests failed by a broken engine that clients retry onto a healthy replica."""
+BASELINE_UPSTREAM_RETRY_RATIO = 0.0005
+"""Upstream calls that fail and succeed on retry: counted upstream, invisible to clients."""
+
+THROTTLE_START_C = 87.0
+HW_SLOWDOWN_C = 89.0
+CLOCKS_EVENT_GPU_IDLE = 0x1
+CLOCKS_EVENT_HW_SLOWDOWN = 0x8
+CLOCKS_EVENT_SW_THERMAL = 0x20
+CLOCKS_EVENT_HW_THERMAL = 0x40
+
+KV_CACHE_TIME_CONSTANT_S = 15.0
+TEMPERATURE_TIME_CONSTANT_S = 20.0
+DRIFT_TIME_CONSTANT_S = 10.0
+
+
+def approach(current: float, target: float, dt_s: float, time_constant_s: float) -> float:
+    """First-order lag: move ``current`` toward ``target``; stable for any step size."""
+    return current + (target - current) * (1.0 - math.exp(-dt_s / time_constant_s))
+
+
+def defect_error_ratio(intensity: float) -> float:
+    return 0.08 + 0.17 * intensity
+
+
+def defect_drift_psi(intensity: float) -> float:
+    return 0.30 + 0.40 * intensity
+
+
+def step_model(model: ModelState, effects: FaultEffects, dt_s: float, rng: random.Random) -> None:
+    """Advance one model by ``dt_s`` simulated seconds under the given fault effects."""
+    spec = model.spec
+    defect = effects.defective_versions.get(model.version)
+    app_error_ratio = BASELINE_APP_ERROR_RATIO
+    drift_target = 0.02 + abs(rng.gauss(0.0, 0.004))
+    if defect is not None:
+        app_error_ratio += defect_error_ratio(defect)
+        drift_target = defect_drift_psi(defect) + rng.gauss(0.0, 0.01)
+    model.drift_psi = max(0.0, approach(model.drift_psi, drift_target, dt_s, DRIFT_TIME_CONSTANT_S))
+
+    demand_rps = spec.request_rate_rps * effects.traffic_multiplier
+    demand_rps *= max(0.5, 1.0 + rng.gauss(0.0, 0.03))
+    gateway = model.gateway
+    gateway.upstream_errors += demand_rps * BASELINE_UPSTREAM_RETRY_RATIO * dt_s
+    total_weight = sum(pool.traffic_weight for pool in model.pools.values())
+    if total_weight <= 0.0:
+        gateway.record("503", demand_rps * dt_s)
+
+    for pool in model.pools.values():
+        pool_rps = demand_rps * pool.traffic_weight / total_weight if total_weight > 0 else 0.0
+        upstream_failed_rps = pool_rps * effects.upstream_error_ratio
+        gateway.record("502", upstream_failed_rps * dt_s)
+        gateway.upstream_errors += upstream_failed_rps * dt_s
+        engine_rps = pool_rps - upstream_failed_rps
+        serving = [replica for replica in pool.replicas if replica.is_serving]
+        if not serving:
+            gateway.record("503", engine_rps * dt_s)
+        per_replica_rps = engine_rps / len(serving) if serving else 0.0
+        for replica in pool.replicas:
+            replica.gpu.last_xid = effects.xid_by_node.get(replica.node, 0)
+        broken = sum(1 for replica in serving if replica.gpu.has_fallen_over)
+        healthy = len(serving) - broken
+        retried_rps = per_replica_rps * broken * CLIENT_RETRY_RATIO / healthy if healthy else 0.0
+        for replica in pool.replicas:
+            thermal = effects.thermal_intensity_by_node.get(replica.node)
+            arrival_rps = per_replica_rps if replica.is_serving else 0.0
+            if replica.gpu.has_fallen_over:
+                gateway.record("503", arrival_rps * dt_s)
+                _step_dead_gpu(replica.gpu, dt_s)
+                _idle_engine(replica)
+                continue
+            if replica.is_serving:
+                arrival_rps += retried_rps
+            served_rps, aborted_rps = _step_engine(replica, spec, arrival_rps, dt_s, rng)
+            completed = served_rps * dt_s
+            gateway.record("500", completed * app_error_ratio)
+            gateway.record("200", completed * (1.0 - app_error_ratio - BASELINE_ABORT_RATIO))
+            gateway.record("499", aborted_rps * dt_s + completed * BASELINE_ABORT_RATIO)
+            busy = min(1.0, arrival_rps / _capacity_rps(replica, spec))
+            _step_gpu(replica, busy if arrival_rps > 0.0 else 0.0, thermal, dt_s, rng)
+
+
+def _capacity_rps(replica: Replica, spec: ModelSpec) -> float:
+    return spec.replica_throughput_rps * replica.gpu.throttle_factor
+
+
+def _step_engine(
+    replica: Replica, spec: ModelSpec, arrival_rps: float, dt_s: float, rng: random.Random
+) -> tuple[float, float]:
+    """Advance one vLLM engine; return (completed, abandoned) requests per second."""
+    if not replica.is_serving:
+        _idle_engine(replica)
+        return 0.0, 0.0
+    capacity_rps = _capacity_rps(replica, spec)
+    backlog_before = replica.backlog
+    backlog = max(0.0, backlog_before + (arrival_rps - capacity_rps) * dt_s)
+    served_rps = arrival_rps + (backlog_before - backlog) / dt_s
+    max_backlog = capacity_rps * CLIENT_TIMEOUT_S
+    aborted_rps = 0.0
+    if backlog > max_backlog:
+        aborted_rps = (backlog - max_backlog) / dt_s
+        backlog = max_backlog
+    replica.backlog = backlog
+
+    load = arrival_rps / capacity_rps
+    busy = min(load, 1.0)
+    steady_load = min(load, 0.95)
+    steady_queue = steady_load * steady_load / (1.0 - steady_load)
+    waiting = max(0.0, backlog + steady_queue * (1.0 + rng.gauss(0.0, 0.1)))
+    replica.num_requests_waiting = float(round(waiting))
+    queue_wait_s = waiting / capacity_rps
+
+    slowdown = 1.0 / replica.gpu.throttle_factor
+    ttft_s = spec.prefill_s * slowdown * (1.0 + 0.5 * busy) + queue_wait_s
+    inter_token_s = spec.inter_token_s * slowdown * (1.0 + 0.6 * busy)
+    decode_s = spec.generation_tokens_mean * inter_token_s
+    replica.num_requests_running = float(
+        round(min(MAX_NUM_SEQS, served_rps * (decode_s + spec.prefill_s)))
+    )
+    if backlog > 1.0:
+        kv_target = 0.93 + 0.06 * min(1.0, backlog / (capacity_rps * 20.0))
+    else:
+        kv_target = 0.04 + 0.6 * busy
+    kv = approach(replica.kv_cache_usage, kv_target, dt_s, KV_CACHE_TIME_CONSTANT_S)
+    replica.kv_cache_usage = min(1.0, max(0.0, kv + rng.gauss(0.0, 0.003)))
+
+    completed = served_rps * dt_s
+    counters = replica.counters
+    counters.time_to_first_token.observe_lognormal(completed, ttft_s, 0.35)
+    counters.e2e_latency.observe_lognormal(completed, ttft_s + decode_s, 0.4)
+    tokens_between = max(0.0, spec.generation_tokens_mean - 1.0)
+    counters.inter_token_latency.observe_lognormal(completed * tokens_between, inter_token_s, 0.25)
+    counters.finished["stop"] += completed * 0.88
+    counters.finished["length"] += completed * (0.12 - BASELINE_ABORT_RATIO)
+    counters.finished["abort"] += completed * BASELINE_ABORT_RATIO + aborted_rps * dt_s
+    counters.prompt_tokens += completed * spec.prompt_tokens_mean
+    counters.generation_tokens += completed * spec.generation_tokens_mean
+    counters.preemptions += completed * max(0.0, replica.kv_cache_usage - 0.9) * 3.0
+    return served_rps, aborted_rps
+
+
+def _idle_engine(replica: Replica) -> None:
+    replica.backlog = 0.0
+    replica.num_requests_waiting = 0.0
+    replica.num_requests_running = 0.0
+    replica.kv_cache_usage = 0.0
+
+
+def _step_gpu(
+    replica: Replica, busy: float, thermal: float | None, dt_s: float, rng: random.Random
+) -> None:
+    """Utilisation follows load; temperature follows utilisation (or a cooling fault)."""
+    gpu = replica.gpu
+    gpu.framebuffer_used_mib = GPU_FRAMEBUFFER_MIB * VLLM_GPU_MEMORY_UTILIZATION
+    if busy > 0.0:
+        utilization = 100.0 * (0.12 + 0.88 * busy) + rng.gauss(0.0, 1.5)
+        gpu.utilization_pct = float(round(min(100.0, max(1.0, utilization))))
+    else:
+        gpu.utilization_pct = 0.0
+    temperature_target = 31.0 + 0.4 * gpu.utilization_pct
+    if thermal is not None:
+        if gpu.utilization_pct > 5.0:
+            temperature_target = 88.0 + 4.0 * thermal
+        else:
+            temperature_target += 12.0
+    temperature_target += rng.gauss(0.0, 0.3)
+    gpu.temperature_c = approach(
+        gpu.temperature_c, temperature_target, dt_s, TEMPERATURE_TIME_CONSTANT_S
+    )
+    throttled = gpu.temperature_c >= THROTTLE_START_C
+    gpu.throttle_factor = (
+        min(1.0, max(0.45, 1.0 - (gpu.temperature_c - 85.0) * 0.08)) if throttled else 1.0
+    )
+    reasons = 0
+    if gpu.utilization_pct < 1.0:
+        reasons |= CLOCKS_EVENT_GPU_IDLE
+    if throttled:
+        reasons |= CLOCKS_EVENT_SW_THERMAL
+    if gpu.temperature_c >= HW_SLOWDOWN_C:
+        reasons |= CLOCKS_EVENT_HW_THERMAL | CLOCKS_EVENT_HW_SLOWDOWN
+    gpu.clock_event_reasons = reasons
+    busy_clock = GPU_MAX_SM_CLOCK_MHZ * gpu.throttle_factor
+    gpu.sm_clock_mhz = float(
+        round(busy_clock if gpu.utilization_pct >= 1.0 else GPU_IDLE_SM_CLOCK_MHZ)
+    )
+    gpu.power_w = 70.0 + 6.2 * gpu.utilization_pct * gpu.throttle_factor
+
+
+def _step_dead_gpu(gpu: Gpu, dt_s: float) -> None:
+    """A GPU that fell off the bus: no work, no clocks; it cools down, the XID stays."""
+    gpu.utilization_pct = 0.0
+    gpu.sm_clock_mhz = 0.0
+    gpu.power_w = 0.0
+    gpu.throttle_factor = 1.0
+    gpu.clock_event_reasons = 0
+    gpu.temperature_c = approach(gpu.temperature_c, 34.0, dt_s, TEMPERATURE_TIME_CONSTANT_S)
