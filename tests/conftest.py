@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
+import redis
+
+from bot.adapters.sql_migrations import upgrade
+from bot.adapters.sql_store import SqlStore
+from bot.settings import Settings
 
 _TESTS = Path(__file__).parent
+REDIS_BASE = "redis://127.0.0.1:6379"
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -14,3 +25,56 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         layer = Path(str(item.fspath)).relative_to(_TESTS).parts[0]
         if layer in {"unit", "integration", "e2e"}:
             item.add_marker(getattr(pytest.mark, layer))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'firebreak.db'}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards."""
+    name = f"firebreak_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each test using it runs once on SQLite and once on PostgreSQL, migrated to head."""
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A Redis database of the local server, emptied before and after the test."""
+    url = f"{REDIS_BASE}/9"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield url
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    """Settings for a test: its own home folder, plus whatever the test overrides."""
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {"home": tmp_path / "home"}
+        values.update(overrides)
+        return Settings(**values)
+
+    return make
+
+
+@pytest.fixture
+def sqlite_store(sqlite_url: str) -> SqlStore:
+    upgrade(sqlite_url)
+    return SqlStore.from_url(sqlite_url)

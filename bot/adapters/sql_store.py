@@ -29,8 +29,9 @@ def _now() -> datetime:
 def _insert_ignoring_conflict(conn: Connection, table: Any, values: dict[str, Any]) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING; True when a row was written."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    result = conn.execute(dialect.insert(table).values(**values).on_conflict_do_nothing())
-    return bool(result.rowcount)
+    statement = dialect.insert(table).values(**values).on_conflict_do_nothing()
+    key = next(iter(table.primary_key.columns))
+    return conn.execute(statement.returning(key)).first() is not None
 
 
 def _incident(row: Row[Any]) -> Incident:

@@ -7,7 +7,7 @@ from datetime import datetime
 from bot.domain.errors import NotFoundError
 from bot.domain.incidents import Incident, IncidentStatus, InvalidTransitionError
 from bot.domain.timeline import EventKind, TimelineEvent
-from bot.ports import Store
+from bot.ports import Store, UnitOfWork
 from bot.services.ingest_alerts import PROCESS_TASK
 
 
@@ -24,22 +24,28 @@ def change_status(
             raise NotFoundError(f"INC-{incident_id} does not exist")
         if incident.status is target:
             return incident
-        try:
+        if incident.can_move_to(target):
             incident.move_to(target, now, by=actor)
-        except InvalidTransitionError:
-            tx.audit.record(actor, "transition_refused", incident_id, {"to": target.value})
-            raise
-        tx.incidents.save(incident)
-        tx.timeline.append(
-            TimelineEvent(
-                incident_id,
-                now,
-                EventKind.STATUS_CHANGED,
-                f"{incident.ref} {target.value} by {actor}",
-                {"status": target.value},
-                actor=actor,
-            )
+            _record_transition(tx, incident, actor, now)
+            return incident
+        refusal = f"{incident.ref} is {incident.status}; cannot move to {target}"
+    with store.transaction() as tx:
+        tx.audit.record(actor, "transition_refused", incident_id, {"to": target.value})
+    raise InvalidTransitionError(refusal)
+
+
+def _record_transition(tx: UnitOfWork, incident: Incident, actor: str, now: datetime) -> None:
+    status = incident.status.value
+    tx.incidents.save(incident)
+    tx.timeline.append(
+        TimelineEvent(
+            incident.id,
+            now,
+            EventKind.STATUS_CHANGED,
+            f"{incident.ref} {status} by {actor}",
+            {"status": status},
+            actor=actor,
         )
-        tx.audit.record(actor, f"incident_{target.value}", incident_id, {})
-        tx.outbox.add(PROCESS_TASK, [incident_id])
-        return incident
+    )
+    tx.audit.record(actor, f"incident_{status}", incident.id, {})
+    tx.outbox.add(PROCESS_TASK, [incident.id])

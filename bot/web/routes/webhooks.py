@@ -49,7 +49,8 @@ def _parse(body: bytes) -> AlertGroup:
         return AlertGroup.model_validate(payload)
     except ValidationError as exc:
         errors = [
-            {"field": ".".join(str(p) for p in e["loc"]), "error": e["msg"]} for e in exc.errors()
+            {"field": ".".join(str(p) for p in e["loc"]) or "body", "error": e["msg"]}
+            for e in exc.errors()
         ]
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, errors) from exc
 

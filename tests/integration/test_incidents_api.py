@@ -1,0 +1,87 @@
+"""The read side and lifecycle moves of /api/v1/incidents, bearer-protected."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.integration.conftest import API_TOKEN, WEBHOOK_TOKEN
+from tests.payloads import alert, body, group
+from tests.processes import ApiServer
+
+API = {"Authorization": f"Bearer {API_TOKEN}"}
+
+
+def open_incident(api: ApiServer, **kw: str) -> int:
+    response = httpx.post(
+        f"{api.url}/webhooks/alertmanager",
+        content=body(group(alert(**kw), group_key=f"k-{kw}")),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {WEBHOOK_TOKEN}"},
+    )
+    assert response.status_code == 200, response.text
+    return int(response.json()["incidents"][0].removeprefix("INC-"))
+
+
+def test_api_requires_its_own_token(api: ApiServer) -> None:
+    """The incidents API refuses no token and the webhook token alike."""
+    assert httpx.get(f"{api.url}/api/v1/incidents").status_code == 401
+    wrong = {"Authorization": f"Bearer {WEBHOOK_TOKEN}"}
+    assert httpx.get(f"{api.url}/api/v1/incidents", headers=wrong).status_code == 401
+
+
+def test_list_filters_by_status(api: ApiServer) -> None:
+    """?status=open lists unresolved incidents only; the default lists all, newest first."""
+    first = open_incident(api, fingerprint="a")
+    second = open_incident(api, fingerprint="b")
+    assert httpx.post(f"{api.url}/api/v1/incidents/{first}/resolve", headers=API).status_code == 200
+    everything = httpx.get(f"{api.url}/api/v1/incidents", headers=API).json()
+    assert [i["id"] for i in everything] == [second, first]
+    open_only = httpx.get(f"{api.url}/api/v1/incidents?status=open", headers=API).json()
+    assert [i["id"] for i in open_only] == [second]
+    assert httpx.get(f"{api.url}/api/v1/incidents?status=bogus", headers=API).status_code == 422
+
+
+def test_detail_and_timeline(api: ApiServer) -> None:
+    """An incident's detail carries its alerts; its timeline starts with the opening."""
+    incident_id = open_incident(api)
+    detail = httpx.get(f"{api.url}/api/v1/incidents/{incident_id}", headers=API).json()
+    assert detail["ref"] == f"INC-{incident_id}" and len(detail["alerts"]) == 1
+    timeline = httpx.get(f"{api.url}/api/v1/incidents/{incident_id}/timeline", headers=API).json()
+    assert timeline[0]["kind"] in {"alert_firing", "incident_opened"}
+    assert {e["kind"] for e in timeline} >= {"incident_opened", "alert_firing"}
+
+
+def test_ack_then_resolve_records_who_and_when(api: ApiServer) -> None:
+    """Ack and resolve stamp their actor; acking twice is harmless; ack after resolve is 409."""
+    incident_id = open_incident(api)
+    url = f"{api.url}/api/v1/incidents/{incident_id}"
+    acked = httpx.post(f"{url}/ack", headers=API, json={"actor": "alice"}).json()
+    assert acked["status"] == "acknowledged" and acked["acknowledged_by"] == "alice"
+    assert httpx.post(f"{url}/ack", headers=API).json()["acknowledged_by"] == "alice"
+    resolved = httpx.post(f"{url}/resolve", headers=API, json={"actor": "bob"}).json()
+    assert resolved["status"] == "resolved" and resolved["ttr_s"] is not None
+    assert httpx.post(f"{url}/ack", headers=API).status_code == 409
+    audit = httpx.get(url, headers=API).json()["audit"]
+    assert [a["action"] for a in audit][-3:] == [
+        "incident_acknowledged",
+        "incident_resolved",
+        "transition_refused",
+    ]
+
+
+def test_unknown_incident_is_404(api: ApiServer) -> None:
+    """Every per-incident route answers 404 for an id that does not exist."""
+    for path in ("/api/v1/incidents/999", "/api/v1/incidents/999/timeline"):
+        assert httpx.get(f"{api.url}{path}", headers=API).status_code == 404
+    assert httpx.post(f"{api.url}/api/v1/incidents/999/ack", headers=API).status_code == 404
+
+
+def test_health_readiness_and_metrics(api: ApiServer) -> None:
+    """healthz answers, readyz checks database and broker, metrics counts alerts received."""
+    open_incident(api)
+    assert httpx.get(f"{api.url}/healthz").json() == {"status": "ok"}
+    ready = httpx.get(f"{api.url}/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+    metrics = httpx.get(f"{api.url}/metrics").text
+    assert 'firebreak_alerts_received_total{status="firing"} 1.0' in metrics
+    assert "firebreak_incidents_open 1.0" in metrics
+    assert "firebreak_outbox_pending" in metrics
