@@ -137,6 +137,12 @@ def rank(
         for support in signals[finding.signal].supports:
             if support.direction is finding.direction and support.weight >= LEAD_MIN_WEIGHT:
                 lead_by_kind.setdefault(support.kind, []).append(finding.signal)
+    lead_names = {f.signal for f in lead}
+    for verdict in verdicts:
+        if verdict.evidence in lead_names and verdict.evidence not in lead_by_kind.get(
+            verdict.kind, []
+        ):
+            lead_by_kind.setdefault(verdict.kind, []).insert(0, verdict.evidence)
     for kind in lead_by_kind:
         tallies.setdefault(kind, _Tally()).score += LEAD_BONUS
 

@@ -1,0 +1,260 @@
+"""Correlation for triage: query the catalogue, score every signal, rank causes, draw charts.
+
+`correlate` is the one entry point. Windows, relative to the alert's start `started_at`:
+
+    baseline_start ── baseline_s ──▶ window_start ── lead_s ──▶ started_at ──▶ now
+                                     (the fault may precede the alert by `for:` + detection)
+
+Queries run on a small thread pool. A failed query makes its signal `unavailable` with the
+reason; after `breaker_failures` failures with no success the rest are skipped, and the report
+says Prometheus is unavailable while still ranking what it has (alert-name priors at least).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import structlog
+
+from bot.correlation import charts, hypotheses, rules
+from bot.correlation.scoring import DEFAULT_POLICY, ScoringPolicy, score_signal
+from bot.correlation.signals import CATALOGUE
+from bot.correlation.templates import Evaluator, ScopeError, Signal, render
+from bot.domain.errors import UpstreamUnavailableError
+from bot.domain.findings import BadQueryError, Finding, FindingStatus, TriageReport
+from bot.domain.signals import Series
+from bot.ports import MetricsSource
+
+log = structlog.get_logger(__name__)
+
+TARGET_POINTS = 720
+MIN_STEP_S = 15.0
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """What one signal's query produced: series, or why there are none."""
+
+    signal: Signal
+    promql: str
+    series: list[Series] | None
+    status: FindingStatus | None = None
+    reason: str = ""
+    issued: bool = True
+
+
+class _Breaker:
+    """Stops querying a source that has failed repeatedly without a single success."""
+
+    def __init__(self, failures_to_open: int) -> None:
+        self._lock = threading.Lock()
+        self._limit = failures_to_open
+        self.failures = 0
+        self.successes = 0
+        self.last_reason = ""
+
+    @property
+    def is_open(self) -> bool:
+        with self._lock:
+            return self.successes == 0 and self.failures >= self._limit
+
+    def record(self, ok: bool, reason: str = "") -> None:
+        with self._lock:
+            if ok:
+                self.successes += 1
+            else:
+                self.failures += 1
+                self.last_reason = reason
+
+
+def choose_step_s(range_s: float, *, min_step_s: float = MIN_STEP_S) -> float:
+    """A step giving about `TARGET_POINTS` points, never below `min_step_s`."""
+    return max(min_step_s, float(math.ceil(range_s / TARGET_POINTS)))
+
+
+def _ask(
+    source: MetricsSource,
+    signal: Signal,
+    promql: str,
+    start: datetime,
+    end: datetime,
+    step_s: float,
+    breaker: _Breaker,
+) -> _Answer:
+    if breaker.is_open:
+        reason = f"skipped: Prometheus unavailable ({breaker.last_reason})"
+        return _Answer(signal, promql, None, FindingStatus.UNAVAILABLE, reason, issued=False)
+    try:
+        series = source.query_range(promql, start, end, step_s)
+    except BadQueryError as exc:
+        log.error("signal_query_rejected", signal=signal.name, promql=promql, error=str(exc))
+        breaker.record(ok=True)  # the source answered; the query is at fault
+        return _Answer(signal, promql, None, FindingStatus.UNAVAILABLE, f"query rejected: {exc}")
+    except UpstreamUnavailableError as exc:
+        log.warning("signal_query_failed", signal=signal.name, error=str(exc))
+        breaker.record(ok=False, reason=str(exc))
+        return _Answer(signal, promql, None, FindingStatus.UNAVAILABLE, str(exc))
+    breaker.record(ok=True)
+    return _Answer(signal, promql, series)
+
+
+def _evaluate(
+    answer: _Answer, window_start_ts: float, version_split_ts: float, policy: ScoringPolicy
+) -> tuple[Finding, list[tuple[float, float]]]:
+    """The finding for one answer, plus the points of the series that decided it (for charts)."""
+    signal = answer.signal
+    if answer.series is None:
+        status = answer.status or FindingStatus.UNAVAILABLE
+        finding = Finding(
+            signal.name, signal.backend, answer.promql, status, answer.reason, unit=signal.unit
+        )
+        return finding, []
+    if signal.evaluator is Evaluator.XID:
+        finding = rules.evaluate_xid(
+            signal.name, signal.backend, answer.promql, answer.series, window_start_ts
+        )
+    elif signal.evaluator is Evaluator.VERSION:
+        finding = rules.evaluate_version(
+            signal.name, signal.backend, answer.promql, answer.series, version_split_ts
+        )
+    else:
+        finding, _ = score_signal(
+            signal.name,
+            signal.backend,
+            answer.promql,
+            answer.series,
+            window_start_ts,
+            floor_abs=signal.floor_abs,
+            unit=signal.unit,
+            policy=policy,
+        )
+    labels = finding.series_labels
+    chosen = next((s for s in answer.series if not labels or s.labels == labels), None)
+    return finding, [] if chosen is None else list(chosen.points)
+
+
+def _chart_rank(finding: Finding, lead: Sequence[str]) -> tuple[int, float]:
+    """Charts follow the top hypothesis's evidence, then the largest deviations."""
+    position = lead.index(finding.signal) if finding.signal in lead else len(lead)
+    return position, -abs(finding.z if finding.z is not None else 0.0)
+
+
+def _unavailable_sources(
+    answers: Sequence[_Answer], breaker: _Breaker, issued: int
+) -> dict[str, str]:
+    if breaker.successes == 0 and breaker.failures > 0:
+        return {"prometheus": breaker.last_reason or "no query answered"}
+    by_backend: dict[str, list[_Answer]] = {}
+    for answer in answers:
+        by_backend.setdefault(answer.signal.backend, []).append(answer)
+    return {
+        backend: group[0].reason
+        for backend, group in by_backend.items()
+        if all(a.status is FindingStatus.UNAVAILABLE for a in group) and issued > 0
+    }
+
+
+def correlate(
+    source: MetricsSource,
+    labels: dict[str, str],
+    alert_names: Sequence[str],
+    started_at: datetime,
+    now: datetime,
+    *,
+    chart_dir: Path | None = None,
+    baseline_s: float = 1800.0,
+    lead_s: float = 600.0,
+    deploy_window_s: float = 1800.0,
+    step_s: float | None = None,
+    rate_window_s: float = 60.0,
+    max_parallel: int = 4,
+    max_charts: int = 4,
+    breaker_failures: int = 3,
+    signals: Sequence[Signal] = CATALOGUE,
+    policy: ScoringPolicy = DEFAULT_POLICY,
+) -> TriageReport:
+    """Score every catalogue signal for this incident against its baseline and rank causes."""
+    if started_at.tzinfo is None or now.tzinfo is None:
+        raise ValueError("started_at and now must be timezone-aware")
+    clock_start = time.perf_counter()
+    started_at = min(started_at, now)
+    window_start = started_at - timedelta(seconds=lead_s)
+    baseline_start = window_start - timedelta(seconds=baseline_s)
+    step = step_s or choose_step_s((now - baseline_start).total_seconds())
+    version_split = max(
+        baseline_start + timedelta(seconds=policy.min_baseline_points * step),
+        started_at - timedelta(seconds=deploy_window_s),
+    )
+
+    breaker = _Breaker(breaker_failures)
+    answers: list[_Answer] = []
+    with ThreadPoolExecutor(max_workers=max(1, max_parallel)) as pool:
+        futures = []
+        for signal in signals:
+            try:
+                promql = render(signal, labels, rate_window_s=rate_window_s)
+            except ScopeError as exc:
+                answers.append(
+                    _Answer(signal, "", None, FindingStatus.INCONCLUSIVE, str(exc), issued=False)
+                )
+                continue
+            futures.append(
+                pool.submit(_ask, source, signal, promql, baseline_start, now, step, breaker)
+            )
+        answers.extend(f.result() for f in futures)
+    order = {s.name: i for i, s in enumerate(signals)}
+    answers.sort(key=lambda a: order[a.signal.name])
+
+    evaluated = [
+        _evaluate(a, window_start.timestamp(), version_split.timestamp(), policy) for a in answers
+    ]
+    findings = [f for f, _ in evaluated]
+    by_name = {f.signal: f for f in findings}
+    catalogue = {s.name: s for s in signals}
+    issued = [a.promql for a in answers if a.issued]
+    unavailable = _unavailable_sources(answers, breaker, len(issued))
+    ranked = hypotheses.rank(
+        findings, catalogue, rules.hard_rules(by_name), alert_names, unavailable
+    )
+
+    chart_paths: list[str] = []
+    if chart_dir is not None:
+        lead = ranked[0].evidence if ranked else ()
+        moved = [(f, p) for f, p in evaluated if f.moved and p]
+        moved.sort(key=lambda fp: _chart_rank(fp[0], lead))
+        for finding, points in moved[:max_charts]:
+            path = charts.render_chart(finding, points, window_start, chart_dir)
+            chart_paths.append(str(path))
+
+    report = TriageReport(
+        labels=dict(labels),
+        alert_names=tuple(alert_names),
+        baseline_start=baseline_start,
+        window_start=window_start,
+        window_end=now,
+        step_s=step,
+        hypotheses=tuple(ranked),
+        findings=tuple(findings),
+        unavailable=unavailable,
+        queries=tuple(issued),
+        chart_paths=tuple(chart_paths),
+        duration_s=round(time.perf_counter() - clock_start, 3),
+    )
+    top = report.top
+    log.info(
+        "triage_correlated",
+        top=None if top is None else top.kind.value,
+        confidence=None if top is None else top.confidence,
+        moved=[f.signal for f in findings if f.moved],
+        queries=len(issued),
+        unavailable=sorted(unavailable),
+        duration_s=report.duration_s,
+    )
+    return report
