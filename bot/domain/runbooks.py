@@ -90,6 +90,13 @@ class Plan:
     guard: GuardDecision
     verify: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    run_steps: list[RunStep] = field(default_factory=list)
+    run_revert_steps: list[RunStep] = field(default_factory=list)
+    approval_timeout_s: float = 900.0
+    cooldown_s: float = 600.0
+    max_runs_per_hour: int = 3
+    on_inconclusive_revert: bool = False
 
 
 class Measurement(StrEnum):
@@ -146,7 +153,13 @@ class RunState(StrEnum):
         return self in _TERMINAL
 
 
-_TERMINAL = {RunState.DENIED, RunState.TIMED_OUT, RunState.SUCCEEDED, RunState.REVERTED}
+_TERMINAL = {
+    RunState.DENIED,
+    RunState.TIMED_OUT,
+    RunState.SUCCEEDED,
+    RunState.FAILED,
+    RunState.REVERTED,
+}
 
 _ALLOWED: dict[RunState, set[RunState]] = {
     RunState.PENDING: {RunState.AWAITING_APPROVAL, RunState.APPROVED, RunState.FAILED},
@@ -219,8 +232,16 @@ class Run(BaseModel):
     before: TargetState | None = None
     analysis: AnalysisState | None = None
     not_before: datetime | None = None
+    wake_at: datetime | None = None
+    revert_pending: bool = False
+    revert_failures: list[str] = Field(default_factory=list)
     reason: str = ""
     history: list[Transition] = Field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        """Nothing more will happen: a terminal state with no revert still owed."""
+        return self.state.terminal and not self.revert_pending
 
     def can_move_to(self, target: RunState) -> bool:
         return target in _ALLOWED[self.state]

@@ -34,6 +34,10 @@ class PlanError(FirebreakError):
     """A step cannot be planned: e.g. no known-good version, an unknown pool."""
 
 
+class ApprovalRefusedError(FirebreakError):
+    """Someone not listed among a runbook's approvers tried to approve or deny a run."""
+
+
 class TargetError(UpstreamUnavailableError):
     """A target answered with an error; `status` is its HTTP status when there was one."""
 
