@@ -188,14 +188,14 @@ def _elision(events: list[TimelineEvent]) -> dict[str, Any]:
     return {
         "elided": f"… {parts} events elided",
         "counts": dict(counts.most_common()),
-        "from": as_utc(events[0].at).isoformat(),
-        "to": as_utc(events[-1].at).isoformat(),
+        "from": as_utc(events[0].at).isoformat(timespec="seconds"),
+        "to": as_utc(events[-1].at).isoformat(timespec="seconds"),
     }
 
 
 def _event_row(event: TimelineEvent, message_chars: int) -> dict[str, Any]:
     return {
-        "at": as_utc(event.at).isoformat(),
+        "at": as_utc(event.at).isoformat(timespec="seconds"),
         "kind": str(event.kind),
         "actor": clip(event.actor, 40),
         "message": clip(event.message, message_chars),
@@ -222,7 +222,7 @@ def _payload(
             "title": clip(incident.title, max(chars, 80)),
             "severity": str(incident.severity),
             "status": str(incident.status),
-            "triggered_at": as_utc(incident.triggered_at).isoformat(),
+            "triggered_at": as_utc(incident.triggered_at).isoformat(timespec="seconds"),
             "acknowledged_at": _iso(incident.acknowledged_at),
             "acknowledged_by": incident.acknowledged_by,
             "mitigated_at": _iso(incident.mitigated_at),
@@ -271,7 +271,7 @@ def _alerts(dossier: IncidentDossier, level: _Level) -> dict[str, Any]:
                 "alertname": clip(name, 80),
                 "count": len(alerts),
                 "firing": sum(1 for a in alerts if str(a.get("status", "")).lower() == "firing"),
-                "first_started_at": min(starts).isoformat() if starts else None,
+                "first_started_at": min(starts).isoformat(timespec="seconds") if starts else None,
                 "labels": _labels(first.get("labels") or {}, level.labels, level.message_chars),
                 "annotations": _labels(annotations, 4, level.message_chars),
             }
@@ -341,7 +341,7 @@ def _labels(labels: Mapping[str, Any], limit: int, chars: int) -> dict[str, str]
 
 
 def _iso(value: Any) -> str | None:
-    return None if value is None else as_utc(value).isoformat()
+    return None if value is None else as_utc(value).isoformat(timespec="seconds")
 
 
 def clip(text: str, limit: int) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from bot.domain.incidents import IncidentStatus
@@ -17,6 +18,7 @@ from bot.summary.summary import OFFLINE_MODEL, Summary, SuspectedCause
 
 _SCOPE_KEYS = ("model", "model_name", "namespace", "service", "deployment", "cluster", "pod")
 _AWAITING = {"awaiting_approval", "pending_approval", "awaiting", "pending"}
+_ACRONYMS = {"gpu", "xid", "oom", "kv", "llm", "api", "dns"}
 _FAILED = {"failed", "reverted", "aborted", "error", "timed_out"}
 
 
@@ -106,9 +108,7 @@ def _cause(dossier: IncidentDossier) -> SuspectedCause:
     kind = str(top.get("kind", "unknown"))
     confidence = top.get("confidence")
     conf = float(confidence) if isinstance(confidence, int | float) else None
-    text = f"{kind_label(kind)}"
-    if conf is not None:
-        text += f" (confidence {conf:.2f})"
+    text = kind_label(kind)
     explanation = str(top.get("explanation", "")).strip()
     if explanation:
         text += f": {explanation.rstrip('.')}."
@@ -127,9 +127,10 @@ def _cause(dossier: IncidentDossier) -> SuspectedCause:
 
 
 def _actions(dossier: IncidentDossier) -> tuple[str, ...]:
+    """Transitions and runbook runs, in time order."""
     incident = dossier.incident
     start = as_utc(incident.triggered_at)
-    actions: list[str] = []
+    timed: list[tuple[datetime, str]] = []
     for label, at, by in (
         ("Acknowledged", incident.acknowledged_at, incident.acknowledged_by),
         ("Mitigated", incident.mitigated_at, None),
@@ -138,10 +139,11 @@ def _actions(dossier: IncidentDossier) -> tuple[str, ...]:
         if at is not None:
             who = f" by {by}" if by else ""
             after = human_duration((as_utc(at) - start).total_seconds())
-            actions.append(f"{label}{who} at {clock(at)}, {after} after trigger.")
+            timed.append((as_utc(at), f"{label}{who} at {clock(at)}, {after} after trigger."))
     for run in dossier.runbook_runs:
-        actions.append(run_sentence(run))
-    return tuple(actions)
+        times = step_times(run)
+        timed.append((times[0] if times else dossier.observed_until, run_sentence(run)))
+    return tuple(text for _, text in sorted(timed, key=lambda item: item[0]))
 
 
 def run_sentence(run: Mapping[str, Any]) -> str:
@@ -231,8 +233,10 @@ def _next_steps(dossier: IncidentDossier) -> tuple[str, ...]:
 
 
 def kind_label(kind: str) -> str:
-    """`capacity_saturation` → `Capacity saturation`."""
-    return kind.replace("_", " ").replace("-", " ").strip().capitalize() or "Unknown"
+    """`capacity_saturation` → `Capacity saturation`, `gpu_fault` → `GPU fault`."""
+    words = kind.replace("_", " ").replace("-", " ").split()
+    words = [w.upper() if w.lower() in _ACRONYMS else w.lower() for w in words] or ["unknown"]
+    return words[0][:1].upper() + " ".join(words)[1:]
 
 
 def kind_advice(kind: str, triaged: bool) -> str:

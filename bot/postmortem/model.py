@@ -1,0 +1,192 @@
+"""The Postmortem: Google SRE's postmortem shape, filled from an incident's data.
+
+Sections: title and status, summary, impact (durations derived from the lifecycle timestamps),
+root causes, trigger, detection, resolution, action items, lessons learned (went well / went
+wrong / got lucky), timeline, supporting information (charts, PromQL). `to_dict()` is the JSON
+form documented by `postmortem.schema.json` beside this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+SCHEMA_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class Impact:
+    """How long and how wide; every duration computed from the incident's transitions."""
+
+    started_at: datetime
+    ended_at: datetime | None
+    duration_s: float
+    time_to_acknowledge_s: float | None
+    time_to_mitigate_s: float | None
+    time_to_resolve_s: float | None
+    alerts_total: int
+    alerts_firing: int
+    scope: dict[str, str]
+    description: str
+
+
+@dataclass(frozen=True)
+class RootCause:
+    kind: str
+    confidence: float | None
+    explanation: str
+    evidence: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ActionItem:
+    """A follow-up: `kind` is mitigate, prevent, detect, process or investigate; P1 before P2."""
+
+    description: str
+    kind: str
+    priority: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Lessons:
+    went_well: tuple[str, ...] = ()
+    went_wrong: tuple[str, ...] = ()
+    got_lucky: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """One row of the postmortem timeline; `kind` `elided` rows stand for collapsed repeats."""
+
+    at: datetime
+    kind: str
+    actor: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    path: str
+
+
+@dataclass(frozen=True)
+class Query:
+    """A finding's PromQL, its numbers, and a Prometheus graph link when a URL was given."""
+
+    signal: str
+    promql: str
+    link: str | None
+    baseline_median: float | None
+    peak: float | None
+    z: float | None
+
+
+@dataclass(frozen=True)
+class SummarySource:
+    model: str
+    ai_generated: bool
+    provenance: str
+    dropped_sentences: int
+
+
+@dataclass(frozen=True)
+class Postmortem:
+    incident_ref: str
+    title: str
+    status: str
+    severity: str
+    generated_at: datetime
+    summary: str
+    summary_source: SummarySource
+    impact: Impact
+    root_causes: tuple[RootCause, ...]
+    trigger: str
+    detection: str
+    resolution: str
+    action_items: tuple[ActionItem, ...]
+    lessons: Lessons
+    timeline: tuple[TimelineRow, ...]
+    charts: tuple[Chart, ...]
+    queries: tuple[Query, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document described by postmortem.schema.json."""
+        impact = self.impact
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "incident": self.incident_ref,
+            "title": self.title,
+            "status": self.status,
+            "severity": self.severity,
+            "generated_at": _iso(self.generated_at),
+            "summary": self.summary,
+            "summary_source": {
+                "model": self.summary_source.model,
+                "ai_generated": self.summary_source.ai_generated,
+                "provenance": self.summary_source.provenance,
+                "dropped_sentences": self.summary_source.dropped_sentences,
+            },
+            "impact": {
+                "started_at": _iso(impact.started_at),
+                "ended_at": _iso(impact.ended_at),
+                "duration_s": impact.duration_s,
+                "time_to_acknowledge_s": impact.time_to_acknowledge_s,
+                "time_to_mitigate_s": impact.time_to_mitigate_s,
+                "time_to_resolve_s": impact.time_to_resolve_s,
+                "alerts_total": impact.alerts_total,
+                "alerts_firing": impact.alerts_firing,
+                "scope": dict(impact.scope),
+                "description": impact.description,
+            },
+            "root_causes": [
+                {
+                    "kind": c.kind,
+                    "confidence": c.confidence,
+                    "explanation": c.explanation,
+                    "evidence": list(c.evidence),
+                }
+                for c in self.root_causes
+            ],
+            "trigger": self.trigger,
+            "detection": self.detection,
+            "resolution": self.resolution,
+            "action_items": [
+                {
+                    "description": a.description,
+                    "kind": a.kind,
+                    "priority": a.priority,
+                    "source": a.source,
+                }
+                for a in self.action_items
+            ],
+            "lessons": {
+                "went_well": list(self.lessons.went_well),
+                "went_wrong": list(self.lessons.went_wrong),
+                "got_lucky": list(self.lessons.got_lucky),
+            },
+            "timeline": [
+                {"at": _iso(r.at), "kind": r.kind, "actor": r.actor, "message": r.message}
+                for r in self.timeline
+            ],
+            "supporting": {
+                "charts": [{"title": c.title, "path": c.path} for c in self.charts],
+                "queries": [
+                    {
+                        "signal": q.signal,
+                        "promql": q.promql,
+                        "link": q.link,
+                        "baseline_median": q.baseline_median,
+                        "peak": q.peak,
+                        "z": q.z,
+                    }
+                    for q in self.queries
+                ],
+            },
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat(timespec="seconds")
