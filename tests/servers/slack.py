@@ -1,0 +1,297 @@
+"""A loopback fake of the Slack Web API for the real `slack_sdk.WebClient`.
+
+Start it with `SlackServer.start()` and point a client at it:
+`WebClient(token=BOT_TOKEN, base_url=server.api_url)`. It answers `auth.test`,
+`chat.postMessage`, `chat.update`, `chat.postEphemeral`, `usergroups.users.list` and the
+files upload v2 trio (`files.getUploadURLExternal` → an upload URL on this server, the upload
+POST, `files.completeUploadExternal`), plus `response_url` posts under `/response/<name>`.
+
+Every request is recorded as a `Call` (method, parsed body, lower-cased headers). The bearer
+token is checked against `tokens` (`invalid_auth` otherwise, with HTTP 200 as Slack does).
+`rate_limit(n, retry_after_s)` answers the next n API calls with HTTP 429, a Retry-After header
+and `{"ok": false, "error": "ratelimited"}`; `rate_limit_channel(channel, ...)` does so for
+every post to one channel until cleared; `fail_next(n, status)` answers with a bare 5xx.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+from urllib.parse import parse_qsl, urlsplit
+
+BOT_TOKEN = "xoxb-test-firebreak-0001"
+_JSON_FIELDS = {"blocks", "attachments", "files", "metadata"}
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the server received: the API method (or `upload` / `response_url`)."""
+
+    method: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+    limited: bool = False
+
+
+@dataclass
+class _State:
+    tokens: set[str]
+    calls: list[Call] = field(default_factory=list)
+    messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    uploads: dict[str, bytes] = field(default_factory=dict)
+    usergroups: dict[str, list[str]] = field(default_factory=dict)
+    limit_next: int = 0
+    limit_retry_after_s: int = 1
+    limited_channels: dict[str, int] = field(default_factory=dict)
+    fail_next: int = 0
+    fail_status: int = 503
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+
+class SlackServer:
+    """The fake Slack Web API on 127.0.0.1, served from a thread until `stop()`."""
+
+    def __init__(self, tokens: set[str] | None = None) -> None:
+        self.state = _State(tokens=set(tokens or {BOT_TOKEN}))
+        handler = type("_BoundHandler", (_Handler,), {"state": self.state})
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @classmethod
+    def start(cls, tokens: set[str] | None = None) -> Self:
+        server = cls(tokens)
+        server._thread.start()
+        return server
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def api_url(self) -> str:
+        """The `base_url` for `slack_sdk.WebClient` (it ends with a slash, as the SDK expects)."""
+        return f"{self.url}/api/"
+
+    def response_url(self, name: str = "r1") -> str:
+        """A `response_url` for a signed payload; posts to it are recorded as `response_url`."""
+        return f"{self.url}/response/{name}"
+
+    @property
+    def calls(self) -> list[Call]:
+        with self.state.lock:
+            return list(self.state.calls)
+
+    def calls_to(self, method: str) -> list[Call]:
+        """Answered calls to one method (rate-limited attempts excluded)."""
+        return [c for c in self.calls if c.method == method and not c.limited]
+
+    def message(self, channel: str, ts: str) -> dict[str, Any]:
+        """The message as it stands now, after any chat.update."""
+        with self.state.lock:
+            return dict(self.state.messages[(channel, ts)])
+
+    def rate_limit(self, calls: int = 1, retry_after_s: int = 1) -> None:
+        """Answer the next `calls` API calls with HTTP 429 and Retry-After."""
+        with self.state.lock:
+            self.state.limit_next = calls
+            self.state.limit_retry_after_s = retry_after_s
+
+    def rate_limit_channel(self, channel: str, retry_after_s: int = 1) -> None:
+        """Answer every chat call for `channel` with HTTP 429 until `clear_limits()`."""
+        with self.state.lock:
+            self.state.limited_channels[channel] = retry_after_s
+
+    def clear_limits(self) -> None:
+        with self.state.lock:
+            self.state.limit_next = 0
+            self.state.limited_channels.clear()
+            self.state.fail_next = 0
+
+    def fail_next(self, calls: int = 1, status: int = 503) -> None:
+        """Answer the next `calls` API calls with a bare HTTP `status` (an outage)."""
+        with self.state.lock:
+            self.state.fail_next, self.state.fail_status = calls, status
+
+    def upload_bytes(self, file_id: str) -> bytes:
+        """The bytes uploaded to one file id's upload URL."""
+        with self.state.lock:
+            return self.state.uploads[file_id]
+
+    def set_usergroup(self, group_id: str, users: list[str]) -> None:
+        with self.state.lock:
+            self.state.usergroups[group_id] = list(users)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    state: _State
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def do_POST(self) -> None:
+        path = urlsplit(self.path).path
+        raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        if path.startswith("/upload/"):
+            self._upload(path.removeprefix("/upload/"), raw, headers)
+        elif path.startswith("/response/"):
+            body = json.loads(raw or b"{}")
+            self._record(Call("response_url", {**body, "_path": path}, headers))
+            self._send(200, "ok", content_type="text/plain")
+        elif path.startswith("/api/"):
+            self._api(path.removeprefix("/api/"), self._parse(raw, headers), headers)
+        else:
+            self._send(404, "not found", content_type="text/plain")
+
+    def _parse(self, raw: bytes, headers: dict[str, str]) -> dict[str, Any]:
+        query = dict(parse_qsl(urlsplit(self.path).query))
+        if headers.get("content-type", "").startswith("application/json"):
+            return {**query, **json.loads(raw or b"{}")}
+        body: dict[str, Any] = {**query, **dict(parse_qsl(raw.decode("utf-8")))}
+        for key in _JSON_FIELDS & body.keys():
+            body[key] = json.loads(body[key])
+        return body
+
+    def _record(self, call: Call) -> None:
+        with self.state.lock:
+            self.state.calls.append(call)
+
+    def _send(
+        self, status: int, body: Any, content_type: str = "application/json", **hdr: str
+    ) -> None:
+        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(data)))
+        for name, value in hdr.items():
+            self.send_header(name.replace("_", "-"), value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _limited(self, method: str, body: dict[str, Any]) -> int | None:
+        with self.state.lock:
+            if self.state.limit_next > 0:
+                self.state.limit_next -= 1
+                return self.state.limit_retry_after_s
+            channel = body.get("channel") or body.get("channel_id")
+            if method.startswith(("chat.", "files.complete")) and channel:
+                return self.state.limited_channels.get(str(channel))
+        return None
+
+    def _api(self, method: str, body: dict[str, Any], headers: dict[str, str]) -> None:
+        with self.state.lock:
+            failing = self.state.fail_next > 0
+            if failing:
+                self.state.fail_next -= 1
+        if failing:
+            self._record(Call(method, body, headers, limited=True))
+            self._send(self.state.fail_status, "<html>upstream unavailable</html>", "text/html")
+            return
+        retry_after = self._limited(method, body)
+        if retry_after is not None:
+            self._record(Call(method, body, headers, limited=True))
+            error = {"ok": False, "error": "ratelimited"}
+            self._send(429, error, retry_after=str(retry_after))
+            return
+        self._record(Call(method, body, headers))
+        token = headers.get("authorization", "").removeprefix("Bearer ") or body.get("token")
+        if token not in self.state.tokens:
+            self._send(200, {"ok": False, "error": "invalid_auth" if token else "not_authed"})
+            return
+        answer = getattr(self, "_" + method.replace(".", "_"), None)
+        if answer is None:
+            self._send(200, {"ok": False, "error": "unknown_method"})
+            return
+        self._send(200, answer(body))
+
+    def _ts(self) -> str:
+        return f"1714564800.{next(self.state.seq):06d}"
+
+    def _auth_test(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": "https://firebreak-test.slack.com/",
+            "team": "Firebreak Test",
+            "user": "firebreak",
+            "team_id": "T0TEST",
+            "user_id": "U0BOT",
+            "bot_id": "B0BOT",
+        }
+
+    def _chat_postMessage(self, body: dict[str, Any]) -> dict[str, Any]:
+        channel = str(body.get("channel", ""))
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if not (body.get("text") or body.get("blocks")):
+            return {"ok": False, "error": "no_text"}
+        ts = self._ts()
+        message = {"text": body.get("text", ""), "blocks": body.get("blocks", []), "ts": ts}
+        if body.get("thread_ts"):
+            message["thread_ts"] = body["thread_ts"]
+        with self.state.lock:
+            self.state.messages[(channel, ts)] = message
+        return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _chat_update(self, body: dict[str, Any]) -> dict[str, Any]:
+        key = (str(body.get("channel", "")), str(body.get("ts", "")))
+        with self.state.lock:
+            message = self.state.messages.get(key)
+            if message is None:
+                return {"ok": False, "error": "message_not_found"}
+            message.update(text=body.get("text", ""), blocks=body.get("blocks", []))
+        return {"ok": True, "channel": key[0], "ts": key[1], "text": message["text"]}
+
+    def _chat_postEphemeral(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not body.get("user"):
+            return {"ok": False, "error": "user_not_in_channel"}
+        return {"ok": True, "message_ts": self._ts()}
+
+    def _usergroups_users_list(self, body: dict[str, Any]) -> dict[str, Any]:
+        with self.state.lock:
+            users = self.state.usergroups.get(str(body.get("usergroup", "")))
+        if users is None:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": users}
+
+    def _files_getUploadURLExternal(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not body.get("filename") or not str(body.get("length", "")).isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{next(self.state.seq):08d}"
+        host, port = self.server.server_address[:2]
+        return {
+            "ok": True,
+            "upload_url": f"http://{host!s}:{port}/upload/{file_id}",
+            "file_id": file_id,
+        }
+
+    def _upload(self, file_id: str, raw: bytes, headers: dict[str, str]) -> None:
+        with self.state.lock:
+            self.state.uploads[file_id] = raw
+        self._record(Call("upload", {"file_id": file_id, "bytes": len(raw)}, headers))
+        self._send(200, f"OK - {len(raw)}", content_type="text/plain")
+
+    def _files_completeUploadExternal(self, body: dict[str, Any]) -> dict[str, Any]:
+        files = body.get("files") or []
+        with self.state.lock:
+            missing = [f["id"] for f in files if f["id"] not in self.state.uploads]
+        if not files or missing:
+            return {"ok": False, "error": "file_not_found"}
+        shares = {"channel": body.get("channel_id"), "thread_ts": body.get("thread_ts")}
+        return {
+            "ok": True,
+            "files": [
+                {"id": f["id"], "title": f.get("title", ""), "shares": shares} for f in files
+            ],
+        }
