@@ -18,6 +18,7 @@ from bot.domain.redaction import redact, redact_obj
 from bot.domain.timeline import EventKind
 from bot.postmortem.lessons import action_items, detection_delay_s, earliest_onset, lessons
 from bot.postmortem.model import (
+    AlertRow,
     Chart,
     Impact,
     Postmortem,
@@ -27,7 +28,7 @@ from bot.postmortem.model import (
     TimelineRow,
 )
 from bot.summary.compaction import collapse_timeline
-from bot.summary.dossier import IncidentDossier, alert_name
+from bot.summary.dossier import IncidentDossier, alert_name, alert_started
 from bot.summary.durations import as_utc, clock, human_duration, parse_time
 from bot.summary.offline import finding_sentence, run_sentence
 from bot.summary.summary import Summary, SuspectedCause
@@ -66,7 +67,24 @@ def build_postmortem(
         timeline=_timeline(dossier),
         charts=tuple(Chart(PurePath(p).stem.replace("_", " "), p) for p in dossier.chart_paths),
         queries=_queries(dossier, prometheus_url),
+        alerts=_alerts(dossier),
     )
+
+
+def _alerts(dossier: IncidentDossier) -> tuple[AlertRow, ...]:
+    rows = []
+    for alert in dossier.alerts:
+        annotations = alert.get("annotations") or {}
+        parts = [str(annotations.get(k, "")) for k in ("summary", "description")]
+        rows.append(
+            AlertRow(
+                name=alert_name(alert),
+                status=str(alert.get("status", "")),
+                started_at=alert_started(alert),
+                text=" — ".join(p for p in parts if p),
+            )
+        )
+    return tuple(sorted(rows, key=lambda r: (r.started_at is None, r.started_at, r.name)))
 
 
 def _impact(dossier: IncidentDossier, summary: Summary) -> Impact:

@@ -121,6 +121,16 @@ def to_html(pm: Postmortem, load_chart: ChartLoader = read_chart) -> str:
             f"<td>{e(row.actor)}</td><td>{e(row.message)}</td></tr>"
         )
     parts += ["</table>", "<h2>Supporting information</h2>"]
+    if pm.alerts:
+        parts.append(
+            _table(
+                ("Alert", "Status", "Since", "Annotations"),
+                [
+                    (a.name, a.status, clock(a.started_at) if a.started_at else "—", a.text)
+                    for a in pm.alerts
+                ],
+            )
+        )
     for chart in pm.charts:
         parts.append(_figure(chart.title, chart.path, load_chart))
     if pm.queries:
@@ -133,7 +143,7 @@ def to_html(pm: Postmortem, load_chart: ChartLoader = read_chart) -> str:
                 f"z {e(str(query.z))}){link}</li>"
             )
         parts.append("</ul>")
-    if not pm.charts and not pm.queries:
+    if not pm.alerts and not pm.charts and not pm.queries:
         parts.append("<p>No charts or queries were attached.</p>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

@@ -92,13 +92,16 @@ def to_markdown(pm: Postmortem) -> str:
         for r in pm.timeline
     ]
     lines += ["", "## Supporting information", ""]
+    for alert in pm.alerts:
+        started = f" since {clock(alert.started_at)}" if alert.started_at else ""
+        lines.append(f"- Alert {text(alert.name)} ({alert.status}{started}): {text(alert.text)}")
     for chart in pm.charts:
         lines.append(f"- Chart: {text(chart.title)} (`{code(chart.path)}`)")
     for query in pm.queries:
         numbers = f"baseline median {query.baseline_median}, peak {query.peak}, z {query.z}"
         link = f" — [graph]({query.link})" if query.link else ""
         lines.append(f"- {text(query.signal)}: `{code(query.promql)}` ({numbers}){link}")
-    if not pm.charts and not pm.queries:
+    if not pm.alerts and not pm.charts and not pm.queries:
         lines.append("No charts or queries were attached.")
     return "\n".join(lines).rstrip() + "\n"
 

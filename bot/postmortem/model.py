@@ -73,6 +73,16 @@ class Chart:
 
 
 @dataclass(frozen=True)
+class AlertRow:
+    """One alert of the incident as it was last seen: name, status, start and its annotations."""
+
+    name: str
+    status: str
+    started_at: datetime | None
+    text: str
+
+
+@dataclass(frozen=True)
 class Query:
     """A finding's PromQL, its numbers, and a Prometheus graph link when a URL was given."""
 
@@ -111,6 +121,7 @@ class Postmortem:
     timeline: tuple[TimelineRow, ...]
     charts: tuple[Chart, ...]
     queries: tuple[Query, ...]
+    alerts: tuple[AlertRow, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document described by postmortem.schema.json."""
@@ -172,6 +183,15 @@ class Postmortem:
                 for r in self.timeline
             ],
             "supporting": {
+                "alerts": [
+                    {
+                        "name": a.name,
+                        "status": a.status,
+                        "started_at": _iso(a.started_at),
+                        "text": a.text,
+                    }
+                    for a in self.alerts
+                ],
                 "charts": [{"title": c.title, "path": c.path} for c in self.charts],
                 "queries": [
                     {
