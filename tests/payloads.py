@@ -18,8 +18,16 @@ def alert(
 ) -> dict[str, Any]:
     return {
         "status": status,
-        "labels": {"alertname": name, "severity": "critical", "model_name": "llama-3-70b-instruct", **labels},
-        "annotations": {"summary": f"{name} on llama-3-70b-instruct", "runbook_url": "https://runbooks/x"},
+        "labels": {
+            "alertname": name,
+            "severity": "critical",
+            "model_name": "llama-3-70b-instruct",
+            **labels,
+        },
+        "annotations": {
+            "summary": f"{name} on llama-3-70b-instruct",
+            "runbook_url": "https://runbooks/x",
+        },
         "startsAt": starts_at,
         "endsAt": ends_at,
         "generatorURL": "http://prometheus:9090/graph?g0.expr=up",
@@ -36,7 +44,10 @@ def group(
 ) -> dict[str, Any]:
     alerts_list = list(alerts) or [alert()]
     status = "firing" if any(a["status"] == "firing" for a in alerts_list) else "resolved"
-    common = {"alertname": alerts_list[0]["labels"]["alertname"], "model_name": "llama-3-70b-instruct"}
+    common = {
+        "alertname": alerts_list[0]["labels"]["alertname"],
+        "model_name": "llama-3-70b-instruct",
+    }
     return {
         "receiver": receiver,
         "status": status,

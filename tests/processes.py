@@ -29,7 +29,9 @@ def free_port() -> int:
         return port
 
 
-def wait_for(condition: Callable[[], object], timeout_s: float = 20.0, interval_s: float = 0.1) -> object:
+def wait_for(
+    condition: Callable[[], object], timeout_s: float = 20.0, interval_s: float = 0.1
+) -> object:
     """Poll until `condition()` is truthy; fail with a clear message after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     last: object = None
@@ -69,7 +71,9 @@ def start_api(settings: Settings) -> ApiServer:
     """Serve create_app(settings) on a free loopback port in a thread; wait until it answers."""
     container = Container(settings)
     port = free_port()
-    config = uvicorn.Config(create_app(container=container), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(
+        create_app(container=container), host="127.0.0.1", port=port, log_level="warning"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -30,7 +30,7 @@ def create_celery(settings: Settings) -> Celery:
         accept_content=["json"],
         broker_connection_retry_on_startup=True,
         broker_transport_options={
-            "visibility_timeout": 600,
+            "visibility_timeout": settings.broker_visibility_timeout_s,
             "socket_connect_timeout": 2,
             "socket_timeout": 5,
         },

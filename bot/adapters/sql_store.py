@@ -339,6 +339,16 @@ class SqlLedger:
         value = self._conn.execute(query).scalar_one_or_none()
         return None if value is None else dict(value)
 
+    def state(self, incident_id: int, step: str) -> str | None:
+        """None when never claimed, else 'claimed' or 'completed'."""
+        query = select(t.ledger.c.completed_at).where(
+            t.ledger.c.incident_id == incident_id, t.ledger.c.step == step
+        )
+        row = self._conn.execute(query).first()
+        if row is None:
+            return None
+        return "claimed" if row.completed_at is None else "completed"
+
 
 class SqlAuditLog:
     def __init__(self, conn: Connection) -> None:

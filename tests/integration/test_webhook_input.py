@@ -22,7 +22,9 @@ def stored_counts(api: ApiServer) -> tuple[int, int]:
 
 
 def post(api: ApiServer, content: bytes, headers: dict[str, str]) -> httpx.Response:
-    return httpx.post(f"{api.url}/webhooks/alertmanager", content=content, headers=headers, timeout=10)
+    return httpx.post(
+        f"{api.url}/webhooks/alertmanager", content=content, headers=headers, timeout=10
+    )
 
 
 def test_bearer_token_is_accepted(api: ApiServer) -> None:
@@ -42,7 +44,13 @@ def test_basic_auth_password_is_the_token(api: ApiServer) -> None:
 
 @pytest.mark.parametrize(
     "authorization",
-    [None, "Bearer wrong-token", "Basic " + base64.b64encode(b"am:wrong").decode(), "Bearer", "Token x"],
+    [
+        None,
+        "Bearer wrong-token",
+        "Basic " + base64.b64encode(b"am:wrong").decode(),
+        "Bearer",
+        "Token x",
+    ],
 )
 def test_missing_or_wrong_token_is_401(api: ApiServer, authorization: str | None) -> None:
     """No token, a wrong one, or an unknown scheme is refused with 401 and nothing stored."""

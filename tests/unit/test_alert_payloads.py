@@ -70,8 +70,14 @@ def test_invalid_payload_names_the_bad_field(mutate, field: str) -> None:  # typ
 
 @pytest.mark.parametrize(
     ("label", "expected"),
-    [("critical", Severity.CRITICAL), ("page", Severity.CRITICAL), ("warning", Severity.WARNING),
-     ("info", Severity.INFO), ("", Severity.WARNING), ("PAGE", Severity.CRITICAL)],
+    [
+        ("critical", Severity.CRITICAL),
+        ("page", Severity.CRITICAL),
+        ("warning", Severity.WARNING),
+        ("info", Severity.INFO),
+        ("", Severity.WARNING),
+        ("PAGE", Severity.CRITICAL),
+    ],
 )
 def test_severity_label_maps_to_severity(label: str, expected: Severity) -> None:
     """critical / page / warning / info labels map onto three severities; unknown is warning."""
@@ -80,7 +86,9 @@ def test_severity_label_maps_to_severity(label: str, expected: Severity) -> None
 
 def test_group_severity_is_the_worst_alert() -> None:
     """A group with one critical and one warning alert is critical."""
-    payload = group(alert(fingerprint="a", severity="warning"), alert(fingerprint="b", severity="page"))
+    payload = group(
+        alert(fingerprint="a", severity="warning"), alert(fingerprint="b", severity="page")
+    )
     assert AlertGroup.model_validate(payload).severity is Severity.CRITICAL
 
 

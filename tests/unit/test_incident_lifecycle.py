@@ -14,8 +14,13 @@ T0 = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 
 def make_incident(**kw: object) -> Incident:
     values: dict[str, object] = {
-        "id": 7, "receiver": "firebreak", "group_key": "{}:{}", "title": "t",
-        "severity": Severity.CRITICAL, "status": IncidentStatus.TRIGGERED, "triggered_at": T0,
+        "id": 7,
+        "receiver": "firebreak",
+        "group_key": "{}:{}",
+        "title": "t",
+        "severity": Severity.CRITICAL,
+        "status": IncidentStatus.TRIGGERED,
+        "triggered_at": T0,
     }
     values.update(kw)
     return Incident(**values)  # type: ignore[arg-type]

@@ -87,9 +87,7 @@ async def alertmanager_webhook(
     for alert in group.alerts:
         metrics.alerts_received.labels(alert.status.value).inc()
     if result.outbox_ids:
-        background.add_task(
-            relay_outbox, container.store, container.tasks, 0.0, result.outbox_ids
-        )
+        background.add_task(relay_outbox, container.store, container.tasks, 0.0, result.outbox_ids)
     log.info(
         "webhook_accepted",
         receiver=group.receiver,
