@@ -13,6 +13,7 @@ Modules, one job each:
 - ``traffic``     the per-step dynamics: load against capacity drives every signal
 - ``simulation``  the clock, the seeded randomness and the operations on the whole fleet
 - ``exposition``  renders the fleet as Prometheus text format
+- ``readout``     a model's signals summarised as the alert rules see them (tests, demo)
 - ``control``     the HTTP-agnostic JSON API (faults and control actions)
 - ``server``      the HTTP server, the ticker thread, ``run()`` and ``start_in_thread()``
 """
