@@ -102,7 +102,7 @@ class OpenAISummariser:
 
     def summarise(self, dossier: IncidentDossier) -> Summary:
         """A grounded AI summary, or the offline one with `fallback_reason` when the LLM fails."""
-        prompt = build_prompt(dossier.redacted(), self._budget)
+        prompt = build_prompt(dossier, self._budget)
         incident_ref = dossier.incident.ref
         if not self._breaker.allow():
             log.info("llm_summary_skipped", incident=incident_ref, reason="circuit_open")

@@ -44,7 +44,7 @@ def build_postmortem(
     generated_at: datetime | None = None,
 ) -> Postmortem:
     """The postmortem of `dossier`; `generated_at` defaults to the dossier's 'now'."""
-    dossier = dossier.redacted()
+    dossier = dossier.redacted(timeline=False)  # the kept timeline rows are redacted below
     summary = _redacted_summary(summary)
     incident = dossier.incident
     return Postmortem(
@@ -189,9 +189,9 @@ def _timeline(dossier: IncidentDossier) -> tuple[TimelineRow, ...]:
             end = parse_time(row["to"]) or start
             span = f" ({clock(start)} to {clock(end)})" if end > start else ""
             rows.append(TimelineRow(start, "elided", "", f"{row['elided']}{span}"))
-        else:
-            row_at = parse_time(row["at"]) or dossier.observed_until
-            rows.append(TimelineRow(row_at, row["kind"], row["actor"], row["message"]))
+            continue
+        row_at = parse_time(row["at"]) or dossier.observed_until
+        rows.append(TimelineRow(row_at, row["kind"], redact(row["actor"]), redact(row["message"])))
     status_times = [as_utc(e.at) for e in dossier.timeline if e.kind is EventKind.STATUS_CHANGED]
     incident = dossier.incident
     transitions: tuple[tuple[str, datetime | None, str | None], ...] = (

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.domain.redaction import redact_obj
 from bot.domain.timeline import EventKind, TimelineEvent
 from bot.summary.dossier import IncidentDossier, alert_name, alert_started
 from bot.summary.durations import as_utc, human_duration
@@ -112,14 +113,20 @@ _LEVELS: tuple[_Level, ...] = (
 def compact(dossier: IncidentDossier, budget_tokens: int) -> CompactedDossier:
     """The richest payload of `dossier` whose estimated tokens fit `budget_tokens`.
 
-    The dossier should already be redacted. The last level is returned even if over budget
-    (only possible with a budget below what MIN_PROMPT_TOKENS guarantees).
+    Every string of the payload is redacted here, so only the events kept pay for it. A level
+    whose kept timeline alone is plainly over budget is skipped before it is built. The last
+    level is returned even if over budget (only possible with a budget below what
+    MIN_PROMPT_TOKENS guarantees).
     """
     events = sorted(dossier.timeline, key=lambda e: (as_utc(e.at), e.id or 0))
     result: CompactedDossier | None = None
+    last = len(_LEVELS) - 1
     for index, level in enumerate(_LEVELS):
         timeline, kept, elided = _timeline(events, level)
-        payload = _payload(dossier, timeline, len(events), level)
+        floor_tokens = sum(len(row.get("message", "")) + 60 for row in timeline) // 4
+        if floor_tokens > budget_tokens and index < last:
+            continue
+        payload = redact_obj(_payload(dossier, timeline, len(events), level))
         text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
         tokens = estimate_tokens(text)
         result = CompactedDossier(

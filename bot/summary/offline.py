@@ -29,7 +29,7 @@ class OfflineSummariser:
 
     def summarise(self, dossier: IncidentDossier, fallback_reason: str | None = None) -> Summary:
         """A complete Summary of the (redacted) dossier."""
-        dossier = dossier.redacted()
+        dossier = dossier.redacted(timeline=False)  # only the events' count is read
         return Summary(
             what_happened=_what_happened(dossier),
             impact=_impact(dossier),

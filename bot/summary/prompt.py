@@ -88,7 +88,7 @@ class Prompt:
 
 
 def build_prompt(dossier: IncidentDossier, budget: TokenBudget) -> Prompt:
-    """System instructions plus the (already redacted) dossier compacted to fit the budget."""
+    """System instructions plus the dossier, compacted to fit the budget and redacted."""
     reserved = estimate_tokens(SYSTEM_PROMPT) + _MESSAGE_OVERHEAD_TOKENS + 24
     compacted = compact(dossier, budget.max_prompt_tokens - reserved)
     content = json.dumps(
