@@ -198,3 +198,37 @@ class Summariser(Protocol):
     """Summarises one incident dossier; always answers (offline when the model cannot)."""
 
     def summarise(self, dossier: IncidentDossier) -> Summary: ...
+
+
+# Chat files, channel pacing and Slack interactivity (bot/adapters/slack.py, redis_rate.py).
+from pathlib import Path  # noqa: E402  (appended with the ports below)
+
+
+class FileUploader(Protocol):
+    """Attaches a file (a chart, a postmortem) to a message's thread; answers the file's id."""
+
+    def upload_file(self, ref: MessageRef, path: Path, title: str) -> str: ...
+
+
+class ChannelPacer(Protocol):
+    """Paces posts per channel across processes: 0 when a post may go now, else seconds to wait."""
+
+    def acquire(self, channel: str) -> float: ...
+
+
+class OnceGuard(Protocol):
+    """Claims a key for ttl_s: True the first time, False on a repeat (a retry, a double click)."""
+
+    def claim(self, key: str, ttl_s: float) -> bool: ...
+    def release(self, key: str) -> None: ...
+
+
+class RunbookPreview(Protocol):
+    """What chat needs of the runbook engine: the catalogue, and a dry-run plan as lines.
+
+    `dry_run` raises NotFoundError for an unknown runbook or incident and
+    UpstreamUnavailableError when the target's state cannot be read.
+    """
+
+    def catalogue(self) -> list[tuple[str, str]]: ...
+    def dry_run(self, incident_id: int, runbook: str) -> list[str]: ...

@@ -1,0 +1,195 @@
+"""SlackChatClient: the ChatClient and FileUploader ports on slack_sdk's WebClient.
+
+One root message per incident (chat.postMessage, then chat.update in place), details in its
+thread, files through the upload v2 flow. Every string sent passes the injected `redact` hook
+first. Slack's failures become ours:
+
+- HTTP 429 / `ratelimited`            → RateLimitedError(retry_after_s from Retry-After)
+- network errors, HTTP 5xx, `internal_error`, `fatal_error`, ... → UpstreamUnavailableError
+- anything else (`invalid_auth`, `channel_not_found`, `missing_scope`, ...) → SlackRejectedError,
+  which is not retryable: a retry cannot fix a revoked token or a wrong channel.
+
+`SlackUserGroups` answers who belongs to a Slack user group (for the authoriser), cached.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import structlog
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web import SlackResponse
+
+from bot.domain.cards import IncidentCard, MessageRef
+from bot.domain.errors import FirebreakError, RateLimitedError, UpstreamUnavailableError
+from bot.slack_app.views import clip, escape, incident_message, same
+
+log = structlog.get_logger(__name__)
+
+THREAD_TEXT_MAX = 4000
+DEFAULT_RETRY_AFTER_S = 1.0
+_TEXT_SUFFIXES = {".md", ".txt", ".json", ".html", ".csv", ".log"}
+_TRANSIENT_ERRORS = {
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+    "ratelimited",
+}
+
+
+class SlackRejectedError(FirebreakError):
+    """Slack refused a call for a reason retrying cannot fix; `error` is Slack's code."""
+
+    def __init__(self, message: str, error: str) -> None:
+        super().__init__(message)
+        self.error = error
+
+
+def slack_web_client(token: str, base_url: str = "", timeout_s: int = 10) -> WebClient:
+    """A WebClient for the bot token; `base_url` (FIREBREAK_SLACK_API_URL) points it elsewhere."""
+    if base_url and not base_url.endswith("/"):
+        base_url += "/"
+    return WebClient(token=token, base_url=base_url or WebClient.BASE_URL, timeout=timeout_s)
+
+
+def _retry_after_s(response: SlackResponse) -> float:
+    for name, value in response.headers.items():
+        if name.lower() == "retry-after":
+            try:
+                return max(float(value), 0.0)
+            except (TypeError, ValueError):
+                break
+    return DEFAULT_RETRY_AFTER_S
+
+
+@contextmanager
+def translated_errors(method: str) -> Iterator[None]:
+    """Turn slack_sdk and network failures of one call into Firebreak errors."""
+    try:
+        yield
+    except SlackApiError as exc:
+        status, error = exc.response.status_code, str(exc.response.get("error") or "")
+        if status == 429 or error == "ratelimited":
+            retry_after_s = _retry_after_s(exc.response)
+            log.warning("slack_rate_limited", method=method, retry_after_s=retry_after_s)
+            raise RateLimitedError(f"Slack {method} rate-limited", retry_after_s) from exc
+        if status >= 500 or error in _TRANSIENT_ERRORS:
+            log.warning("slack_unavailable", method=method, status=status, error=error)
+            raise UpstreamUnavailableError(f"Slack {method} failed: HTTP {status}") from exc
+        log.error("slack_call_rejected", method=method, status=status, error=error)
+        raise SlackRejectedError(f"Slack {method} refused: {error or status}", error) from exc
+    except (SlackClientError, OSError) as exc:
+        log.warning("slack_unreachable", method=method, reason=str(exc))
+        raise UpstreamUnavailableError(f"Slack {method} unreachable: {exc}") from exc
+
+
+class SlackChatClient:
+    """Posts, edits and threads incident messages in one channel; uploads files to threads."""
+
+    def __init__(
+        self,
+        client: WebClient,
+        channel: str,
+        *,
+        redact: Callable[[str], str] = same,
+        chart_url: Callable[[str], str | None] | None = None,
+    ) -> None:
+        self._client = client
+        self._channel = channel
+        self._redact = redact
+        self._chart_url = chart_url
+
+    def _message(self, card: IncidentCard) -> tuple[str, list[dict[str, object]]]:
+        url = None
+        if self._chart_url is not None and card.chart_paths:
+            url = self._chart_url(card.chart_paths[0])
+        message = incident_message(card, chart_url=url, redact=self._redact)
+        return message.text, message.blocks
+
+    def post_incident(self, card: IncidentCard) -> MessageRef:
+        """Post the root message; answer where it lives (channel id and ts)."""
+        text, blocks = self._message(card)
+        with translated_errors("chat.postMessage"):
+            response = self._client.chat_postMessage(
+                channel=self._channel, text=text, blocks=blocks, unfurl_links=False
+            )
+        ref = MessageRef(str(response["channel"]), str(response["ts"]))
+        log.info(
+            "slack_incident_posted", incident=card.incident.ref, channel=ref.channel, ts=ref.ts
+        )
+        return ref
+
+    def update_incident(self, ref: MessageRef, card: IncidentCard) -> None:
+        """Edit the root message in place to show the card as it is now."""
+        text, blocks = self._message(card)
+        with translated_errors("chat.update"):
+            self._client.chat_update(channel=ref.channel, ts=ref.ts, text=text, blocks=blocks)
+        log.info("slack_incident_updated", incident=card.incident.ref, ts=ref.ts)
+
+    def post_thread(self, ref: MessageRef, text: str) -> MessageRef:
+        """Reply in the root message's thread."""
+        body = clip(escape(self._redact(text)), THREAD_TEXT_MAX)
+        with translated_errors("chat.postMessage"):
+            response = self._client.chat_postMessage(
+                channel=ref.channel, thread_ts=ref.ts, text=body, unfurl_links=False
+            )
+        log.info("slack_thread_posted", channel=ref.channel, thread_ts=ref.ts)
+        return MessageRef(str(response["channel"]), str(response["ts"]))
+
+    def upload_file(self, ref: MessageRef, path: Path, title: str) -> str:
+        """Attach a file to the thread; text files are redacted first. Answers the file id."""
+        safe_title = clip(self._redact(title), 250)
+        with translated_errors("files.upload_v2"):
+            if path.suffix.lower() in _TEXT_SUFFIXES:
+                content = self._redact(path.read_text(encoding="utf-8"))
+                response = self._client.files_upload_v2(
+                    channel=ref.channel,
+                    thread_ts=ref.ts,
+                    content=content,
+                    filename=path.name,
+                    title=safe_title,
+                )
+            else:
+                response = self._client.files_upload_v2(
+                    channel=ref.channel,
+                    thread_ts=ref.ts,
+                    file=str(path),
+                    filename=path.name,
+                    title=safe_title,
+                )
+        file_id = str(response["files"][0]["id"])
+        log.info("slack_file_uploaded", channel=ref.channel, thread_ts=ref.ts, file_id=file_id)
+        return file_id
+
+
+class SlackUserGroups:
+    """Members of Slack user groups (usergroups.users.list), cached for `ttl_s`."""
+
+    def __init__(
+        self, client: WebClient, ttl_s: float = 300.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._client = client
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._cache: dict[str, tuple[float, frozenset[str]]] = {}
+        self._lock = threading.Lock()
+
+    def members_of(self, group_id: str) -> frozenset[str]:
+        """The user ids in one group; raises UpstreamUnavailableError when Slack cannot say."""
+        now = self._clock()
+        with self._lock:
+            cached = self._cache.get(group_id)
+        if cached is not None and now - cached[0] < self._ttl_s:
+            return cached[1]
+        with translated_errors("usergroups.users.list"):
+            response = self._client.usergroups_users_list(usergroup=group_id)
+        members = frozenset(str(u) for u in response.get("users") or [])
+        with self._lock:
+            self._cache[group_id] = (now, members)
+        return members
