@@ -100,7 +100,7 @@ class PrometheusMetricsSource:
             retry = Retry(
                 total=self._connect_retries,
                 connect=self._connect_retries,
-                read=0,
+                read=False,
                 status=0,
                 other=0,
                 backoff_factor=0.1,
