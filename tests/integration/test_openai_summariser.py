@@ -246,3 +246,22 @@ def test_vendor_errors_never_escape_on_a_dead_endpoint() -> None:
     )
     summary = llm.summarise(make_dossier())
     assert summary.fallback_reason in {"connection_error", "timeout"}
+
+
+def test_fallback_is_logged_with_its_reason(server: OpenAIServer) -> None:
+    """A failed summary logs llm_summary_failed with the incident and the reason code."""
+    from structlog.testing import capture_logs
+
+    server.default = reply_status(503)
+    with capture_logs() as logs:
+        summariser(server, max_attempts=1).summarise(make_dossier())
+    failed = [entry for entry in logs if entry["event"] == "llm_summary_failed"]
+    assert failed == [
+        {
+            "event": "llm_summary_failed",
+            "log_level": "warning",
+            "incident": "INC-42",
+            "reason": "http_503",
+            "error": failed[0]["error"],
+        }
+    ]
