@@ -44,7 +44,8 @@ def test_detail_and_timeline(api: ApiServer) -> None:
     """An incident's detail carries its alerts; its timeline starts with the opening."""
     incident_id = open_incident(api)
     detail = httpx.get(f"{api.url}/api/v1/incidents/{incident_id}", headers=API).json()
-    assert detail["ref"] == f"INC-{incident_id}" and len(detail["alerts"]) == 1
+    assert detail["ref"] == f"INC-{incident_id}"
+    assert len(detail["alerts"]) == 1
     timeline = httpx.get(f"{api.url}/api/v1/incidents/{incident_id}/timeline", headers=API).json()
     assert timeline[0]["kind"] in {"alert_firing", "incident_opened"}
     assert {e["kind"] for e in timeline} >= {"incident_opened", "alert_firing"}
@@ -55,10 +56,12 @@ def test_ack_then_resolve_records_who_and_when(api: ApiServer) -> None:
     incident_id = open_incident(api)
     url = f"{api.url}/api/v1/incidents/{incident_id}"
     acked = httpx.post(f"{url}/ack", headers=API, json={"actor": "alice"}).json()
-    assert acked["status"] == "acknowledged" and acked["acknowledged_by"] == "alice"
+    assert acked["status"] == "acknowledged"
+    assert acked["acknowledged_by"] == "alice"
     assert httpx.post(f"{url}/ack", headers=API).json()["acknowledged_by"] == "alice"
     resolved = httpx.post(f"{url}/resolve", headers=API, json={"actor": "bob"}).json()
-    assert resolved["status"] == "resolved" and resolved["ttr_s"] is not None
+    assert resolved["status"] == "resolved"
+    assert resolved["ttr_s"] is not None
     assert httpx.post(f"{url}/ack", headers=API).status_code == 409
     audit = httpx.get(url, headers=API).json()["audit"]
     assert [a["action"] for a in audit][-3:] == [
@@ -80,7 +83,8 @@ def test_health_readiness_and_metrics(api: ApiServer) -> None:
     open_incident(api)
     assert httpx.get(f"{api.url}/healthz").json() == {"status": "ok"}
     ready = httpx.get(f"{api.url}/readyz")
-    assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
     metrics = httpx.get(f"{api.url}/metrics").text
     assert 'firebreak_alerts_received_total{status="firing"} 1.0' in metrics
     assert "firebreak_incidents_open 1.0" in metrics

@@ -1,4 +1,4 @@
-"""The webhook over real HTTP: authentication and bad input, each a clear 4xx that writes nothing."""
+"""The webhook over real HTTP: authentication and bad input, each a clear 4xx writing nothing."""
 
 from __future__ import annotations
 
@@ -113,7 +113,8 @@ def test_duplicate_delivery_answers_200_and_changes_nothing(api: ApiServer) -> N
     with api.container.store.transaction() as tx:
         before = len(tx.timeline.for_incident(1))
     second = post(api, raw, AUTH)
-    assert second.status_code == 200 and second.json()["status"] == "duplicate"
+    assert second.status_code == 200
+    assert second.json()["status"] == "duplicate"
     with api.container.store.transaction() as tx:
         assert len(tx.timeline.for_incident(1)) == before
         assert len(tx.incidents.list()) == 1

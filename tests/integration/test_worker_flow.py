@@ -108,7 +108,7 @@ def private_redis(tmp_path: Path) -> Iterator[Callable[[bool], str]]:
 
 
 def _redis_answers(port: int) -> bool:
-    import redis  # noqa: PLC0415
+    import redis
 
     try:
         return bool(redis.Redis(port=port, socket_connect_timeout=0.5).ping())

@@ -32,7 +32,8 @@ def test_resolved_payload_has_end_time() -> None:
     )
     ends_at = parsed.alerts[0].ends_at
     assert parsed.status is AlertStatus.RESOLVED
-    assert ends_at is not None and ends_at.utcoffset() is not None
+    assert ends_at is not None
+    assert ends_at.utcoffset() is not None
     assert ends_at.hour == 9
 
 

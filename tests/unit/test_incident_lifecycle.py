@@ -55,7 +55,8 @@ def test_reopen_clears_resolution_and_counts() -> None:
     incident = make_incident()
     incident.move_to(IncidentStatus.RESOLVED, T0 + timedelta(minutes=1))
     incident.move_to(IncidentStatus.TRIGGERED, T0 + timedelta(minutes=3))
-    assert incident.resolved_at is None and incident.reopened_count == 1
+    assert incident.resolved_at is None
+    assert incident.reopened_count == 1
 
 
 def test_reopenable_only_inside_the_window() -> None:

@@ -50,7 +50,8 @@ def test_repeat_notification_of_same_alerts_adds_no_incident(sqlite_store: SqlSt
     """repeat_interval re-sends a group with another body; the same alerts change nothing."""
     deliver(sqlite_store, group(alert()))
     result = deliver(sqlite_store, group(alert(), groupId="repeat"), NOW + timedelta(hours=4))
-    assert not result.duplicate and result.incident_ids == ()
+    assert not result.duplicate
+    assert result.incident_ids == ()
     assert len(incidents(sqlite_store)) == 1
 
 
@@ -84,7 +85,8 @@ def test_refire_within_window_reopens(sqlite_store: SqlStore) -> None:
     again = alert(starts_at="2026-11-28T10:20:00Z")
     deliver(sqlite_store, group(again), NOW + timedelta(minutes=20))
     [incident] = incidents(sqlite_store)
-    assert incident.status is IncidentStatus.TRIGGERED and incident.reopened_count == 1
+    assert incident.status is IncidentStatus.TRIGGERED
+    assert incident.reopened_count == 1
     with sqlite_store.transaction() as tx:
         kinds = [e.kind for e in tx.timeline.for_incident(incident.id)]
     assert EventKind.INCIDENT_REOPENED in kinds
@@ -108,7 +110,8 @@ def test_truncated_alerts_are_recorded_on_the_timeline(sqlite_store: SqlStore) -
     with sqlite_store.transaction() as tx:
         events = tx.timeline.for_incident(result.incident_ids[0])
     truncated = [e for e in events if e.kind is EventKind.ALERTS_TRUNCATED]
-    assert truncated and truncated[0].data["truncated_alerts"] == 12
+    assert truncated
+    assert truncated[0].data["truncated_alerts"] == 12
 
 
 def test_other_receivers_group_key_is_another_incident(sqlite_store: SqlStore) -> None:
