@@ -14,7 +14,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot.domain.signals import Series
@@ -228,7 +228,10 @@ FAULTS: dict[str, tuple[dict[str, Level], dict[str, tuple[tuple[str, ...], Level
         },
         {
             "DCGM_FI_DEV_GPU_TEMP": (("0", "1"), Level(64.0, 89.0, 0, 240, noise=0.8)),
-            "DCGM_FI_DEV_CLOCKS_EVENT_REASONS": (("0", "1"), Level(0.0, 1.0, 120, 0)),
+            "DCGM_FI_DEV_CLOCKS_EVENT_REASONS": (
+                ("0", "1"),
+                Level(0.0, 1.0, 120, step_change=True),
+            ),
             "DCGM_FI_DEV_SM_CLOCK": (("0", "1"), Level(1980.0, 1250.0, 120, 60, noise=8.0)),
             "DCGM_FI_DEV_POWER_USAGE": (("0", "1"), Level(310.0, 240.0, 120, 60, noise=6.0)),
         },
@@ -261,16 +264,39 @@ ALERTS: dict[str, list[str]] = {
 }
 
 
-def fault_scenario(kind: str, onset: datetime, *, seed: int = 0) -> Scenario:
-    """A fleet healthy until `onset`, then showing fault `kind` (see `FAULTS`)."""
+def _adjust(level: Level, severity: float, noise_scale: float) -> Level:
+    """`level` with its fault scaled to `severity` (0..1) and its noise by `noise_scale`."""
+    fault = level.fault
+    if fault is not None and not level.step_change:
+        fault = level.base + (fault - level.base) * severity
+    return replace(level, fault=fault, noise=level.noise * noise_scale)
+
+
+def fault_scenario(
+    kind: str,
+    onset: datetime,
+    *,
+    seed: int = 0,
+    severity: float = 1.0,
+    noise_scale: float = 1.0,
+) -> Scenario:
+    """A fleet healthy until `onset`, then showing fault `kind` (see `FAULTS`).
+
+    `severity` scales how far each faulty series moves (1 = as in `FAULTS`); `noise_scale`
+    scales every series' noise. XID codes and version changes are not scaled.
+    """
     fleet, per_gpu = FAULTS[kind]
     scenario = Scenario(onset=onset, seed=seed)
     for key, level in HEALTHY.items():
-        scenario.series[key] = [({}, fleet.get(key, level))]
+        chosen = fleet.get(key, level)
+        scenario.series[key] = [({}, _adjust(chosen, severity, noise_scale))]
     for key, level in GPU_HEALTHY.items():
         hit_gpus, fault_level = per_gpu.get(key, ((), level))
         scenario.series[key] = [
-            ({"Hostname": host, "gpu": gpu}, fault_level if gpu in hit_gpus else level)
+            (
+                {"Hostname": host, "gpu": gpu},
+                _adjust(fault_level if gpu in hit_gpus else level, severity, noise_scale),
+            )
             for host, gpu in GPUS
         ]
     onset_ts = onset.timestamp()
