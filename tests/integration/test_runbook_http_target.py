@@ -98,9 +98,9 @@ def test_failover_runbook_reverts_on_failed_verification(
     clock = FakeClock()
     registry = TargetRegistry([BoundTarget(MODEL, MODEL, target)])
     guards = Guards(guard_store, clock)
-    plan = Planner(registry, guards).plan(
-        load_directory(RUNBOOKS).get("failover"), {"model_name": MODEL}
-    )  # type: ignore[arg-type]
+    failover = load_directory(RUNBOOKS).get("failover")
+    assert failover is not None
+    plan = Planner(registry, guards).plan(failover, {"model_name": MODEL})
     executor = RunbookExecutor(
         FakeRunStore(), registry, guards, FakeVerifyMetrics([0.2]), FakeRunJournal(), clock
     )
