@@ -76,7 +76,7 @@ class HttpTarget:
         try:
             response = self._client.request(method, url, json=body)
         except httpx.HTTPError as exc:
-            log.warning("http_target_unreachable", method=method, url=url, error=str(exc))
+            log.warning("http_target_call_failed", method=method, url=url, error=str(exc))
             raise UpstreamUnavailableError(f"{method} {url}: {exc}") from exc
         if response.status_code >= 500:
             raise UpstreamUnavailableError(f"{method} {url}: HTTP {response.status_code}")

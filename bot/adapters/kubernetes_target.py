@@ -345,5 +345,5 @@ def _translated(what: str) -> Iterator[None]:
             raise UpstreamUnavailableError(f"kubernetes {what}: {status} {exc.reason}") from exc
         raise TargetError(f"kubernetes {what}: {status} {exc.reason}", status) from exc
     except (urllib3.exceptions.HTTPError, OSError) as exc:
-        log.warning("kubernetes_unreachable", call=what, error=str(exc))
+        log.warning("kubernetes_connection_failed", call=what, error=str(exc))
         raise UpstreamUnavailableError(f"kubernetes {what}: {exc}") from exc
