@@ -7,7 +7,7 @@ import re
 import pytest
 
 from bot.correlation.signals import CATALOGUE, by_name
-from bot.correlation.templates import ScopeError, escape_label_value, matcher, render
+from bot.correlation.templates import ScopeError, Signal, escape_label_value, matcher, render
 from bot.domain.findings import HypothesisKind
 
 GPU_INCIDENT = {
@@ -82,9 +82,9 @@ def test_signal_that_requires_scope_refuses_the_whole_fleet() -> None:
 
 
 @pytest.mark.parametrize("signal", CATALOGUE, ids=lambda s: s.name)
-def test_every_template_renders_to_balanced_promql(signal: object) -> None:
+def test_every_template_renders_to_balanced_promql(signal: Signal) -> None:
     """Every catalogue template renders with no placeholder left and balanced brackets."""
-    promql = render(signal, {"model_name": "m", "namespace": "n", "Hostname": "h"})  # type: ignore[arg-type]
+    promql = render(signal, {"model_name": "m", "namespace": "n", "Hostname": "h"})
     assert "{scope}" not in promql
     assert "{rate}" not in promql
     for open_, close in ("()", "{}", "[]"):
