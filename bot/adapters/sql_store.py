@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, insert, select, text, update
+from sqlalchemy import Engine, Table, create_engine, event, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -28,10 +31,15 @@ def _now() -> datetime:
 
 def _insert_ignoring_conflict(conn: Connection, table: Any, values: dict[str, Any]) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING; True when a row was written."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values(**values).on_conflict_do_nothing()
+    return conn.execute(_insert_or_skip(conn.dialect.name, table), values).first() is not None
+
+
+@functools.cache
+def _insert_or_skip(dialect_name: str, table: Table) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING <key>, built once per dialect and table."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
     key = next(iter(table.primary_key.columns))
-    return conn.execute(statement.returning(key)).first() is not None
+    return dialect.insert(table).on_conflict_do_nothing().returning(key)
 
 
 def _incident(row: Row[Any]) -> Incident:
@@ -85,7 +93,7 @@ class SqlIncidents:
         return None if row is None else _incident(row)
 
     def add(self, incident: Incident) -> Incident:
-        result = self._conn.execute(insert(t.incidents).values(**_incident_values(incident)))
+        result = self._conn.execute(insert(t.incidents), _incident_values(incident))
         incident.id = int(result.inserted_primary_key[0])  # type: ignore[index]
         return incident
 
@@ -172,7 +180,8 @@ class SqlAlerts:
         ).first()
         if row is None:
             self._conn.execute(
-                insert(t.alerts).values(
+                insert(t.alerts),
+                dict(
                     identity=alert.identity,
                     fingerprint=alert.fingerprint_or_hash,
                     incident_id=incident_id,
@@ -184,7 +193,7 @@ class SqlAlerts:
                     ends_at=alert.ends_at,
                     generator_url=alert.generator_url,
                     updated_at=at,
-                )
+                ),
             )
             return f"new_{alert.status.value}"
         if row.status == alert.status.value:
@@ -254,14 +263,15 @@ class SqlTimeline:
 
     def append(self, event: TimelineEvent) -> TimelineEvent:
         result = self._conn.execute(
-            insert(t.timeline_events).values(
+            insert(t.timeline_events),
+            dict(
                 incident_id=event.incident_id,
                 at=event.at,
                 kind=event.kind.value,
                 message=event.message,
                 data=event.data,
                 actor=event.actor,
-            )
+            ),
         )
         new_id = int(result.inserted_primary_key[0])  # type: ignore[index]
         return TimelineEvent(
@@ -289,9 +299,8 @@ class SqlOutbox:
         self._conn = conn
 
     def add(self, task: str, args: list[Any]) -> int:
-        result = self._conn.execute(
-            insert(t.outbox).values(task=task, args=args, created_at=_now())
-        )
+        values = {"task": task, "args": args, "created_at": _now()}
+        result = self._conn.execute(insert(t.outbox), values)
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
     def pending(self, older_than_s: float, limit: int = 500) -> list[tuple[int, str, list[Any]]]:
@@ -358,9 +367,8 @@ class SqlAuditLog:
         self, actor: str, action: str, incident_id: int | None, detail: dict[str, Any]
     ) -> None:
         self._conn.execute(
-            insert(t.audit_log).values(
-                at=_now(), actor=actor, action=action, incident_id=incident_id, detail=detail
-            )
+            insert(t.audit_log),
+            dict(at=_now(), actor=actor, action=action, incident_id=incident_id, detail=detail),
         )
 
     def for_incident(self, incident_id: int) -> list[dict[str, Any]]:
@@ -411,10 +419,18 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 class SqlStore:
-    """The Store port: `with store.transaction() as tx:` commits on a clean exit."""
+    """The Store port: `with store.transaction() as tx:` commits on a clean exit.
+
+    SQLite allows one writer at a time; its busy handler sleeps and retries, which turns
+    contention into long tail latency. Transactions of one process therefore queue on a lock
+    instead, and only other processes ever meet the busy handler.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._writer_lock: contextlib.AbstractContextManager[object] = (
+            threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
 
     @classmethod
     def from_url(cls, url: str) -> SqlStore:
@@ -440,7 +456,7 @@ class SqlStore:
     @contextmanager
     def transaction(self) -> Iterator[SqlUnitOfWork]:
         try:
-            with self.engine.begin() as conn:
+            with self._writer_lock, self.engine.begin() as conn:
                 yield SqlUnitOfWork(conn)
         except DBAPIError as exc:
             if isinstance(exc, OperationalError) or exc.connection_invalidated:

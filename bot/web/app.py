@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from bot.bootstrap import Container
 from bot.settings import Settings
 from bot.web.metrics import WebMetrics
+from bot.web.outbox_relay import OutboxRelayLoop
 from bot.web.routes import health, incidents, webhooks
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
     """Build the API; `settings` is read from the environment only when not given."""
     container = container or Container(settings or Settings())
+    relay = OutboxRelayLoop(container.store, container.tasks)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        relay.start()
+        yield
+        await relay.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Firebreak",
         version="0.1.0",
         description="Incident response for GenAI serving fleets: Alertmanager in, remediation out.",
     )
     app.state.container = container
     app.state.metrics = WebMetrics(container)
+    app.state.outbox_relay = relay
     app.include_router(webhooks.router)
     app.include_router(incidents.router)
     app.include_router(health.router)

@@ -9,6 +9,7 @@ from fastapi import Depends, Header, Request
 from bot.bootstrap import Container
 from bot.web.auth import require_token
 from bot.web.metrics import WebMetrics
+from bot.web.outbox_relay import OutboxRelayLoop
 
 
 def get_container(request: Request) -> Container:
@@ -21,8 +22,14 @@ def get_metrics(request: Request) -> WebMetrics:
     return metrics
 
 
+def get_outbox_relay(request: Request) -> OutboxRelayLoop:
+    relay: OutboxRelayLoop = request.app.state.outbox_relay
+    return relay
+
+
 ContainerDep = Annotated[Container, Depends(get_container)]
 MetricsDep = Annotated[WebMetrics, Depends(get_metrics)]
+OutboxRelayDep = Annotated[OutboxRelayLoop, Depends(get_outbox_relay)]
 
 
 def require_api_token(

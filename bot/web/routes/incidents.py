@@ -12,8 +12,7 @@ from bot.domain.errors import NotFoundError, StoreUnavailableError
 from bot.domain.incidents import OPEN_STATUSES, IncidentStatus, InvalidTransitionError
 from bot.services.change_status import change_status
 from bot.services.incident_views import incident_detail, incident_summary, timeline_view
-from bot.services.relay_outbox import relay_outbox
-from bot.web.deps import ApiAuth, ContainerDep
+from bot.web.deps import ApiAuth, ContainerDep, OutboxRelayDep
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"], dependencies=[ApiAuth])
 
@@ -63,7 +62,11 @@ def get_timeline(container: ContainerDep, incident_id: int) -> list[dict[str, An
 
 
 async def _move(
-    container: ContainerDep, incident_id: int, target: IncidentStatus, body: ActorBody | None
+    container: ContainerDep,
+    relay: OutboxRelayDep,
+    incident_id: int,
+    target: IncidentStatus,
+    body: ActorBody | None,
 ) -> dict[str, Any]:
     actor = body.actor if body else "api"
     try:
@@ -76,21 +79,21 @@ async def _move(
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     except StoreUnavailableError as exc:
         raise _unavailable(exc) from exc
-    await run_in_threadpool(relay_outbox, container.store, container.tasks)
+    relay.poke()
     return incident_summary(incident)
 
 
 @router.post("/{incident_id}/ack")
 async def acknowledge(
-    container: ContainerDep, incident_id: int, body: ActorBody | None = None
+    container: ContainerDep, relay: OutboxRelayDep, incident_id: int, body: ActorBody | None = None
 ) -> dict[str, Any]:
     """Acknowledge: on-call has seen it. Repeating it changes nothing."""
-    return await _move(container, incident_id, IncidentStatus.ACKNOWLEDGED, body)
+    return await _move(container, relay, incident_id, IncidentStatus.ACKNOWLEDGED, body)
 
 
 @router.post("/{incident_id}/resolve")
 async def resolve(
-    container: ContainerDep, incident_id: int, body: ActorBody | None = None
+    container: ContainerDep, relay: OutboxRelayDep, incident_id: int, body: ActorBody | None = None
 ) -> dict[str, Any]:
     """Resolve by hand, before or without Alertmanager's resolve."""
-    return await _move(container, incident_id, IncidentStatus.RESOLVED, body)
+    return await _move(container, relay, incident_id, IncidentStatus.RESOLVED, body)

@@ -7,16 +7,15 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, BackgroundTasks, Header, HTTPException, Request, status
+from fastapi import APIRouter, Header, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from bot.domain.alerts import AlertGroup, delivery_hash
 from bot.domain.errors import StoreUnavailableError
 from bot.services.ingest_alerts import ingest_alerts
-from bot.services.relay_outbox import relay_outbox
 from bot.web.auth import require_token
-from bot.web.deps import ContainerDep, MetricsDep
+from bot.web.deps import ContainerDep, MetricsDep, OutboxRelayDep
 
 router = APIRouter(tags=["webhooks"])
 log = structlog.get_logger(__name__)
@@ -58,9 +57,9 @@ def _parse(body: bytes) -> AlertGroup:
 @router.post("/webhooks/alertmanager", status_code=200)
 async def alertmanager_webhook(
     request: Request,
-    background: BackgroundTasks,
     container: ContainerDep,
     metrics: MetricsDep,
+    relay: OutboxRelayDep,
     authorization: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     """Accept one Alertmanager webhook v4 notification; idempotent on re-sent bodies."""
@@ -87,7 +86,7 @@ async def alertmanager_webhook(
     for alert in group.alerts:
         metrics.alerts_received.labels(alert.status.value).inc()
     if result.outbox_ids:
-        background.add_task(relay_outbox, container.store, container.tasks, 0.0, result.outbox_ids)
+        relay.poke()
     log.info(
         "webhook_accepted",
         receiver=group.receiver,
