@@ -1,0 +1,97 @@
+"""The bolt app, built per process, and the thin edges that serve it (HTTP or Socket Mode).
+
+`create_slack_app(settings, deps)` answers a `slack_bolt.App` with request verification on
+(signing secret, bolt's 5-minute timestamp window) and a WebClient pointed at
+FIREBREAK_SLACK_API_URL when set. `mount_slack(fastapi_app, bolt_app)` adds
+`POST /slack/events` using bolt's Starlette converters; dispatch runs in the thread pool so a
+listener never blocks the event loop. `run_socket_mode(settings, deps)` connects with the
+app-level token (FIREBREAK_SLACK_APP_TOKEN) instead of a public URL.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from slack_bolt import App
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_sdk import WebClient
+
+from bot.domain.errors import FirebreakError
+from bot.settings import Settings
+from bot.slack_app.deps import SlackDeps
+from bot.slack_app.listeners import Listeners
+
+log = structlog.get_logger(__name__)
+
+EVENTS_PATH = "/slack/events"
+MAX_BODY_BYTES = 256 * 1024
+WEB_TIMEOUT_S = 10
+
+
+class SlackConfigurationError(FirebreakError):
+    """Slack is asked for but a token or secret it needs is missing."""
+
+
+def _secret(settings: Settings, name: str) -> str:
+    value = getattr(settings, name)
+    if value is None or not value.get_secret_value().strip():
+        raise SlackConfigurationError(f"FIREBREAK_{name.upper()} is not set")
+    return str(value.get_secret_value())
+
+
+def create_slack_app(settings: Settings, deps: SlackDeps, *, socket_mode: bool = False) -> App:
+    """Build the bolt app with Firebreak's listeners; over HTTP every request must be signed."""
+    token = _secret(settings, "slack_bot_token")
+    signing_secret = None if socket_mode else _secret(settings, "slack_signing_secret")
+    base_url = settings.slack_api_url or WebClient.BASE_URL
+    if not base_url.endswith("/"):
+        base_url += "/"
+    client = WebClient(token=token, base_url=base_url, timeout=WEB_TIMEOUT_S)
+    app = App(
+        name="firebreak",
+        logger=logging.getLogger("bot.slack_app.bolt"),
+        client=client,
+        signing_secret=signing_secret,
+        request_verification_enabled=not socket_mode,
+        token_verification_enabled=False,
+        process_before_response=False,
+    )
+    Listeners(deps).register(app)
+    log.info("slack_app_created", socket_mode=socket_mode, api_url=base_url)
+    return app
+
+
+def mount_slack(fastapi_app: FastAPI, bolt_app: App, path: str = EVENTS_PATH) -> None:
+    """Serve Slack's commands and interactivity at `POST path` of a FastAPI app."""
+
+    async def slack_events(request: Request) -> Response:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            return Response("payload too large", status_code=413)
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            return Response("payload too large", status_code=413)
+        bolt_response = await run_in_threadpool(bolt_app.dispatch, to_bolt_request(request, body))
+        return to_starlette_response(bolt_response)
+
+    fastapi_app.add_api_route(
+        path,
+        slack_events,
+        methods=["POST"],
+        tags=["slack"],
+        summary="Slack slash commands and interactivity (signed by Slack)",
+    )
+
+
+def run_socket_mode(settings: Settings, deps: SlackDeps) -> None:
+    """Connect to Slack over Socket Mode and serve until interrupted (no public URL needed)."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    app_token = _secret(settings, "slack_app_token")
+    app = create_slack_app(settings, deps, socket_mode=True)
+    log.info("slack_socket_mode_started")
+    handler = SocketModeHandler(app, app_token, web_client=app.client)
+    handler.start()  # type: ignore[no-untyped-call]  # bolt leaves start() unannotated

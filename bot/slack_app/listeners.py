@@ -1,0 +1,246 @@
+"""The `/firebreak` command and button listeners: every one acks within Slack's 3 seconds.
+
+Reads (help, list, show, timeline, runbooks) answer from the store in the ack itself.
+Changes (ack, resolve, approve, deny, run's Confirm, pause, resume, postmortem) are submitted
+as intents — authorised, claimed once, recorded with an outbox row — acked with a sentence,
+and only then relayed to the task broker. `run` acks at once, then sends the dry-run plan
+with Confirm / Cancel through the response_url. Answers are ephemeral.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from slack_bolt import Ack, App, Respond
+
+from bot.domain.errors import FirebreakError, NotFoundError, StoreUnavailableError
+from bot.domain.incidents import OPEN_STATUSES
+from bot.services.notify_incident import build_card
+from bot.slack_app.authorisation import Permission
+from bot.slack_app.commands import Command, UsageError, Verb, help_text, parse_command
+from bot.slack_app.deps import SlackDeps
+from bot.slack_app.intents import (
+    Action,
+    Intent,
+    Outcome,
+    decision_intent,
+    global_intent,
+    hand_off,
+    incident_intent,
+    refuse,
+    start_intent,
+    submit,
+)
+from bot.slack_app.views import (
+    ActionId,
+    SlackMessage,
+    incident_list,
+    incident_message,
+    notice,
+    plan_message,
+    runbooks_message,
+    timeline_message,
+)
+
+log = structlog.get_logger(__name__)
+
+_INCIDENT_ACTIONS = {
+    Verb.ACK: Action.ACK,
+    Verb.RESOLVE: Action.RESOLVE,
+    Verb.POSTMORTEM: Action.POSTMORTEM,
+}
+
+# A button's answer: the message to respond with, the outcome to hand off, whether the
+# message replaces the one clicked; None when the button's value is not one we made.
+Answer = tuple[SlackMessage, Outcome | None, bool] | None
+
+
+def _ephemeral(message: SlackMessage) -> dict[str, Any]:
+    return {"text": message.text, "blocks": message.blocks, "response_type": "ephemeral"}
+
+
+def _delivery_key(payload: dict[str, Any]) -> str:
+    """The identity of one delivery: Slack's trigger_id, else a hash of what identifies it."""
+    trigger = payload.get("trigger_id")
+    if trigger:
+        return str(trigger)
+    raw = json.dumps(payload, sort_keys=True, default=str).encode()
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+class Listeners:
+    """The listeners of one bolt app, sharing one SlackDeps."""
+
+    def __init__(self, deps: SlackDeps) -> None:
+        self.deps = deps
+
+    def register(self, app: App) -> None:
+        app.command("/firebreak")(self.on_command)
+        for action_id in ActionId:
+            app.action(action_id.value)(self.on_action)
+
+    # -- /firebreak -------------------------------------------------------------------------
+
+    def on_command(self, ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        actor = str(command.get("user_id", ""))
+        try:
+            parsed = parse_command(str(command.get("text", "")))
+        except UsageError as exc:
+            ack(**_ephemeral(notice(f"{exc}\nUsage:\n{exc.usage}")))
+            return
+        log.info("slack_command_received", actor=actor, verb=parsed.verb)
+        intent = self._intent_of(parsed, command)
+        if intent is not None:
+            self._request(ack, actor, intent)
+        elif parsed.verb is Verb.RUN and parsed.incident_id and parsed.runbook:
+            self._plan(ack, respond, actor, start_intent(parsed.incident_id, parsed.runbook))
+        else:
+            ack(**_ephemeral(self._read(parsed)))
+
+    def _intent_of(self, parsed: Command, payload: dict[str, Any]) -> Intent | None:
+        if parsed.verb in _INCIDENT_ACTIONS and parsed.incident_id is not None:
+            return incident_intent(_INCIDENT_ACTIONS[parsed.verb], parsed.incident_id)
+        if parsed.verb in {Verb.APPROVE, Verb.DENY} and parsed.run_id is not None:
+            action = Action.APPROVE if parsed.verb is Verb.APPROVE else Action.DENY
+            return decision_intent(action, parsed.run_id)
+        if parsed.verb in {Verb.PAUSE, Verb.RESUME}:
+            action = Action.PAUSE if parsed.verb is Verb.PAUSE else Action.RESUME
+            return global_intent(action, _delivery_key(payload))
+        return None
+
+    def _request(self, ack: Ack, actor: str, intent: Intent) -> None:
+        outcome = submit(self.deps, actor, intent)
+        ack(**_ephemeral(notice(outcome.message, self.deps.redact)))
+        hand_off(self.deps, outcome)
+
+    def _read(self, parsed: Command) -> SlackMessage:
+        redact = self.deps.redact
+        try:
+            if parsed.verb is Verb.LIST:
+                with self.deps.store.transaction() as tx:
+                    status = None if parsed.include_resolved else OPEN_STATUSES
+                    return incident_list(tx.incidents.list(status=status, limit=100), redact)
+            if parsed.verb is Verb.SHOW and parsed.incident_id is not None:
+                return self._show(parsed.incident_id)
+            if parsed.verb is Verb.TIMELINE and parsed.incident_id is not None:
+                return self._timeline(parsed.incident_id)
+            if parsed.verb is Verb.RUNBOOKS:
+                if self.deps.runbooks is None:
+                    return notice("No runbook engine is configured for Slack.")
+                return runbooks_message(self.deps.runbooks.catalogue(), redact)
+        except NotFoundError as exc:
+            return notice(str(exc), redact)
+        except StoreUnavailableError:
+            return notice("Firebreak's database is unavailable; try again shortly.")
+        return notice(help_text())
+
+    def _show(self, incident_id: int) -> SlackMessage:
+        try:
+            card, _, _ = build_card(self.deps.store, incident_id)
+        except LookupError as exc:
+            raise NotFoundError(str(exc)) from None
+        return incident_message(card, redact=self.deps.redact)
+
+    def _timeline(self, incident_id: int) -> SlackMessage:
+        with self.deps.store.transaction() as tx:
+            incident = tx.incidents.get(incident_id)
+            if incident is None:
+                raise NotFoundError(f"INC-{incident_id} does not exist")
+            events = tx.timeline.for_incident(incident_id)
+        return timeline_message(incident, events, self.deps.redact)
+
+    def _plan(self, ack: Ack, respond: Respond, actor: str, intent: Intent) -> None:
+        incident_id, runbook = intent.args
+        decision = self.deps.authoriser.check(actor, Permission.OPERATE)
+        if not decision.allowed:
+            outcome = refuse(self.deps, actor, intent, decision.reason)
+            ack(**_ephemeral(notice(outcome.message)))
+            return
+        if self.deps.runbooks is None:
+            ack(**_ephemeral(notice("No runbook engine is configured for Slack.")))
+            return
+        ack(**_ephemeral(notice(f"Planning {intent.description} (dry run)…")))
+        try:
+            lines = self.deps.runbooks.dry_run(incident_id, runbook)
+        except FirebreakError as exc:
+            log.warning("slack_plan_failed", runbook=runbook, reason=str(exc))
+            respond(**_ephemeral(notice(f"Cannot plan {intent.description}: {exc}")))
+            return
+        plan = plan_message(incident_id, runbook, lines, self.deps.redact)
+        respond(**_ephemeral(plan), replace_original=False)
+
+    # -- buttons ----------------------------------------------------------------------------
+
+    def on_action(
+        self, ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
+    ) -> None:
+        ack()
+        actor = str((body.get("user") or {}).get("id", ""))
+        action_id = ActionId(str(action.get("action_id")))
+        try:
+            value: dict[str, Any] = json.loads(str(action.get("value") or "{}"))
+        except json.JSONDecodeError:
+            value = {}
+        log.info("slack_button_clicked", actor=actor, action_id=action_id)
+        handler = self._buttons().get(action_id)
+        answer = handler(actor, value) if handler is not None else None
+        if answer is None:
+            respond(**_ephemeral(notice("That button has expired; try the command instead.")))
+            return
+        message, outcome, replace = answer
+        respond(**_ephemeral(message), replace_original=replace)
+        if outcome is not None:
+            hand_off(self.deps, outcome)
+
+    def _buttons(
+        self,
+    ) -> dict[ActionId, Callable[[str, dict[str, Any]], Answer]]:
+        return {
+            ActionId.ACK: lambda a, v: self._click(a, v, Action.ACK),
+            ActionId.RESOLVE: lambda a, v: self._click(a, v, Action.RESOLVE),
+            ActionId.POSTMORTEM: lambda a, v: self._click(a, v, Action.POSTMORTEM),
+            ActionId.APPROVE: lambda a, v: self._decide(a, v, Action.APPROVE),
+            ActionId.DENY: lambda a, v: self._decide(a, v, Action.DENY),
+            ActionId.TIMELINE: self._timeline_click,
+            ActionId.CONFIRM_RUN: self._confirm_run,
+            ActionId.CANCEL_RUN: self._cancel_run,
+        }
+
+    def _submitted(
+        self, actor: str, intent: Intent, replace: bool = False
+    ) -> tuple[SlackMessage, Outcome | None, bool]:
+        outcome = submit(self.deps, actor, intent)
+        return notice(outcome.message, self.deps.redact), outcome, replace and outcome.queued
+
+    def _click(self, actor: str, value: dict[str, Any], action: Action) -> Answer:
+        incident_id = value.get("incident_id")
+        if not isinstance(incident_id, int):
+            return None
+        return self._submitted(actor, incident_intent(action, incident_id))
+
+    def _decide(self, actor: str, value: dict[str, Any], action: Action) -> Answer:
+        run_id, incident_id = value.get("run_id"), value.get("incident_id")
+        if not isinstance(run_id, int):
+            return None
+        incident = incident_id if isinstance(incident_id, int) else None
+        return self._submitted(actor, decision_intent(action, run_id, incident))
+
+    def _timeline_click(self, actor: str, value: dict[str, Any]) -> Answer:
+        incident_id = value.get("incident_id")
+        if not isinstance(incident_id, int):
+            return None
+        return self._read(Command(Verb.TIMELINE, incident_id=incident_id)), None, False
+
+    def _confirm_run(self, actor: str, value: dict[str, Any]) -> Answer:
+        incident_id, runbook = value.get("incident_id"), value.get("runbook")
+        if not isinstance(incident_id, int) or not isinstance(runbook, str):
+            return None
+        return self._submitted(actor, start_intent(incident_id, runbook), replace=True)
+
+    def _cancel_run(self, actor: str, value: dict[str, Any]) -> Answer:
+        runbook, incident_id = value.get("runbook"), value.get("incident_id")
+        return notice(f"Cancelled: {runbook} on INC-{incident_id} was not started."), None, True
