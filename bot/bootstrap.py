@@ -12,10 +12,12 @@ from celery import Celery
 from bot.adapters.alertmanager import AlertmanagerAlertSource
 from bot.adapters.celery_queue import CeleryTaskQueue
 from bot.adapters.console_chat import ConsoleChatClient
+from bot.adapters.openai_summariser import OpenAISummariser
 from bot.adapters.redis_task_metrics import RedisTaskMetrics
 from bot.adapters.sql_store import SqlStore
-from bot.ports import AlertSource, ChatClient, TaskQueue
+from bot.ports import AlertSource, ChatClient, Summariser, TaskQueue
 from bot.settings import Settings
+from bot.summary.offline import OfflineSummariser
 
 
 def utc_now() -> datetime:
@@ -60,6 +62,12 @@ class Container:
     @cached_property
     def chat(self) -> ChatClient:
         return ConsoleChatClient(self.settings.chat_log_path, self.settings.slack_channel)
+
+    @cached_property
+    def summariser(self) -> Summariser:
+        if self.settings.llm_configured:
+            return OpenAISummariser.from_settings(self.settings)
+        return OfflineSummariser()
 
     @cached_property
     def alert_source(self) -> AlertSource | None:

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from bot.settings import Settings
 
@@ -65,6 +66,28 @@ def _cmd_incidents(args: argparse.Namespace, settings: Settings) -> int:
     return show_incident(settings, args.id, as_json=args.json)
 
 
+def _cmd_postmortem(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.adapters.sql_store import SqlStore
+    from bot.domain.errors import NotFoundError
+    from bot.domain.incidents import parse_ref
+    from bot.services.export_postmortem import render_postmortem
+
+    store = SqlStore.from_url(settings.effective_database_url)
+    try:
+        document = render_postmortem(
+            store, parse_ref(args.id), args.format, settings.prometheus_url
+        )
+    except (ValueError, NotFoundError) as exc:
+        print(f"firebreak postmortem: {exc}", file=sys.stderr)
+        return 1
+    if args.output:
+        Path(args.output).write_bytes(document)
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.buffer.write(document)
+    return 0
+
+
 def _cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     from simulator.server import run
 
@@ -94,6 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     incidents.add_argument("--status", choices=["open", "resolved", "all"], default="all")
     incidents.add_argument("--json", action="store_true")
     incidents.set_defaults(handler=_cmd_incidents)
+    postmortem = sub.add_parser("postmortem", help="export an incident's postmortem")
+    postmortem.add_argument("id", help="INC-<n>")
+    postmortem.add_argument("--format", choices=["md", "json", "html"], default="md")
+    postmortem.add_argument("--output", "-o", default="", help="file to write (default stdout)")
+    postmortem.set_defaults(handler=_cmd_postmortem)
     simulate = sub.add_parser("simulate", help="run the GenAI fleet simulator")
     simulate.add_argument("--host", default="127.0.0.1")
     simulate.add_argument("--port", type=int, default=9400)

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("FIREBREAK_LLM_API_KEY", "OPENAI_API_KEY")
     )
+    llm_timeout_s: float = 30.0
+    llm_incident_token_budget: int = 60_000
     runbooks_dir: Path = Path("runbooks")
     dry_run: bool = False
 
@@ -57,3 +59,11 @@ class Settings(BaseSettings):
     @property
     def chat_log_path(self) -> Path:
         return self.home / "slack.log"
+
+    @property
+    def postmortem_dir(self) -> Path:
+        return self.home / "postmortems"
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.llm_base_url and self.llm_model)

@@ -94,7 +94,12 @@ class OpenAISummariser:
     def from_settings(cls, settings: Settings) -> OpenAISummariser:
         """Built from FIREBREAK_LLM_BASE_URL / _MODEL / _API_KEY (or OPENAI_API_KEY)."""
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
-        return cls(base_url=settings.llm_base_url, model=settings.llm_model, api_key=key)
+        return cls(
+            base_url=settings.llm_base_url,
+            model=settings.llm_model,
+            api_key=key,
+            timeout_s=settings.llm_timeout_s,
+        )
 
     @property
     def breaker(self) -> CircuitBreaker:

@@ -152,3 +152,36 @@ audit_log = Table(
     Column("incident_id", Id, index=True),
     Column("detail", JSON, nullable=False),
 )
+
+# Runbook runs (bot/adapters/sql_runs.py): one row per run, its document as JSON beside the
+# columns the engine queries; `active_target` is set while a run is unfinished and is unique,
+# so two runs can never hold one target. `runbook_steps` is the runs' step ledger.
+runbook_runs = Table(
+    "runbook_runs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("incident_id", Id, ForeignKey("incidents.id"), nullable=False, index=True),
+    Column("runbook", String(64), nullable=False),
+    Column("target", String(255), nullable=False),
+    Column("state", String(32), nullable=False, index=True),
+    Column("active_target", String(255), unique=True),
+    Column("wake_at", UTCDateTime()),
+    Column("approval_deadline", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("tick_holder", String(64)),
+    Column("tick_until", UTCDateTime()),
+    Column("document", JSON, nullable=False),
+)
+
+runbook_steps = Table(
+    "runbook_steps",
+    metadata,
+    Column("run_id", Id, ForeignKey("runbook_runs.id"), primary_key=True),
+    Column("step", String(64), primary_key=True),
+    Column("claimed_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("claims", Integer, nullable=False, default=1),
+    Column("completed_at", UTCDateTime()),
+    Column("result", JSON),
+)

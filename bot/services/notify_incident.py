@@ -9,6 +9,7 @@ from dataclasses import replace
 from bot.domain.cards import ChatState, IncidentCard
 from bot.domain.timeline import EventKind, TimelineEvent
 from bot.ports import ChatClient, Store
+from bot.services.summarise_incident import latest_summary
 
 ROOT_STEP = "chat:root"
 _THREADED = {
@@ -24,6 +25,7 @@ _THREADED = {
     EventKind.NOTE,
 }
 MAX_THREAD_LINES = 20
+SUMMARY_PLACEHOLDER = "Summary to follow at mitigation and resolution."
 
 
 def build_card(
@@ -55,11 +57,19 @@ def build_card(
             else None
         ),
         chart_paths=tuple(triage.get("chart_paths") or ()),
+        summary=_summary_line(events),
     )
     fresh = [
         e for e in events if e.id is not None and e.id > state.thread_mark and e.kind in _THREADED
     ]
     return card, state, fresh
+
+
+def _summary_line(events: list[TimelineEvent]) -> str:
+    summary = latest_summary(events)
+    if summary is None:
+        return SUMMARY_PLACEHOLDER
+    return f"{summary.what_happened} {summary.current_state} ({summary.provenance})".strip()
 
 
 def card_digest(card: IncidentCard) -> str:

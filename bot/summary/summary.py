@@ -90,3 +90,27 @@ class Summary:
             "estimated_cost_usd": self.estimated_cost_usd,
             "fallback_reason": self.fallback_reason,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Summary:
+        """The inverse of to_dict(), for a summary read back from the timeline."""
+        cause = data.get("suspected_cause") or {}
+        return cls(
+            what_happened=str(data.get("what_happened", "")),
+            impact=str(data.get("impact", "")),
+            suspected_cause=SuspectedCause(
+                str(cause.get("text", "")),
+                str(cause.get("kind", "unknown")),
+                cause.get("confidence"),
+            ),
+            actions_taken=tuple(data.get("actions_taken") or ()),
+            current_state=str(data.get("current_state", "")),
+            next_steps=tuple(data.get("next_steps") or ()),
+            model=str(data.get("model", OFFLINE_MODEL)),
+            ai_generated=bool(data.get("ai_generated", False)),
+            dropped_sentences=int(data.get("dropped_sentences", 0)),
+            prompt_tokens=int(data.get("prompt_tokens", 0)),
+            completion_tokens=int(data.get("completion_tokens", 0)),
+            estimated_cost_usd=float(data.get("estimated_cost_usd", 0.0)),
+            fallback_reason=data.get("fallback_reason"),
+        )

@@ -6,17 +6,17 @@ from celery import Task, shared_task
 
 from bot.domain.incidents import IncidentStatus
 from bot.services.change_status import change_status
-from bot.services.notify_incident import notify_incident
+from bot.services.process_incident import process_incident
 from workers.retrying import retry_on_unavailable
 from workers.runtime import container
 
 
 @shared_task(bind=True, name="firebreak.incidents.process")
 def process(self: Task, incident_id: int) -> None:
-    """An incident changed: bring its chat message up to date."""
+    """An incident changed: bring its chat message up to date, summarise when it calls for it."""
     c = container(self)
     with retry_on_unavailable(self):
-        notify_incident(c.store, c.chat, incident_id)
+        process_incident(c.store, c.chat, c.tasks, incident_id)
 
 
 @shared_task(bind=True, name="firebreak.incidents.ack")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from bot.domain.errors import NotFoundError, StoreUnavailableError
 from bot.domain.incidents import OPEN_STATUSES, IncidentStatus, InvalidTransitionError
 from bot.services.change_status import change_status
+from bot.services.export_postmortem import render_postmortem
 from bot.services.incident_views import incident_detail, incident_summary, timeline_view
 from bot.web.deps import ApiAuth, ContainerDep, OutboxRelayDep
 
@@ -49,6 +50,31 @@ def get_incident(container: ContainerDep, incident_id: int) -> dict[str, Any]:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except StoreUnavailableError as exc:
         raise _unavailable(exc) from exc
+
+
+_MEDIA_TYPES = {
+    "md": "text/markdown; charset=utf-8",
+    "json": "application/json",
+    "html": "text/html; charset=utf-8",
+}
+
+
+@router.get("/{incident_id}/postmortem")
+def get_postmortem(
+    container: ContainerDep,
+    incident_id: int,
+    fmt: Annotated[Literal["md", "json", "html"], Query(alias="format")] = "md",
+) -> Response:
+    """The postmortem in Google SRE shape, built from the timeline, triage and runbook runs."""
+    try:
+        document = render_postmortem(
+            container.store, incident_id, fmt, container.settings.prometheus_url
+        )
+    except NotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except StoreUnavailableError as exc:
+        raise _unavailable(exc) from exc
+    return Response(document, media_type=_MEDIA_TYPES[fmt])
 
 
 @router.get("/{incident_id}/timeline")

@@ -1,0 +1,55 @@
+"""Summary and postmortem tasks (llm queue)."""
+
+from __future__ import annotations
+
+from celery import Task, shared_task
+
+from bot.domain.timeline import EventKind, TimelineEvent
+from bot.services.export_postmortem import write_postmortem
+from bot.services.ingest_alerts import PROCESS_TASK
+from bot.services.relay_outbox import relay_outbox
+from bot.services.summarise_incident import summarise_incident
+from workers.retrying import retry_on_unavailable
+from workers.runtime import container
+
+
+@shared_task(bind=True, name="firebreak.summary.incident")
+def incident(self: Task, incident_id: int, reason: str = "on demand") -> None:
+    """Write a fresh summary onto the incident's timeline (LLM or offline)."""
+    c = container(self)
+    with retry_on_unavailable(self):
+        summarise_incident(
+            c.store,
+            c.summariser,
+            incident_id,
+            reason,
+            c.clock(),
+            c.settings.llm_incident_token_budget,
+        )
+        relay_outbox(c.store, c.tasks)
+
+
+@shared_task(bind=True, name="firebreak.postmortem.upload")
+def upload(self: Task, incident_id: int, actor: str = "firebreak") -> None:
+    """Export the postmortem files (replacing earlier ones) and announce them on the timeline."""
+    c = container(self)
+    with retry_on_unavailable(self):
+        paths = write_postmortem(
+            c.store,
+            incident_id,
+            c.settings.postmortem_dir,
+            prometheus_url=c.settings.prometheus_url,
+        )
+        with c.store.transaction() as tx:
+            tx.timeline.append(
+                TimelineEvent(
+                    incident_id,
+                    c.clock(),
+                    EventKind.NOTE,
+                    f"Postmortem exported by {actor}: " + ", ".join(p.name for p in paths),
+                    {"paths": [str(p) for p in paths]},
+                    actor=actor,
+                )
+            )
+            tx.outbox.add(PROCESS_TASK, [incident_id])
+        relay_outbox(c.store, c.tasks)
