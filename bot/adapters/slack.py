@@ -80,12 +80,12 @@ def translated_errors(method: str) -> Iterator[None]:
             log.warning("slack_rate_limited", method=method, retry_after_s=retry_after_s)
             raise RateLimitedError(f"Slack {method} rate-limited", retry_after_s) from exc
         if status >= 500 or error in _TRANSIENT_ERRORS:
-            log.warning("slack_unavailable", method=method, status=status, error=error)
+            log.warning("slack_call_failed", method=method, status=status, error=error)
             raise UpstreamUnavailableError(f"Slack {method} failed: HTTP {status}") from exc
         log.error("slack_call_rejected", method=method, status=status, error=error)
         raise SlackRejectedError(f"Slack {method} refused: {error or status}", error) from exc
     except (SlackClientError, OSError) as exc:
-        log.warning("slack_unreachable", method=method, reason=str(exc))
+        log.warning("slack_connection_failed", method=method, reason=str(exc))
         raise UpstreamUnavailableError(f"Slack {method} unreachable: {exc}") from exc
 
 

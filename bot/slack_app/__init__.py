@@ -1,0 +1,1 @@
+"""The Slack edge: the bolt app, `/firebreak` commands, button actions and Block Kit views."""

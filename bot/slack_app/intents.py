@@ -186,7 +186,7 @@ def _claim(deps: SlackDeps, intent: Intent) -> bool:
         return deps.claims.claim(intent.once_key, intent.once_ttl_s)
     except UpstreamUnavailableError as exc:
         # Tasks are idempotent downstream; without the claim store a repeat may be queued twice.
-        log.warning("slack_claim_unavailable", key=intent.once_key, reason=str(exc))
+        log.warning("slack_claim_skipped", key=intent.once_key, reason=str(exc))
         return True
 
 

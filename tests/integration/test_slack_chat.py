@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from slack_sdk import WebClient
+from structlog.testing import capture_logs
 
 from bot.adapters.slack import SlackChatClient, SlackRejectedError, SlackUserGroups
 from bot.domain.alerts import Severity
@@ -134,10 +135,15 @@ def test_chart_url_adds_an_image_block(slack: SlackServer) -> None:
 def test_429_becomes_rate_limited_with_retry_after(slack: SlackServer) -> None:
     """HTTP 429 with Retry-After: 7 raises RateLimitedError(retry_after_s=7)."""
     slack.rate_limit(calls=1, retry_after_s=7)
-    with pytest.raises(RateLimitedError) as caught:
+    with capture_logs() as logs, pytest.raises(RateLimitedError) as caught:
         make_client(slack).post_incident(make_card())
     assert caught.value.retry_after_s == 7.0
     assert slack.calls_to("chat.postMessage") == []
+    assert {
+        "event": "slack_rate_limited",
+        "method": "chat.postMessage",
+        "retry_after_s": 7.0,
+    }.items() <= logs[-1].items()
 
 
 def test_channel_rate_limit_applies_to_edits_too(slack: SlackServer) -> None:

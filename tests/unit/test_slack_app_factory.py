@@ -1,0 +1,76 @@
+"""create_slack_app and run_socket_mode refuse to start without the secrets they need."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from bot.settings import Settings
+from bot.slack_app.app import (
+    EVENTS_PATH,
+    SlackConfigurationError,
+    create_slack_app,
+    mount_slack,
+    run_socket_mode,
+)
+from bot.slack_app.authorisation import SlackAuthoriser
+from bot.slack_app.deps import SlackDeps
+
+
+class Unused:
+    """A port that must not be touched while the app is only being built."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"{name} used while building the app")
+
+
+def make_deps() -> SlackDeps:
+    return SlackDeps(
+        store=Unused(),  # type: ignore[arg-type]
+        tasks=Unused(),  # type: ignore[arg-type]
+        authoriser=SlackAuthoriser(),
+        clock=lambda: datetime.now(UTC),
+        claims=Unused(),  # type: ignore[arg-type]
+    )
+
+
+def test_missing_bot_token_is_a_clear_error(make_settings: Callable[..., Settings]) -> None:
+    """Without FIREBREAK_SLACK_BOT_TOKEN the factory names the missing setting."""
+    settings = make_settings(slack_signing_secret="a-real-signing-secret-123")
+    with pytest.raises(SlackConfigurationError, match="FIREBREAK_SLACK_BOT_TOKEN"):
+        create_slack_app(settings, make_deps())
+
+
+def test_http_mode_needs_the_signing_secret(make_settings: Callable[..., Settings]) -> None:
+    """Over HTTP every request is verified, so a missing signing secret stops the build."""
+    settings = make_settings(slack_bot_token="xoxb-1")
+    with pytest.raises(SlackConfigurationError, match="FIREBREAK_SLACK_SIGNING_SECRET"):
+        create_slack_app(settings, make_deps())
+
+
+def test_socket_mode_needs_the_app_token(make_settings: Callable[..., Settings]) -> None:
+    """Socket Mode without FIREBREAK_SLACK_APP_TOKEN fails before connecting anywhere."""
+    settings = make_settings(slack_bot_token="xoxb-1")
+    with pytest.raises(SlackConfigurationError, match="FIREBREAK_SLACK_APP_TOKEN"):
+        run_socket_mode(settings, make_deps())
+
+
+def test_app_is_built_per_call_with_verification_and_base_url(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """Each call builds a new verified app whose client uses FIREBREAK_SLACK_API_URL."""
+    settings = make_settings(
+        slack_bot_token="xoxb-1",
+        slack_signing_secret="a-real-signing-secret-123",
+        slack_api_url="http://127.0.0.1:9/api",
+    )
+    first, second = create_slack_app(settings, make_deps()), create_slack_app(settings, make_deps())
+    assert first is not second
+    assert first.client.base_url == "http://127.0.0.1:9/api/"
+    web = FastAPI()
+    mount_slack(web, first)
+    assert EVENTS_PATH in {getattr(r, "path", "") for r in web.routes}
