@@ -27,6 +27,7 @@ from slack_sdk.web import SlackResponse
 
 from bot.domain.cards import IncidentCard, MessageRef
 from bot.domain.errors import FirebreakError, RateLimitedError, UpstreamUnavailableError
+from bot.settings import Settings
 from bot.slack_app.views import clip, escape, incident_message, same
 
 log = structlog.get_logger(__name__)
@@ -104,6 +105,21 @@ class SlackChatClient:
         self._channel = channel
         self._redact = redact
         self._chart_url = chart_url
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        redact: Callable[[str], str] = same,
+        chart_url: Callable[[str], str | None] | None = None,
+    ) -> SlackChatClient:
+        """The client for FIREBREAK_SLACK_BOT_TOKEN, SLACK_CHANNEL and SLACK_API_URL."""
+        if settings.slack_bot_token is None:
+            raise SlackRejectedError("FIREBREAK_SLACK_BOT_TOKEN is not set", "not_authed")
+        token = settings.slack_bot_token.get_secret_value()
+        client = slack_web_client(token, settings.slack_api_url)
+        return cls(client, settings.slack_channel, redact=redact, chart_url=chart_url)
 
     def _message(self, card: IncidentCard) -> tuple[str, list[dict[str, object]]]:
         url = None

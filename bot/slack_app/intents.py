@@ -61,6 +61,7 @@ class Intent:
     once_ttl_s: float = DOUBLE_CLICK_TTL_S
     incident_id: int | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    repeat: str = ""  # what a repeat is told; defaults to "Already requested: <description>."
 
     @property
     def task(self) -> str:
@@ -93,6 +94,7 @@ def decision_intent(action: Action, run_id: int, incident_id: int | None = None)
         DECISION_TTL_S,
         incident_id=incident_id,
         detail={"run_id": run_id},
+        repeat=f"RUN-{run_id} already has an approval decision requested.",
     )
 
 
@@ -151,7 +153,7 @@ def submit(deps: SlackDeps, actor: str, intent: Intent) -> Outcome:
     claimed = _claim(deps, intent)
     if not claimed:
         log.info("slack_duplicate_ignored", actor=actor, key=intent.once_key)
-        return Outcome("duplicate", f"Already requested: {intent.description}.")
+        return Outcome("duplicate", intent.repeat or f"Already requested: {intent.description}.")
     try:
         with deps.store.transaction() as tx:
             if intent.incident_id is not None and tx.incidents.get(intent.incident_id) is None:

@@ -136,6 +136,9 @@ class Listeners:
             return notice(str(exc), redact)
         except StoreUnavailableError:
             return notice("Firebreak's database is unavailable; try again shortly.")
+        except FirebreakError as exc:
+            log.warning("slack_read_failed", verb=parsed.verb, reason=str(exc))
+            return notice(f"Firebreak could not answer {parsed.verb}: {exc}", redact)
         return notice(help_text())
 
     def _show(self, incident_id: int) -> SlackMessage:

@@ -295,8 +295,19 @@ def test_double_clicked_approve_acts_once(harness: Harness) -> None:
     wait_for(lambda: len(harness.responses()) == 2, timeout_s=5)
     assert sent_tasks(harness, "firebreak.runbooks.approve") == [[41, ALICE]]
     texts = sorted(r["text"] for r in harness.responses())
-    assert texts[0].startswith("Already requested: approve RUN-41")
-    assert texts[1].startswith("On it: approve RUN-41")
+    assert texts[0].startswith("On it: approve RUN-41")
+    assert texts[1] == "RUN-41 already has an approval decision requested."
+
+
+def test_approve_then_deny_of_one_run_acts_once(harness: Harness) -> None:
+    """The first decision on a run wins; a deny clicked after an approve queues nothing."""
+    value = {"incident_id": harness.incident_id, "run_id": 42}
+    harness.post(harness.command("approve RUN-42"))
+    response = harness.post(harness.click("firebreak_deny", value))
+    assert response.status_code == 200
+    wait_for(lambda: harness.responses(), timeout_s=5)
+    assert harness.responses()[0]["text"] == "RUN-42 already has an approval decision requested."
+    assert [task for task, _ in harness.tasks.sent] == ["firebreak.runbooks.approve"]
 
 
 def test_approval_by_a_non_approver_is_refused_and_audited(harness: Harness) -> None:

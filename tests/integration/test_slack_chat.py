@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from bot.domain.cards import IncidentCard, MessageRef
 from bot.domain.errors import RateLimitedError, UpstreamUnavailableError
 from bot.domain.incidents import Incident, IncidentStatus
 from bot.ports import ChatClient, FileUploader
+from bot.settings import Settings
 from tests.servers.slack import BOT_TOKEN, SlackServer
 
 CHANNEL = "C0INCIDENTS"
@@ -54,6 +55,17 @@ def test_adapter_satisfies_chat_and_file_ports(slack: SlackServer) -> None:
     chat: ChatClient = client
     uploader: FileUploader = client
     assert chat is uploader
+
+
+def test_from_settings_uses_token_channel_and_api_url(
+    slack: SlackServer, make_settings: Callable[..., Settings]
+) -> None:
+    """The client built from settings posts to FIREBREAK_SLACK_CHANNEL via SLACK_API_URL."""
+    settings = make_settings(
+        slack_bot_token=BOT_TOKEN, slack_channel="C0OTHER", slack_api_url=slack.api_url
+    )
+    ref = SlackChatClient.from_settings(settings).post_incident(make_card())
+    assert ref.channel == "C0OTHER"
 
 
 def test_post_incident_sends_blocks_with_the_bot_token(slack: SlackServer) -> None:
