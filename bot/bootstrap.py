@@ -15,7 +15,9 @@ from bot.adapters.console_chat import ConsoleChatClient
 from bot.adapters.openai_summariser import OpenAISummariser
 from bot.adapters.redis_task_metrics import RedisTaskMetrics
 from bot.adapters.sql_store import SqlStore
-from bot.ports import AlertSource, ChatClient, Summariser, TaskQueue
+from bot.adapters.prometheus import PrometheusMetricsSource
+from bot.adapters.unconfigured_metrics import UnconfiguredMetricsSource
+from bot.ports import AlertSource, ChatClient, MetricsSource, Summariser, TaskQueue
 from bot.settings import Settings
 from bot.summary.offline import OfflineSummariser
 
@@ -62,6 +64,12 @@ class Container:
     @cached_property
     def chat(self) -> ChatClient:
         return ConsoleChatClient(self.settings.chat_log_path, self.settings.slack_channel)
+
+    @cached_property
+    def metrics(self) -> MetricsSource:
+        if self.settings.prometheus_url:
+            return PrometheusMetricsSource(self.settings.prometheus_url)
+        return UnconfiguredMetricsSource()
 
     @cached_property
     def summariser(self) -> Summariser:

@@ -8,6 +8,7 @@ from bot.settings import Settings
 from workers.routes import QUEUES, TASK_ROUTES
 
 TASK_MODULES = [
+    "workers.tasks.triage",
     "workers.tasks.summary",
     "workers.tasks.incidents",
     "workers.tasks.outbox",

@@ -11,6 +11,7 @@ from bot.domain.timeline import EventKind, TimelineEvent
 from bot.ports import Store, UnitOfWork
 
 PROCESS_TASK = "firebreak.incidents.process"
+TRIAGE_TASK = "firebreak.triage.incident"
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ def ingest_alerts(
             )
         changed = [i for i in touched.values() if _settle(tx, i, group, now, counts)]
         outbox_ids = tuple(tx.outbox.add(PROCESS_TASK, [i.id]) for i in changed)
+        if counts.get("new_firing") or counts.get("refired"):
+            outbox_ids += (tx.outbox.add(TRIAGE_TASK, [incident.id]),)
         return IngestResult(False, tuple(i.id for i in changed), outbox_ids, counts)
 
 
