@@ -14,14 +14,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 import pytest
 import redis
 import uvicorn
 from fastapi import FastAPI
-from slack_sdk.signature import SignatureVerifier
 
 from bot.adapters.redis_rate import RedisOnceGuard
 from bot.adapters.sql_store import SqlStore
@@ -34,7 +32,13 @@ from bot.slack_app.app import create_slack_app, mount_slack
 from bot.slack_app.authorisation import SlackAuthoriser
 from bot.slack_app.deps import SlackDeps
 from tests.processes import free_port, wait_for
-from tests.servers.slack import BOT_TOKEN, SlackServer
+from tests.servers.slack import (
+    BOT_TOKEN,
+    SlackServer,
+    block_actions_body,
+    signed_headers,
+    slash_command_body,
+)
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 REDIS_URL = "redis://127.0.0.1:6379/12"
@@ -95,63 +99,16 @@ class Harness:
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         """POST a body to /slack/events signed exactly as Slack signs it."""
-        ts = str(int(time.time()) if timestamp is None else timestamp)
-        signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
-        assert signature is not None
-        sent = {
-            "content-type": "application/x-www-form-urlencoded",
-            "x-slack-request-timestamp": ts,
-            "x-slack-signature": signature,
-            **(headers or {}),
-        }
+        sent = {**signed_headers(secret, body, timestamp), **(headers or {})}
         return httpx.post(f"{self.url}/slack/events", content=body, headers=sent, timeout=10)
 
     def command(self, text: str, user: str = ALICE, trigger: str | None = None) -> str:
-        return urlencode(
-            {
-                "token": "legacy-verification-token",
-                "team_id": "T0TEST",
-                "team_domain": "firebreak-test",
-                "channel_id": "C0INCIDENTS",
-                "channel_name": "incidents",
-                "user_id": user,
-                "user_name": user.lower(),
-                "command": "/firebreak",
-                "text": text,
-                "api_app_id": "A0FIREBREAK",
-                "response_url": self.slack.response_url(f"cmd-{uuid.uuid4().hex[:8]}"),
-                "trigger_id": trigger or f"{uuid.uuid4().int % 10**12}.1.{uuid.uuid4().hex}",
-            }
-        )
+        url = self.slack.response_url(f"cmd-{uuid.uuid4().hex[:8]}")
+        return slash_command_body(text, user, url, trigger)
 
     def click(self, action_id: str, value: dict[str, Any], user: str = ALICE) -> str:
-        payload = {
-            "type": "block_actions",
-            "team": {"id": "T0TEST", "domain": "firebreak-test"},
-            "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
-            "api_app_id": "A0FIREBREAK",
-            "token": "legacy-verification-token",
-            "container": {
-                "type": "message",
-                "message_ts": "1714564800.000001",
-                "channel_id": "C0INCIDENTS",
-                "is_ephemeral": False,
-            },
-            "trigger_id": f"{uuid.uuid4().int % 10**12}.1.{uuid.uuid4().hex}",
-            "channel": {"id": "C0INCIDENTS", "name": "incidents"},
-            "message": {"type": "message", "ts": "1714564800.000001", "text": "INC"},
-            "response_url": self.slack.response_url(f"act-{uuid.uuid4().hex[:8]}"),
-            "actions": [
-                {
-                    "type": "button",
-                    "action_id": action_id,
-                    "block_id": "incident_actions",
-                    "value": json.dumps(value),
-                    "action_ts": f"{time.time():.6f}",
-                }
-            ],
-        }
-        return urlencode({"payload": json.dumps(payload)})
+        url = self.slack.response_url(f"act-{uuid.uuid4().hex[:8]}")
+        return block_actions_body(action_id, value, user, url)
 
     def responses(self) -> list[dict[str, Any]]:
         return [c.body for c in self.slack.calls_to("response_url")]

@@ -11,6 +11,10 @@ token is checked against `tokens` (`invalid_auth` otherwise, with HTTP 200 as Sl
 `rate_limit(n, retry_after_s)` answers the next n API calls with HTTP 429, a Retry-After header
 and `{"ok": false, "error": "ratelimited"}`; `rate_limit_channel(channel, ...)` does so for
 every post to one channel until cleared; `fail_next(n, status)` answers with a bare 5xx.
+
+Slack's other direction is here too: `slash_command_body()` and `block_actions_body()` build
+request bodies as Slack sends them to an app, and `signed_headers()` signs a body exactly as
+Slack does (`v0=` + HMAC-SHA256 of `v0:{timestamp}:{body}`, via slack_sdk's SignatureVerifier).
 """
 
 from __future__ import annotations
@@ -18,10 +22,14 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
+import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from slack_sdk.signature import SignatureVerifier
 
 BOT_TOKEN = "xoxb-test-firebreak-0001"
 _JSON_FIELDS = {"blocks", "attachments", "files", "metadata"}
@@ -297,3 +305,72 @@ class _Handler(BaseHTTPRequestHandler):
                 {"id": f["id"], "title": f.get("title", ""), "shares": shares} for f in files
             ],
         }
+
+
+def signed_headers(secret: str, body: str, timestamp: int | None = None) -> dict[str, str]:
+    """The headers Slack sends with `body`: its timestamp and the v0 HMAC-SHA256 signature."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    assert signature is not None
+    return {
+        "content-type": "application/x-www-form-urlencoded",
+        "x-slack-request-timestamp": ts,
+        "x-slack-signature": signature,
+    }
+
+
+def _trigger_id() -> str:
+    return f"{uuid.uuid4().int % 10**12}.1.{uuid.uuid4().hex}"
+
+
+def slash_command_body(
+    text: str, user: str, response_url: str, trigger_id: str | None = None
+) -> str:
+    """A `/firebreak` slash command as Slack posts it (form-encoded)."""
+    return urlencode(
+        {
+            "token": "legacy-verification-token",
+            "team_id": "T0TEST",
+            "team_domain": "firebreak-test",
+            "channel_id": "C0INCIDENTS",
+            "channel_name": "incidents",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": "/firebreak",
+            "text": text,
+            "api_app_id": "A0FIREBREAK",
+            "response_url": response_url,
+            "trigger_id": trigger_id or _trigger_id(),
+        }
+    )
+
+
+def block_actions_body(action_id: str, value: dict[str, Any], user: str, response_url: str) -> str:
+    """A button click on a channel message as Slack posts it (`payload=` JSON, form-encoded)."""
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0TEST", "domain": "firebreak-test"},
+        "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
+        "api_app_id": "A0FIREBREAK",
+        "token": "legacy-verification-token",
+        "container": {
+            "type": "message",
+            "message_ts": "1714564800.000001",
+            "channel_id": "C0INCIDENTS",
+            "is_ephemeral": False,
+        },
+        "trigger_id": _trigger_id(),
+        "channel": {"id": "C0INCIDENTS", "name": "incidents"},
+        "message": {"type": "message", "ts": "1714564800.000001", "text": "INC"},
+        "response_url": response_url,
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "incident_actions",
+                "value": json.dumps(value),
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)})
