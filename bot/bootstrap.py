@@ -5,19 +5,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
+from pathlib import Path
 
 import redis
+import structlog
 from celery import Celery
 
 from bot.adapters.alertmanager import AlertmanagerAlertSource
 from bot.adapters.celery_queue import CeleryTaskQueue
 from bot.adapters.console_chat import ConsoleChatClient
 from bot.adapters.openai_summariser import OpenAISummariser
-from bot.adapters.redis_task_metrics import RedisTaskMetrics
-from bot.adapters.sql_store import SqlStore
 from bot.adapters.prometheus import PrometheusMetricsSource
+from bot.adapters.redis_task_metrics import RedisTaskMetrics
+from bot.adapters.sql_runs import SqlRunStore
+from bot.adapters.sql_store import SqlStore
 from bot.adapters.unconfigured_metrics import UnconfiguredMetricsSource
-from bot.ports import AlertSource, ChatClient, MetricsSource, Summariser, TaskQueue
+from bot.ports import AlertSource, ChatClient, MetricsSource, Summariser, Target, TaskQueue
+from bot.runbook.executor import RunbookExecutor
+from bot.runbook.guards import Guards
+from bot.runbook.loader import RunbookCatalog
+from bot.runbook.targets import KubernetesTargetConfig, TargetRegistry
+from bot.services.remediate import Remediation
 from bot.settings import Settings
 from bot.summary.offline import OfflineSummariser
 
@@ -27,6 +35,23 @@ def utc_now() -> datetime:
 
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def build_targets(path: Path) -> TargetRegistry:
+    """Bind each target in a targets file to its adapter; raises RunbookError (file:line)."""
+    from bot.adapters.http_target import HttpTarget
+    from bot.adapters.kubernetes_target import KubernetesTarget
+    from bot.runbook.targets import HttpTargetConfig, load_targets
+
+    def adapter(config: HttpTargetConfig | KubernetesTargetConfig) -> Target:
+        if isinstance(config, HttpTargetConfig):
+            return HttpTarget.from_config(config)
+        return KubernetesTarget.from_config(config)
+
+    if not path.exists():
+        structlog.get_logger(__name__).warning("runbook_targets_missing", path=str(path))
+        return TargetRegistry([])
+    return TargetRegistry.build(load_targets(path), adapter)
 
 
 @dataclass
@@ -81,6 +106,58 @@ class Container:
     def alert_source(self) -> AlertSource | None:
         url = self.settings.alertmanager_url
         return AlertmanagerAlertSource(url) if url else None
+
+    @cached_property
+    def runbooks(self) -> RunbookCatalog:
+        """The runbook catalogue; a bad runbook raises RunbookError (file:line: reason)."""
+        from bot.runbook.loader import load_directory
+
+        return load_directory(self.settings.runbooks_dir)
+
+    @cached_property
+    def targets(self) -> TargetRegistry:
+        """Targets from settings.targets_file (none when the file is absent)."""
+        return build_targets(self.settings.targets_file)
+
+    @cached_property
+    def guards(self) -> Guards:
+        from bot.adapters.redis_guards import RedisGuardStore
+
+        return Guards(RedisGuardStore(self.redis), self.clock)
+
+    @cached_property
+    def runs(self) -> SqlRunStore:
+        return SqlRunStore.on(self.store)
+
+    @cached_property
+    def executor(self) -> RunbookExecutor:
+        from bot.services.run_journal import StoreRunJournal
+
+        journal = StoreRunJournal(self.store, self.clock)
+        return RunbookExecutor(
+            self.runs,
+            self.targets,
+            self.guards,
+            self.metrics,
+            journal,
+            self.clock,
+            dry_run=self.settings.dry_run,
+        )
+
+    @cached_property
+    def remediation(self) -> Remediation:
+        return Remediation(
+            self.store,
+            self.runs,
+            self.runbooks,
+            self.targets,
+            self.guards,
+            self.executor,
+            self.tasks,
+            self.clock,
+            dry_run=self.settings.dry_run,
+            tick_lease_s=self.settings.runbook_tick_lease_s,
+        )
 
     def clock(self) -> datetime:
         return utc_now()

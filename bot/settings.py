@@ -36,7 +36,10 @@ class Settings(BaseSettings):
     llm_timeout_s: float = 30.0
     llm_incident_token_budget: int = 60_000
     runbooks_dir: Path = Path("runbooks")
+    targets_file: Path = Path("deploy/targets.yml")
     dry_run: bool = False
+    runbook_tick_lease_s: float = 60.0
+    runbook_sweep_interval_s: float = 15.0
 
     max_body_bytes: int = 1024 * 1024
     reopen_window_s: float = 30 * 60

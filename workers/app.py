@@ -14,6 +14,7 @@ TASK_MODULES = [
     "workers.tasks.outbox",
     "workers.tasks.alerts",
     "workers.tasks.notify",
+    "workers.tasks.runbooks",
 ]
 
 
@@ -49,6 +50,10 @@ def create_celery(settings: Settings) -> Celery:
             "reconcile-alerts": {
                 "task": "firebreak.alerts.reconcile",
                 "schedule": settings.reconcile_interval_s,
+            },
+            "sweep-runbook-runs": {
+                "task": "firebreak.runbooks.sweep",
+                "schedule": settings.runbook_sweep_interval_s,
             },
         },
     )

@@ -1,0 +1,355 @@
+"""Remediation use cases: match and plan runbooks once triage has spoken, start runs, approve
+or deny them, tick them forward, pause and resume every runbook, and sweep runs owed a tick.
+
+Runs are created and moved by the RunbookExecutor; this module decides *when*: which
+incidents get which runbooks (labels + triage's top hypothesis), what guards skip (recorded
+in the audit log and on the timeline), when a run ticks again, and that a run whose
+verification succeeded moves its incident to `mitigated`. One run per target at a time holds
+in the run store; a lease keeps two workers from ticking one run at once. With dry_run set,
+plans are written to the timeline and nothing runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import structlog
+
+from bot.domain.errors import NotFoundError
+from bot.domain.incidents import Incident, IncidentStatus, InvalidTransitionError
+from bot.domain.remediation import TargetBusyError, TickLease
+from bot.domain.runbooks import Blocked, Run, RunState
+from bot.domain.timeline import EventKind, TimelineEvent
+from bot.ports import RunStore, Store, TaskQueue
+from bot.runbook.errors import PlanError
+from bot.runbook.executor import RunbookExecutor
+from bot.runbook.guards import Guards
+from bot.runbook.loader import RunbookCatalog
+from bot.runbook.matcher import match_runbooks
+from bot.runbook.planner import Planner, describe
+from bot.runbook.schema import Runbook
+from bot.runbook.targets import TargetRegistry
+from bot.services.change_status import change_status
+from bot.services.ingest_alerts import PROCESS_TASK
+from bot.services.relay_outbox import relay_outbox
+
+log = structlog.get_logger(__name__)
+
+PLAN_TASK = "firebreak.runbooks.plan"
+TICK_TASK = "firebreak.runbooks.tick"
+MIN_TICK_S = 0.5
+IDLE_TICK_S = 1.0
+
+
+class RunIndex(RunStore, Protocol):
+    """The run store, plus the queries remediation needs (SqlRunStore implements it)."""
+
+    def for_incident(self, incident_id: int) -> list[Run]: ...
+    def active_on(self, target: str) -> Run | None: ...
+    def due(self, now: datetime, stale_before: datetime, limit: int = 100) -> list[int]: ...
+    def lease_tick(self, run_id: int, holder: str, now: datetime, lease_s: float) -> TickLease: ...
+    def release_tick(self, run_id: int, holder: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class PlanOutcome:
+    """What planning did with one matching runbook: created, exists, skipped or unplannable."""
+
+    runbook: str
+    outcome: str
+    run_id: int | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class TickOutcome:
+    """A tick's result: the run (None when another worker holds it) and when to tick again."""
+
+    run: Run | None
+    next_in_s: float | None
+
+
+def top_hypothesis(triage: dict[str, Any] | None) -> str | None:
+    """Triage's best-ranked hypothesis kind, if it stored a report."""
+    hypotheses = (triage or {}).get("hypotheses") or []
+    first = hypotheses[0] if hypotheses else None
+    return str(first["kind"]) if isinstance(first, dict) and first.get("kind") else None
+
+
+def next_tick_in_s(run: Run, now: datetime) -> float | None:
+    """Seconds until a run should tick again; None when finished or waiting on a human."""
+    if run.finished or run.state is RunState.AWAITING_APPROVAL:
+        return None
+    if run.wake_at is None:
+        return IDLE_TICK_S
+    return max(MIN_TICK_S, (run.wake_at - now).total_seconds())
+
+
+class Remediation:
+    """The remediation use cases over one store, run index, catalogue and executor."""
+
+    def __init__(
+        self,
+        store: Store,
+        runs: RunIndex,
+        catalog: RunbookCatalog,
+        targets: TargetRegistry,
+        guards: Guards,
+        executor: RunbookExecutor,
+        tasks: TaskQueue,
+        clock: Callable[[], datetime],
+        *,
+        dry_run: bool = False,
+        tick_lease_s: float = 60.0,
+    ) -> None:
+        self._store = store
+        self._runs = runs
+        self._catalog = catalog
+        self._guards = guards
+        self._executor = executor
+        self._tasks = tasks
+        self._clock = clock
+        self._planner = Planner(targets, guards)
+        self._dry_run = dry_run
+        self._tick_lease_s = tick_lease_s
+
+    # ---- planning -------------------------------------------------------------------------
+
+    def plan_incident(self, incident_id: int) -> list[PlanOutcome]:
+        """Create a run for every runbook matching the incident's labels and top hypothesis.
+
+        Repeating it is harmless: a runbook already run for the incident is not run again,
+        and a skip is recorded once per runbook.
+        """
+        incident, hypothesis = self._incident(incident_id)
+        if not incident.is_open:
+            return []
+        done = {run.runbook for run in self._runs.for_incident(incident_id)}
+        outcomes: list[PlanOutcome] = []
+        for found in match_runbooks(self._catalog, dict(incident.labels), hypothesis):
+            if found.runbook.name in done:
+                outcomes.append(PlanOutcome(found.runbook.name, "exists"))
+                continue
+            outcomes.append(self._plan_and_create(incident, found.runbook, "firebreak", once=True))
+            done.add(found.runbook.name)
+        log.info(
+            "runbooks_planned",
+            incident_id=incident_id,
+            hypothesis=hypothesis,
+            outcomes=[f"{o.runbook}:{o.outcome}" for o in outcomes],
+        )
+        self._relay()
+        return outcomes
+
+    def start(self, incident_id: int, runbook_name: str, actor: str) -> PlanOutcome:
+        """A person asked for one runbook on one incident (chat, CLI)."""
+        runbook = self._runbook(runbook_name)
+        incident, _ = self._incident(incident_id)
+        outcome = self._plan_and_create(incident, runbook, actor, once=False)
+        self._relay()
+        return outcome
+
+    def _plan_and_create(
+        self, incident: Incident, runbook: Runbook, actor: str, *, once: bool
+    ) -> PlanOutcome:
+        name = runbook.name
+        try:
+            plan = self._planner.plan(runbook, incident.labels)
+        except PlanError as exc:
+            self._note(incident.id, name, "runbook_unplannable", f"cannot be planned: {exc}", once)
+            return PlanOutcome(name, "unplannable", reason=str(exc))
+        if self._dry_run:
+            lines = describe(plan)
+            self._note(incident.id, name, "runbook_dry_run", "dry run: " + "; ".join(lines), once)
+            return PlanOutcome(name, "dry_run", reason="\n".join(lines))
+        if isinstance(plan.guard, Blocked):
+            reason = plan.guard.reason
+            self._note(
+                incident.id, name, "run_skipped_by_guard", f"skipped by guard: {reason}", once
+            )
+            return PlanOutcome(name, "skipped", reason=reason)
+        try:
+            run = self._executor.create(plan, incident.id, requested_by=actor)
+        except TargetBusyError as exc:
+            self._note(incident.id, name, "run_skipped_by_guard", f"skipped by guard: {exc}", once)
+            return PlanOutcome(name, "skipped", reason=str(exc))
+        assert run.id is not None
+        if not run.finished and run.state is not RunState.AWAITING_APPROVAL:
+            with self._store.transaction() as tx:
+                tx.outbox.add(TICK_TASK, [run.id])
+        return PlanOutcome(name, "created", run.id, run.state.value)
+
+    def _note(self, incident_id: int, runbook: str, action: str, text: str, once: bool) -> None:
+        """A planning decision in the audit log and on the timeline (once per runbook if asked)."""
+        with self._store.transaction() as tx:
+            if once and not tx.ledger.claim(incident_id, f"runbooks:{action}:{runbook}"):
+                return
+            tx.audit.record("firebreak", action, incident_id, {"runbook": runbook, "note": text})
+            tx.timeline.append(
+                TimelineEvent(
+                    incident_id,
+                    self._clock(),
+                    EventKind.RUNBOOK,
+                    f"Runbook {runbook}: {text}",
+                    {"runbook": runbook, "event": action},
+                )
+            )
+            tx.outbox.add(PROCESS_TASK, [incident_id])
+        log.info("runbook_plan_noted", incident_id=incident_id, runbook=runbook, action=action)
+
+    # ---- decisions ------------------------------------------------------------------------
+
+    def approve(self, run_id: int, actor: str, groups: tuple[str, ...] = ()) -> Run:
+        """Approve a run awaiting approval and tick it; raises ApprovalRefusedError."""
+        run = self._executor.approve(run_id, actor, groups)
+        if run.state is RunState.APPROVED:
+            with self._store.transaction() as tx:
+                tx.outbox.add(TICK_TASK, [run_id])
+        self._relay()
+        return run
+
+    def deny(self, run_id: int, actor: str, groups: tuple[str, ...] = (), reason: str = "") -> Run:
+        run = self._executor.deny(run_id, actor, groups, reason)
+        self._relay()
+        return run
+
+    def pause(self, actor: str) -> None:
+        """Hold every runbook: none starts, running ones stop before their next target step."""
+        self._guards.pause()
+        with self._store.transaction() as tx:
+            tx.audit.record(actor, "runbooks_paused", None, {})
+
+    def resume(self, actor: str) -> None:
+        self._guards.resume()
+        with self._store.transaction() as tx:
+            tx.audit.record(actor, "runbooks_resumed", None, {})
+
+    # ---- progress -------------------------------------------------------------------------
+
+    def tick(self, run_id: int, holder: str) -> TickOutcome:
+        """Move a run as far as it can go now, under a lease only one worker holds."""
+        now = self._clock()
+        lease = self._runs.lease_tick(run_id, holder, now, self._tick_lease_s)
+        if not lease.granted:
+            held_until = lease.held_until or now + timedelta(seconds=self._tick_lease_s)
+            log.info("runbook_tick_deferred", run_id=run_id, held_until=held_until.isoformat())
+            return TickOutcome(None, max(MIN_TICK_S, (held_until - now).total_seconds()))
+        try:
+            run = self._executor.tick(run_id)
+        finally:
+            self._runs.release_tick(run_id, holder)
+        if run.state is RunState.SUCCEEDED:
+            self._mitigate(run)
+        self._relay()
+        return TickOutcome(run, next_tick_in_s(run, self._clock()))
+
+    def _mitigate(self, run: Run) -> None:
+        """A verified run mitigates its incident, once; a resolved incident stays resolved."""
+        step = f"runbooks:mitigated:{run.id}"
+        with self._store.transaction() as tx:
+            if tx.ledger.state(run.incident_id, step) == "completed":
+                return
+            incident = tx.incidents.get(run.incident_id)
+        actor = f"runbook:{run.runbook}"
+        if incident is not None and incident.status in (
+            IncidentStatus.TRIGGERED,
+            IncidentStatus.ACKNOWLEDGED,
+        ):
+            try:
+                change_status(
+                    self._store, run.incident_id, IncidentStatus.MITIGATED, actor, self._clock()
+                )
+            except InvalidTransitionError as exc:
+                log.warning("incident_not_mitigated", run_id=run.id, reason=str(exc))
+        with self._store.transaction() as tx:
+            tx.ledger.claim(run.incident_id, step)
+            tx.ledger.complete(run.incident_id, step, {"run_id": run.id})
+        log.info("incident_mitigated_by_runbook", run_id=run.id, incident_id=run.incident_id)
+
+    def sweep(self, stale_after_s: float | None = None) -> list[int]:
+        """Tick runs owed one: approval deadlines passed, wake-ups missed (a worker died)."""
+        now = self._clock()
+        stale = now - timedelta(seconds=stale_after_s or self._tick_lease_s)
+        due = self._runs.due(now, stale)
+        for run_id in due:
+            self._tasks.enqueue(TICK_TASK, [run_id])
+        if due:
+            log.info("runbook_runs_swept", run_ids=due)
+        return due
+
+    def _relay(self) -> None:
+        relay_outbox(self._store, self._tasks)
+
+    # ---- reading --------------------------------------------------------------------------
+
+    def catalogue(self) -> list[tuple[str, str]]:
+        """Every runbook's name and description (RunbookPreview)."""
+        return [(rb.name, rb.description) for rb in self._catalog]
+
+    def dry_run(self, incident_id: int, runbook: str) -> list[str]:
+        """One runbook's plan for one incident as lines (RunbookPreview); acts on nothing."""
+        incident, _ = self._incident(incident_id)
+        return describe(self._planner.plan(self._runbook(runbook), incident.labels))
+
+    def preview(self, incident_id: int) -> tuple[str | None, list[list[str]]]:
+        """Triage's top hypothesis and the plan (or why none) of every matching runbook."""
+        incident, hypothesis = self._incident(incident_id)
+        plans: list[list[str]] = []
+        for found in match_runbooks(self._catalog, dict(incident.labels), hypothesis):
+            try:
+                plans.append(describe(self._planner.plan(found.runbook, incident.labels)))
+            except PlanError as exc:
+                plans.append([f"{found.runbook.name}: cannot be planned: {exc}"])
+        return hypothesis, plans
+
+    def runs_of(self, incident_id: int) -> list[Run]:
+        self._incident(incident_id)
+        return self._runs.for_incident(incident_id)
+
+    def run(self, run_id: int) -> Run:
+        found = self._runs.load(run_id)
+        if found is None:
+            raise NotFoundError(f"no runbook run {run_id}")
+        return found
+
+    def _incident(self, incident_id: int) -> tuple[Incident, str | None]:
+        with self._store.transaction() as tx:
+            incident = tx.incidents.get(incident_id)
+            triage = tx.incidents.triage(incident_id) if incident is not None else None
+        if incident is None:
+            raise NotFoundError(f"INC-{incident_id} does not exist")
+        return incident, top_hypothesis(triage)
+
+    def _runbook(self, name: str) -> Runbook:
+        runbook = self._catalog.get(name)
+        if runbook is None:
+            known = ", ".join(rb.name for rb in self._catalog)
+            raise NotFoundError(f"no runbook named {name!r} (known: {known})")
+        return runbook
+
+
+def run_view(run: Run) -> dict[str, Any]:
+    """A run as the API and CLI show it."""
+    return {
+        "id": run.id,
+        "ref": f"RUN-{run.id}",
+        "incident_id": run.incident_id,
+        "runbook": run.runbook,
+        "target": run.target,
+        "state": run.state.value,
+        "reason": run.reason,
+        "requested_by": run.requested_by,
+        "approval_required": run.approval_required,
+        "approvers": list(run.approvers),
+        "approval_deadline": run.approval_deadline.isoformat() if run.approval_deadline else None,
+        "created_at": run.created_at.isoformat(),
+        "steps": [step.action for step in run.steps],
+        "next_step": run.next_step,
+        "history": [
+            {"at": t.at.isoformat(), "state": t.state.value, "reason": t.reason, "by": t.by}
+            for t in run.history
+        ],
+    }
