@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import threading
 import time
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import FrameType
 
 from simulator.control import ControlApi, JsonResponse
 from simulator.exposition import CONTENT_TYPE, render
@@ -72,7 +74,12 @@ class _SimulatorRequestHandler(BaseHTTPRequestHandler):
         self._answer_api("DELETE")
 
     def _answer_api(self, method: str) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
+        declared = self.headers.get("Content-Length") or "0"
+        if not declared.isdigit():
+            document = {"error": "invalid_request", "detail": "Content-Length must be a number"}
+            self._send_json(JsonResponse(400, document))
+            return
+        length = int(declared)
         if length > MAX_BODY_BYTES:
             document = {"error": "body_too_large", "detail": f"limit is {MAX_BODY_BYTES} bytes"}
             self._send_json(JsonResponse(413, document))
@@ -173,7 +180,9 @@ def start_in_thread(
 
 
 def run(host: str, port: int, seed: int, speed: float) -> None:
-    """Serve the simulator in the foreground until interrupted (Ctrl-C)."""
+    """Serve the simulator in the foreground until interrupted (Ctrl-C or SIGTERM)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
     running = start_in_thread(host=host, port=port, seed=seed, speed=speed)
     print(
         json.dumps(
@@ -188,3 +197,8 @@ def run(host: str, port: int, seed: int, speed: float) -> None:
         logger.info("simulator_stopping")
     finally:
         running.stop()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """Turn SIGTERM into the same clean shutdown as Ctrl-C."""
+    raise KeyboardInterrupt

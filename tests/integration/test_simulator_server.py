@@ -75,3 +75,17 @@ def test_stop_releases_the_port() -> None:
     running.stop()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
+
+
+def test_malformed_content_length_is_a_400(simulator: RunningSimulator) -> None:
+    """A request whose Content-Length is not a number is refused with 400, not dropped."""
+    with socket.create_connection(("127.0.0.1", simulator.port), timeout=5) as sock:
+        sock.sendall(
+            b"PUT /control/models/llama-3-70b-instruct/replicas HTTP/1.1\r\n"
+            b"Host: 127.0.0.1\r\nContent-Length: lots\r\nConnection: close\r\n\r\n"
+        )
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400")
+    assert b'"invalid_request"' in answer
