@@ -8,12 +8,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot.cli_runbooks import add_parser as add_runbooks_parser
+from bot.runbook.errors import RunbookError
 from bot.settings import Settings
 
 
 def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.cli_runbooks import check_startup
     from bot.stack import run_stack
 
+    check_startup(settings)
     return run_stack(settings, args.host, args.port)
 
 
@@ -27,8 +31,10 @@ def _cmd_api(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.cli_runbooks import check_startup
     from workers.app import ALL_QUEUES, create_celery
 
+    check_startup(settings)
     app = create_celery(settings)
     argv = [
         "worker",
@@ -122,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     postmortem.add_argument("--format", choices=["md", "json", "html"], default="md")
     postmortem.add_argument("--output", "-o", default="", help="file to write (default stdout)")
     postmortem.set_defaults(handler=_cmd_postmortem)
+    add_runbooks_parser(sub)
     simulate = sub.add_parser("simulate", help="run the GenAI fleet simulator")
     simulate.add_argument("--host", default="127.0.0.1")
     simulate.add_argument("--port", type=int, default=9400)
@@ -144,7 +151,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "incidents" and args.action == "show" and not args.id:
         print("firebreak incidents show: give an incident id (INC-<n>)", file=sys.stderr)
         return 2
-    result: int = args.handler(args, settings)
+    try:
+        result: int = args.handler(args, settings)
+    except RunbookError as exc:
+        print(f"firebreak: cannot start: runbook error: {exc}", file=sys.stderr)
+        return 2
     return result
 
 

@@ -11,12 +11,14 @@ from bot.bootstrap import Container
 from bot.settings import Settings
 from bot.web.metrics import WebMetrics
 from bot.web.outbox_relay import OutboxRelayLoop
-from bot.web.routes import health, incidents, webhooks
+from bot.web.routes import health, incidents, runbooks, webhooks
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
     """Build the API; `settings` is read from the environment only when not given."""
     container = container or Container(settings or Settings())
+    container.runbooks  # noqa: B018  (a bad runbook stops startup: RunbookError names file:line)
+    container.targets  # noqa: B018
     relay = OutboxRelayLoop(container.store, container.tasks)
 
     @asynccontextmanager
@@ -37,4 +39,5 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(webhooks.router)
     app.include_router(incidents.router)
     app.include_router(health.router)
+    app.include_router(runbooks.router)
     return app
