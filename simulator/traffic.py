@@ -30,7 +30,7 @@ from simulator.catalog import (
     ModelSpec,
 )
 from simulator.faults import FaultEffects
-from simulator.fleet import Gpu, ModelState, Replica
+from simulator.fleet import Gpu, ModelState, Pool, Replica
 
 BASELINE_APP_ERROR_RATIO = 0.002
 BASELINE_ABORT_RATIO = 0.001
@@ -77,44 +77,57 @@ def step_model(model: ModelState, effects: FaultEffects, dt_s: float, rng: rando
 
     demand_rps = spec.request_rate_rps * effects.traffic_multiplier
     demand_rps *= max(0.5, 1.0 + rng.gauss(0.0, 0.03))
-    gateway = model.gateway
-    gateway.upstream_errors += demand_rps * BASELINE_UPSTREAM_RETRY_RATIO * dt_s
+    model.gateway.upstream_errors += demand_rps * BASELINE_UPSTREAM_RETRY_RATIO * dt_s
     total_weight = sum(pool.traffic_weight for pool in model.pools.values())
     if total_weight <= 0.0:
-        gateway.record("503", demand_rps * dt_s)
+        model.gateway.record("503", demand_rps * dt_s)
 
     for pool in model.pools.values():
         pool_rps = demand_rps * pool.traffic_weight / total_weight if total_weight > 0 else 0.0
-        upstream_failed_rps = pool_rps * effects.upstream_error_ratio
-        gateway.record("502", upstream_failed_rps * dt_s)
-        gateway.upstream_errors += upstream_failed_rps * dt_s
-        engine_rps = pool_rps - upstream_failed_rps
-        serving = [replica for replica in pool.replicas if replica.is_serving]
-        if not serving:
-            gateway.record("503", engine_rps * dt_s)
-        per_replica_rps = engine_rps / len(serving) if serving else 0.0
-        for replica in pool.replicas:
-            replica.gpu.last_xid = effects.xid_by_node.get(replica.node, 0)
-        broken = sum(1 for replica in serving if replica.gpu.has_fallen_over)
-        healthy = len(serving) - broken
-        retried_rps = per_replica_rps * broken * CLIENT_RETRY_RATIO / healthy if healthy else 0.0
-        for replica in pool.replicas:
-            thermal = effects.thermal_intensity_by_node.get(replica.node)
-            arrival_rps = per_replica_rps if replica.is_serving else 0.0
-            if replica.gpu.has_fallen_over:
-                gateway.record("503", arrival_rps * dt_s)
-                _step_dead_gpu(replica.gpu, dt_s)
-                _idle_engine(replica)
-                continue
-            if replica.is_serving:
-                arrival_rps += retried_rps
-            served_rps, aborted_rps = _step_engine(replica, spec, arrival_rps, dt_s, rng)
-            completed = served_rps * dt_s
-            gateway.record("500", completed * app_error_ratio)
-            gateway.record("200", completed * (1.0 - app_error_ratio - BASELINE_ABORT_RATIO))
-            gateway.record("499", aborted_rps * dt_s + completed * BASELINE_ABORT_RATIO)
-            busy = min(1.0, arrival_rps / _capacity_rps(replica, spec))
-            _step_gpu(replica, busy if arrival_rps > 0.0 else 0.0, thermal, dt_s, rng)
+        _step_pool(model, pool, pool_rps, effects, app_error_ratio, dt_s, rng)
+
+
+def _step_pool(
+    model: ModelState,
+    pool: Pool,
+    pool_rps: float,
+    effects: FaultEffects,
+    app_error_ratio: float,
+    dt_s: float,
+    rng: random.Random,
+) -> None:
+    """Route a pool's share of demand to its replicas and count the outcomes at the gateway."""
+    gateway = model.gateway
+    upstream_failed_rps = pool_rps * effects.upstream_error_ratio
+    gateway.record("502", upstream_failed_rps * dt_s)
+    gateway.upstream_errors += upstream_failed_rps * dt_s
+    engine_rps = pool_rps - upstream_failed_rps
+    serving = [replica for replica in pool.replicas if replica.is_serving]
+    if not serving:
+        gateway.record("503", engine_rps * dt_s)
+    per_replica_rps = engine_rps / len(serving) if serving else 0.0
+    for replica in pool.replicas:
+        replica.gpu.last_xid = effects.xid_by_node.get(replica.node, 0)
+    broken = sum(1 for replica in serving if replica.gpu.has_fallen_over)
+    healthy = len(serving) - broken
+    retried_rps = per_replica_rps * broken * CLIENT_RETRY_RATIO / healthy if healthy else 0.0
+    for replica in pool.replicas:
+        arrival_rps = per_replica_rps if replica.is_serving else 0.0
+        if replica.gpu.has_fallen_over:
+            gateway.record("503", arrival_rps * dt_s)
+            _step_dead_gpu(replica.gpu, dt_s)
+            _idle_engine(replica)
+            continue
+        if replica.is_serving:
+            arrival_rps += retried_rps
+        served_rps, aborted_rps = _step_engine(replica, model.spec, arrival_rps, dt_s, rng)
+        completed = served_rps * dt_s
+        gateway.record("500", completed * app_error_ratio)
+        gateway.record("200", completed * (1.0 - app_error_ratio - BASELINE_ABORT_RATIO))
+        gateway.record("499", aborted_rps * dt_s + completed * BASELINE_ABORT_RATIO)
+        busy = min(1.0, arrival_rps / _capacity_rps(replica, model.spec))
+        thermal = effects.thermal_intensity_by_node.get(replica.node)
+        _step_gpu(replica, busy, thermal, dt_s, rng)
 
 
 def _capacity_rps(replica: Replica, spec: ModelSpec) -> float:
