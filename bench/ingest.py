@@ -78,6 +78,9 @@ def main() -> None:
     parser.add_argument("--big-every", type=int, default=0, help="every Nth request has 50 alerts")
     parser.add_argument("--database-url", default="")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/10")
+    parser.add_argument(
+        "--no-worker", action="store_true", help="measure the API alone; tasks stay queued"
+    )
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="firebreak-bench-"))
@@ -94,7 +97,10 @@ def main() -> None:
     cli = [sys.executable, "-m", "bot.cli"]
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "cwd": ROOT}
     api = subprocess.Popen([*cli, "api", "--port", str(port)], **quiet)  # type: ignore[call-overload]
-    worker = subprocess.Popen([*cli, "worker", "--concurrency", "1"], **quiet)  # type: ignore[call-overload]
+    processes = [api]
+    if not args.no_worker:
+        worker_command = [*cli, "worker", "--concurrency", "1"]
+        processes.append(subprocess.Popen(worker_command, **quiet))  # type: ignore[call-overload]
     try:
         wait_for(lambda: _up(port), timeout_s=30)
         sizes = [50 if args.big_every and i % args.big_every == 0 else 1 for i in range(args.requests)]
@@ -128,7 +134,7 @@ def main() -> None:
         print(f"stored alerts     {alerts_stored} of {sent_alerts} sent; outbox pending {pending}")
         print("loss              " + ("none" if alerts_stored == sent_alerts else "LOST ALERTS"))
     finally:
-        for process in (api, worker):
+        for process in processes:
             process.terminate()
             process.wait(timeout=20)
 
