@@ -1,0 +1,317 @@
+"""The remediation use cases on a real SQLite incident store with in-memory runs, targets,
+guards and metrics: planning after triage, approval, ticking to a verified mitigation,
+guard skips recorded, one run per target, dry run, pause, revert and approval timeouts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.adapters.sql_store import SqlStore
+from bot.domain.alerts import Severity
+from bot.domain.incidents import Incident, IncidentStatus
+from bot.domain.runbooks import Run, RunState
+from bot.domain.timeline import EventKind
+from bot.runbook.errors import ApprovalRefusedError
+from bot.runbook.executor import RunbookExecutor
+from bot.runbook.guards import Guards
+from bot.runbook.loader import load_directory
+from bot.runbook.targets import BoundTarget, TargetRegistry
+from bot.services.remediate import TICK_TASK, Remediation
+from bot.services.run_journal import StoreRunJournal
+from tests.fakes.remediation import FakeRunIndex, RecordingTaskQueue
+from tests.fakes.runbooks import FakeClock, FakeGuardStore, FakeTarget, FakeVerifyMetrics
+
+RUNBOOKS = load_directory(Path(__file__).resolve().parents[2] / "runbooks")
+MODEL = "llama-3-70b-instruct"
+SATURATION = {"alertname": "VLLMKVCacheSaturation", "model_name": MODEL}
+DRIFT = {"alertname": "ModelOutputDrift", "model_name": MODEL}
+
+
+@dataclass
+class Rig:
+    store: SqlStore
+    clock: FakeClock
+    runs: FakeRunIndex
+    target: FakeTarget
+    guards: FakeGuardStore
+    metrics: FakeVerifyMetrics
+    tasks: RecordingTaskQueue
+    dry_run: bool = False
+
+    @property
+    def remediation(self) -> Remediation:
+        registry = TargetRegistry([BoundTarget(MODEL, MODEL, self.target)])
+        guards = Guards(self.guards, self.clock)
+        journal = StoreRunJournal(self.store, self.clock)
+        executor = RunbookExecutor(
+            self.runs, registry, guards, self.metrics, journal, self.clock, self.dry_run
+        )
+        return Remediation(
+            self.store,
+            self.runs,
+            RUNBOOKS,
+            registry,
+            guards,
+            executor,
+            self.tasks,
+            self.clock,
+            dry_run=self.dry_run,
+        )
+
+    def incident(self, labels: dict[str, str], hypothesis: str | None = None) -> int:
+        with self.store.transaction() as tx:
+            incident = tx.incidents.add(
+                Incident(
+                    id=0,
+                    receiver="firebreak",
+                    group_key=f"group-{len(tx.incidents.list()) + 1}",
+                    title=labels["alertname"],
+                    severity=Severity.CRITICAL,
+                    status=IncidentStatus.TRIGGERED,
+                    triggered_at=self.clock(),
+                    labels=labels,
+                )
+            )
+            if hypothesis:
+                report = {"hypotheses": [{"kind": hypothesis, "confidence": 0.9}]}
+                tx.incidents.save_triage(incident.id, report)
+        return incident.id
+
+    def drive(self, run_id: int, max_ticks: int = 200) -> Run:
+        """Tick like the task does: again after `next_in_s`, until the run stops."""
+        for _ in range(max_ticks):
+            outcome = self.remediation.tick(run_id, holder="worker-1")
+            assert outcome.run is not None
+            if outcome.next_in_s is None:
+                return outcome.run
+            self.clock.advance(outcome.next_in_s)
+        raise AssertionError("run did not settle")
+
+    def timeline(self, incident_id: int) -> list[str]:
+        with self.store.transaction() as tx:
+            events = tx.timeline.for_incident(incident_id)
+        return [e.message for e in events if e.kind is EventKind.RUNBOOK]
+
+    def audit(self, incident_id: int) -> list[str]:
+        with self.store.transaction() as tx:
+            return [row["action"] for row in tx.audit.for_incident(incident_id)]
+
+    def status(self, incident_id: int) -> IncidentStatus:
+        with self.store.transaction() as tx:
+            incident = tx.incidents.get(incident_id)
+        assert incident is not None
+        return incident.status
+
+
+@pytest.fixture
+def rig(sqlite_store: SqlStore) -> Rig:
+    return Rig(
+        sqlite_store,
+        FakeClock(),
+        FakeRunIndex(),
+        FakeTarget(),
+        FakeGuardStore(),
+        FakeVerifyMetrics([1.2]),
+        RecordingTaskQueue(),
+    )
+
+
+def only_run(rig: Rig, incident_id: int) -> Run:
+    runs = rig.runs.for_incident(incident_id)
+    assert len(runs) == 1
+    return runs[0]
+
+
+def test_saturation_scales_out_unattended_and_mitigates(rig: Rig) -> None:
+    """A saturation incident gets a scale-out run that acts, verifies and mitigates."""
+    incident_id = rig.incident(SATURATION, "capacity_saturation")
+    outcomes = rig.remediation.plan_incident(incident_id)
+    assert [(o.runbook, o.outcome) for o in outcomes] == [("scale-out", "created")]
+    run_id = outcomes[0].run_id
+    assert rig.tasks.named(TICK_TASK) == [[run_id]]
+    run = rig.drive(run_id or 0)
+    assert run.state is RunState.SUCCEEDED
+    assert rig.target.calls == [("set_replicas", ("primary", 6))]
+    assert rig.status(incident_id) is IncidentStatus.MITIGATED
+    messages = rig.timeline(incident_id)
+    assert any("step forward:1 scale done" in m for m in messages)
+    assert any("succeeded" in m for m in messages)
+    assert {"run_created", "run_approved", "step_completed", "incident_mitigated"} <= set(
+        rig.audit(incident_id)
+    )
+
+
+def test_planning_again_creates_no_second_run(rig: Rig) -> None:
+    """A redelivered plan task finds the runbook already run for the incident."""
+    incident_id = rig.incident(SATURATION, "capacity_saturation")
+    rig.remediation.plan_incident(incident_id)
+    again = rig.remediation.plan_incident(incident_id)
+    assert [o.outcome for o in again] == ["exists"]
+    assert len(rig.runs.for_incident(incident_id)) == 1
+
+
+def test_bad_deploy_waits_for_approval_then_rolls_back(rig: Rig) -> None:
+    """A rollback run waits for a human; approval ticks it and the known-good version returns."""
+    rig.metrics.values = [0.05]
+    incident_id = rig.incident(DRIFT, "bad_deploy")
+    rig.remediation.plan_incident(incident_id)
+    run = only_run(rig, incident_id)
+    assert run.state is RunState.AWAITING_APPROVAL
+    assert rig.tasks.named(TICK_TASK) == []
+    assert any("awaits approval" in m for m in rig.timeline(incident_id))
+    rig.remediation.approve(run.id or 0, "alice")
+    assert rig.tasks.named(TICK_TASK) == [[run.id]]
+    assert rig.drive(run.id or 0).state is RunState.SUCCEEDED
+    assert rig.target.state.version == "v1"
+    assert any("approved by alice" in m for m in rig.timeline(incident_id))
+
+
+def test_only_listed_approvers_may_decide(rig: Rig) -> None:
+    """A run whose runbook lists approvers refuses anyone else, and says so in the audit log."""
+    incident_id = rig.incident(DRIFT, "bad_deploy")
+    rig.remediation.plan_incident(incident_id)
+    run = only_run(rig, incident_id)
+    stored = rig.runs.load(run.id or 0)
+    assert stored is not None
+    rig.runs.save(stored.model_copy(update={"approvers": ("U-LEAD",)}))
+    with pytest.raises(ApprovalRefusedError):
+        rig.remediation.approve(run.id or 0, "mallory")
+    assert "approval_refused" in rig.audit(incident_id)
+    assert only_run(rig, incident_id).state is RunState.AWAITING_APPROVAL
+
+
+def test_two_incidents_on_one_target_make_one_run(rig: Rig) -> None:
+    """The second incident on a target already being remediated is skipped by guard, once."""
+    first = rig.incident(SATURATION, "capacity_saturation")
+    second = rig.incident(SATURATION, "capacity_saturation")
+    rig.remediation.plan_incident(first)
+    outcomes = rig.remediation.plan_incident(second)
+    outcomes += rig.remediation.plan_incident(second)
+    assert [o.outcome for o in outcomes] == ["skipped", "skipped"]
+    assert rig.runs.for_incident(second) == []
+    skipped = [m for m in rig.timeline(second) if "skipped by guard" in m]
+    assert len(skipped) == 1
+    assert "run_skipped_by_guard" in rig.audit(second)
+
+
+def test_cooldown_after_a_run_skips_the_next_incident(rig: Rig) -> None:
+    """Within the runbook's cooldown a new incident on the target is skipped with the reason."""
+    first = rig.incident(SATURATION, "capacity_saturation")
+    run_id = rig.remediation.plan_incident(first)[0].run_id or 0
+    rig.drive(run_id)
+    second = rig.incident(SATURATION, "capacity_saturation")
+    outcome = rig.remediation.plan_incident(second)[0]
+    assert outcome.outcome == "skipped"
+    assert outcome.reason.startswith("cooldown")
+    assert any("skipped by guard: cooldown" in m for m in rig.timeline(second))
+
+
+def test_failed_verification_reverts_and_does_not_mitigate(rig: Rig) -> None:
+    """A rollback whose drift stays high is reverted to the version at run start."""
+    rig.metrics.values = [0.6]
+    incident_id = rig.incident(DRIFT, "bad_deploy")
+    rig.remediation.plan_incident(incident_id)
+    run = only_run(rig, incident_id)
+    rig.remediation.approve(run.id or 0, "alice")
+    assert rig.drive(run.id or 0).state is RunState.REVERTED
+    assert rig.target.state.version == "v2"
+    assert rig.status(incident_id) is IncidentStatus.TRIGGERED
+    assert any("reverted" in m for m in rig.timeline(incident_id))
+
+
+def test_dry_run_plans_onto_the_timeline_without_a_run(rig: Rig) -> None:
+    """With dry_run set, the plan is written on the timeline and nothing runs."""
+    rig.dry_run = True
+    incident_id = rig.incident(SATURATION, "capacity_saturation")
+    outcomes = rig.remediation.plan_incident(incident_id)
+    assert [o.outcome for o in outcomes] == ["dry_run"]
+    assert rig.runs.for_incident(incident_id) == []
+    assert rig.target.calls == []
+    assert any("dry run: scale-out" in m for m in rig.timeline(incident_id))
+
+
+def test_pause_skips_new_runs_and_is_audited(rig: Rig) -> None:
+    """While paused, planning records a guard skip; resuming lets the next incident run."""
+    rig.remediation.pause("alice")
+    paused = rig.incident(SATURATION, "capacity_saturation")
+    assert rig.remediation.plan_incident(paused)[0].reason == "runbooks are paused"
+    rig.remediation.resume("alice")
+    resumed = rig.incident(SATURATION, "capacity_saturation")
+    assert rig.remediation.plan_incident(resumed)[0].outcome == "created"
+    with rig.store.transaction() as tx:
+        rows = tx.audit.for_incident(paused)
+    assert "run_skipped_by_guard" in [r["action"] for r in rows]
+
+
+def test_approval_timeout_is_swept(rig: Rig) -> None:
+    """A run nobody decides on is found by the sweep after its deadline and times out."""
+    incident_id = rig.incident(DRIFT, "bad_deploy")
+    rig.remediation.plan_incident(incident_id)
+    run = only_run(rig, incident_id)
+    assert rig.remediation.sweep() == []
+    rig.clock.advance(1801)
+    assert rig.remediation.sweep() == [run.id]
+    assert rig.drive(run.id or 0).state is RunState.TIMED_OUT
+    assert rig.target.calls == []
+
+
+def test_denied_run_frees_its_target(rig: Rig) -> None:
+    """Denying a run acts on nothing and lets the next incident on the target plan a run."""
+    first = rig.incident(DRIFT, "bad_deploy")
+    rig.remediation.plan_incident(first)
+    denied = rig.remediation.deny(only_run(rig, first).id or 0, "bob", reason="not now")
+    assert denied.state is RunState.DENIED
+    second = rig.incident(DRIFT, "bad_deploy")
+    assert rig.remediation.plan_incident(second)[0].outcome == "created"
+    assert any("denied by bob" in m for m in rig.timeline(first))
+
+
+def test_a_leased_run_is_not_ticked_by_another_worker(rig: Rig) -> None:
+    """While one worker holds a run's tick lease, another is told when to come back."""
+    incident_id = rig.incident(SATURATION, "capacity_saturation")
+    run_id = rig.remediation.plan_incident(incident_id)[0].run_id or 0
+    rig.runs.lease_tick(run_id, "worker-1", rig.clock(), 60)
+    outcome = rig.remediation.tick(run_id, holder="worker-2")
+    assert outcome.run is None
+    assert outcome.next_in_s == pytest.approx(60)
+    assert rig.target.calls == []
+
+
+def test_manual_start_records_the_requester(rig: Rig) -> None:
+    """A person starting a runbook is recorded as the run's requester."""
+    incident_id = rig.incident(SATURATION)
+    outcome = rig.remediation.start(incident_id, "scale-out", "U-ONCALL")
+    run = rig.runs.load(outcome.run_id or 0)
+    assert run is not None
+    assert run.requested_by == "U-ONCALL"
+    assert any("requested by U-ONCALL" in m for m in rig.timeline(incident_id))
+
+
+def test_unmatched_incident_gets_no_run(rig: Rig) -> None:
+    """An incident no runbook answers gets no run and no timeline entry."""
+    incident_id = rig.incident({"alertname": "DiskFull", "model_name": MODEL}, "unknown")
+    assert rig.remediation.plan_incident(incident_id) == []
+    assert rig.timeline(incident_id) == []
+
+
+def test_preview_lists_every_matching_plan(rig: Rig) -> None:
+    """The dry-run preview names triage's hypothesis and each matching runbook's steps."""
+    incident_id = rig.incident(SATURATION, "capacity_saturation")
+    hypothesis, plans = rig.remediation.preview(incident_id)
+    assert hypothesis == "capacity_saturation"
+    assert plans[0][0].startswith("scale-out → llama-3-70b-instruct")
+    assert rig.target.calls == []
+
+
+def test_mitigation_happens_once_even_when_ticked_again(rig: Rig) -> None:
+    """Ticking a succeeded run again does not move or re-audit the incident."""
+    incident_id = rig.incident(SATURATION, "capacity_saturation")
+    run_id = rig.remediation.plan_incident(incident_id)[0].run_id or 0
+    rig.drive(run_id)
+    rig.clock.advance(timedelta(minutes=1).total_seconds())
+    rig.remediation.tick(run_id, holder="worker-2")
+    assert rig.audit(incident_id).count("incident_mitigated") == 1
