@@ -1,0 +1,53 @@
+"""The shipped runbooks and a targets file, rewritten for tests: the same steps, matchers,
+approval and guards, with waits of a second, short step leases, verification every second
+over a short PromQL window, and targets pointing at a test's simulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SHIPPED = Path(__file__).resolve().parent.parent / "runbooks"
+STEP_LEASE_S = 4.0
+
+
+def write_fast_runbooks(
+    folder: Path,
+    *,
+    window: str = "10s",
+    without_verify: Iterable[str] = (),
+    overrides: dict[str, dict[str, Any]] | None = None,
+) -> Path:
+    """Copy every shipped runbook into `folder`, made quick; `overrides` sets top-level keys."""
+    folder.mkdir(parents=True, exist_ok=True)
+    skip_verify = set(without_verify)
+    for source in sorted(SHIPPED.glob("*.yml")):
+        document: dict[str, Any] = yaml.safe_load(source.read_text())
+        for step in [*document["steps"], *document.get("revert", [])]:
+            if step["action"] == "wait":
+                step["params"]["duration_s"] = 1
+            step["timeout_s"] = STEP_LEASE_S
+        verify = document.get("verify")
+        if verify is not None and document["name"] in skip_verify:
+            del document["verify"]
+        elif verify is not None:
+            verify.update(initial_delay_s=2, interval_s=1, count=3)
+            verify["query"] = verify["query"].replace("[2m]", f"[{window}]")
+        if document["name"] == "scale-out":
+            document["parameters"]["replicas"]["default"] = 8
+        document.update((overrides or {}).get(document["name"], {}))
+        (folder / source.name).write_text(yaml.safe_dump(document, sort_keys=False))
+    return folder
+
+
+def write_targets(path: Path, base_url: str) -> Path:
+    """A targets file naming the simulator's two models on its control API."""
+    targets = [
+        {"name": name, "kind": "http", "base_url": base_url, "timeout_s": 5}
+        for name in ("llama-3-70b-instruct", "reranker-v2")
+    ]
+    path.write_text(yaml.safe_dump({"targets": targets}))
+    return path
