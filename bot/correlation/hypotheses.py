@@ -1,9 +1,11 @@
 """Ranking causes from evidence: hard rules, weighted moved signals, onset order, alert priors.
 
 Each moved finding adds `weight x strength` to the hypotheses its signal supports in the
-direction it moved (strength grows with |z|, capped at 1); a negative weight argues against
-a hypothesis and scales it down. The hypotheses backed by the signal that moved first get a
-lead bonus. Hard-rule verdicts add their boost; alert names add a weak prior. A score
+direction it moved (strength grows with |z|, capped at 1; a localized support also shrinks as
+more of the signal's series move together); a negative weight argues against a hypothesis
+and scales it down. The hypotheses backed by the signal that moved first get a
+lead bonus. Movement on a GPU with a new hardware XID counts only towards `gpu_fault`.
+Hard-rule verdicts add their boost; alert names add a weak prior. A score
 becomes a confidence as `1 - exp(-score)`. `unknown` ranks by `1 - best confidence`, so it
 leads when nothing (or only a symptom such as TTFT) moved.
 """
@@ -15,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from bot.correlation.rules import RuleVerdict
-from bot.correlation.templates import Signal
+from bot.correlation.rules import RuleVerdict, is_application_xid
+from bot.correlation.templates import Evaluator, Signal
 from bot.domain.findings import Finding, FindingStatus, Hypothesis, HypothesisKind
 
 Z_FOR_FULL_STRENGTH = 8.0
@@ -52,6 +54,34 @@ def strength(finding: Finding) -> float:
     if finding.z is None:
         return 1.0
     return min(1.0, abs(finding.z) / Z_FOR_FULL_STRENGTH)
+
+
+def locality(finding: Finding) -> float:
+    """1 when one of many series moved, falling to 0 when all of them moved together."""
+    if finding.series_count <= 1:
+        return 1.0
+    return 1.0 - (finding.moved_series_count - 1) / (finding.series_count - 1)
+
+
+def _gpu_of(finding: Finding) -> tuple[str, str] | None:
+    labels = finding.series_labels
+    host = labels.get("Hostname") or labels.get("hostname")
+    return None if host is None or "gpu" not in labels else (host, labels["gpu"])
+
+
+def xid_gpu(findings: Sequence[Finding], signals: Mapping[str, Signal]) -> tuple[str, str] | None:
+    """The GPU with a new hardware XID, whose other symptoms that XID already explains."""
+    for finding in findings:
+        signal = signals.get(finding.signal)
+        if (
+            signal is not None
+            and signal.evaluator is Evaluator.XID
+            and finding.moved
+            and finding.peak is not None
+            and not is_application_xid(int(finding.peak))
+        ):
+            return _gpu_of(finding)
+    return None
 
 
 def alert_priors(alert_names: Sequence[str]) -> dict[HypothesisKind, list[str]]:
@@ -116,16 +146,21 @@ def rank(
 ) -> list[Hypothesis]:
     """Hypotheses best first, each with its confidence, evidence and a numeric explanation."""
     tallies: dict[HypothesisKind, _Tally] = {}
+    broken_gpu = xid_gpu(findings, signals)
     for finding in findings:
         signal = signals.get(finding.signal)
         if signal is None or not finding.moved or finding.direction is None:
             continue
+        on_broken_gpu = broken_gpu is not None and _gpu_of(finding) == broken_gpu
         for support in signal.supports:
             if support.direction is not finding.direction:
                 continue
+            if on_broken_gpu and support.kind is not HypothesisKind.GPU_FAULT:
+                continue  # a GPU off the bus also stops clocking; that is not throttling
             tally = tallies.setdefault(support.kind, _Tally())
             if support.weight >= 0:
                 weight = support.weight * strength(finding)
+                weight *= locality(finding) if support.localized else 1.0
                 tally.score += weight
                 tally.parts.append((weight, finding.signal, finding.describe()))
             else:
@@ -134,7 +169,10 @@ def rank(
     lead = leaders(findings, signals)
     lead_by_kind: dict[HypothesisKind, list[str]] = {}
     for finding in lead:
+        on_broken_gpu = broken_gpu is not None and _gpu_of(finding) == broken_gpu
         for support in signals[finding.signal].supports:
+            if on_broken_gpu and support.kind is not HypothesisKind.GPU_FAULT:
+                continue
             if support.direction is finding.direction and support.weight >= LEAD_MIN_WEIGHT:
                 lead_by_kind.setdefault(support.kind, []).append(finding.signal)
     lead_names = {f.signal for f in lead}

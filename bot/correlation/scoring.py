@@ -196,8 +196,10 @@ def score_signal(
         z=None if chosen.z is None else round(chosen.z, 2),
         direction=chosen.direction,
         onset_at=to_datetime(chosen.onset_ts),
-        series_labels=chosen.labels if len(series) > 1 else {},
+        series_labels=chosen.labels,
         series_count=len(series),
-        moved_series_count=sum(1 for s in scores if s.status is FindingStatus.MOVED),
+        moved_series_count=sum(
+            1 for s in scores if s.status is FindingStatus.MOVED and s.direction is chosen.direction
+        ),
     )
     return finding, chosen

@@ -41,11 +41,16 @@ class Evaluator(StrEnum):
 
 @dataclass(frozen=True)
 class Support:
-    """Movement in `direction` adds `weight` to `kind`; a negative weight argues against it."""
+    """Movement in `direction` adds `weight` to `kind`; a negative weight argues against it.
+
+    A `localized` support counts only to the extent few of the signal's series moved that way:
+    one GPU dropping is a GPU fault, every GPU dropping together is a change in load.
+    """
 
     kind: HypothesisKind
     direction: Direction
     weight: float
+    localized: bool = False
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import pytest
 
 from bot.correlation.engine import correlate
 from bot.correlation.hypotheses import alert_priors, rank
+from bot.correlation.rules import RuleVerdict, hard_rules
 from bot.correlation.signals import CATALOGUE
 from bot.domain.findings import Direction, Finding, FindingStatus, HypothesisKind, TriageReport
 from tests.fakes.metrics import ALERTS, fault_scenario
@@ -159,3 +160,42 @@ def test_ranking_is_sorted_and_bounded() -> None:
     confidences = [h.confidence for h in report.hypotheses]
     assert confidences == sorted(confidences, reverse=True)
     assert all(0.0 <= c <= 1.0 for c in confidences)
+
+
+def test_every_gpu_dropping_together_is_load_not_a_gpu_fault() -> None:
+    """Utilisation falling on one GPU of eight is a GPU fault; on all eight it is not."""
+
+    def util_drop(moved_series: int) -> Finding:
+        return Finding(
+            "gpu_util", "dcgm", "q", FindingStatus.MOVED, peak=0.0, baseline_median=70.0,
+            z=-20.0, direction=Direction.DOWN, onset_at=ONSET, series_count=8,
+            moved_series_count=moved_series,
+        )  # fmt: skip
+
+    one = {h.kind: h.confidence for h in rank([util_drop(1)], SIGNALS)}
+    every = {h.kind: h.confidence for h in rank([util_drop(8)], SIGNALS)}
+    assert one[HypothesisKind.GPU_FAULT] > 0.5
+    assert every.get(HypothesisKind.GPU_FAULT, 0.0) < 0.3
+
+
+def test_clock_drop_on_the_gpu_with_an_xid_is_not_throttling() -> None:
+    """A GPU off the bus stops clocking; its clock drop does not argue for thermal throttling."""
+    gpu = {"Hostname": "gpu-node-01", "gpu": "0"}
+    xid = Finding(
+        "xid_errors", "dcgm", "q", FindingStatus.MOVED, peak=79.0, direction=Direction.UP,
+        onset_at=ONSET, series_labels=gpu, series_count=7, moved_series_count=1,
+    )  # fmt: skip
+    clock = Finding(
+        "sm_clock", "dcgm", "q", FindingStatus.MOVED, peak=0.0, baseline_median=1980.0,
+        z=-20.0, direction=Direction.DOWN, onset_at=ONSET, series_labels=gpu, series_count=7,
+        moved_series_count=1,
+    )  # fmt: skip
+    with_xid = {h.kind: h.confidence for h in rank([xid, clock], SIGNALS, hard_rules_for(xid))}
+    without = {h.kind: h.confidence for h in rank([clock], SIGNALS)}
+    assert without[HypothesisKind.THERMAL_THROTTLING] > 0.4
+    assert HypothesisKind.THERMAL_THROTTLING not in with_xid
+    assert with_xid[HypothesisKind.GPU_FAULT] > 0.9
+
+
+def hard_rules_for(finding: Finding) -> list[RuleVerdict]:
+    return hard_rules({finding.signal: finding})

@@ -9,7 +9,6 @@ UP, DOWN = Direction.UP, Direction.DOWN
 CAPACITY = HypothesisKind.CAPACITY_SATURATION
 THERMAL = HypothesisKind.THERMAL_THROTTLING
 GPU = HypothesisKind.GPU_FAULT
-UPSTREAM = HypothesisKind.UPSTREAM_ERRORS
 
 GPU_SCOPE: tuple[tuple[str, str], ...] = (
     ("model_name", "model_name"),
@@ -36,11 +35,7 @@ SIGNALS: tuple[Signal, ...] = (
         backend="dcgm",
         template=_per_gpu("DCGM_FI_DEV_GPU_UTIL{scope}"),
         expected=DOWN,
-        supports=(
-            Support(GPU, DOWN, 0.7),
-            Support(CAPACITY, UP, 0.2),
-            Support(UPSTREAM, DOWN, -0.3),
-        ),
+        supports=(Support(GPU, DOWN, 0.7, localized=True), Support(CAPACITY, UP, 0.2)),
         scope_labels=GPU_SCOPE,
         unit="%",
         floor_abs=3.0,
@@ -61,7 +56,8 @@ SIGNALS: tuple[Signal, ...] = (
         backend="dcgm",
         template=_per_gpu("DCGM_FI_DEV_GPU_TEMP{scope}"),
         expected=UP,
-        supports=(Support(THERMAL, UP, 0.7), Support(CAPACITY, UP, -0.2)),
+        # Temperature also rises with load; the clock signals are what set throttling apart.
+        supports=(Support(THERMAL, UP, 0.5),),
         scope_labels=GPU_SCOPE,
         unit="C",
         floor_abs=2.0,
@@ -72,7 +68,11 @@ SIGNALS: tuple[Signal, ...] = (
         backend="dcgm",
         template=_per_gpu("DCGM_FI_DEV_SM_CLOCK{scope}"),
         expected=DOWN,
-        supports=(Support(THERMAL, DOWN, 0.6), Support(GPU, DOWN, 0.2)),
+        supports=(
+            Support(THERMAL, DOWN, 0.6),
+            Support(GPU, DOWN, 0.2, localized=True),
+            Support(CAPACITY, DOWN, -0.3),
+        ),
         scope_labels=GPU_SCOPE,
         unit="MHz",
         floor_abs=30.0,
@@ -94,7 +94,7 @@ SIGNALS: tuple[Signal, ...] = (
         backend="dcgm",
         template=_per_gpu("DCGM_FI_DEV_POWER_USAGE{scope}"),
         expected=DOWN,
-        supports=(Support(THERMAL, DOWN, 0.2), Support(GPU, DOWN, 0.2)),
+        supports=(Support(THERMAL, DOWN, 0.2), Support(GPU, DOWN, 0.2, localized=True)),
         scope_labels=GPU_SCOPE,
         unit="W",
         floor_abs=10.0,

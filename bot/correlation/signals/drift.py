@@ -9,6 +9,7 @@ UP, DOWN = Direction.UP, Direction.DOWN
 CAPACITY = HypothesisKind.CAPACITY_SATURATION
 DEPLOY = HypothesisKind.BAD_DEPLOY
 GPU = HypothesisKind.GPU_FAULT
+THERMAL = HypothesisKind.THERMAL_THROTTLING
 UPSTREAM = HypothesisKind.UPSTREAM_ERRORS
 
 POOL_SCOPE: tuple[tuple[str, str], ...] = (*MODEL_SCOPE, ("pool", "pool"))
@@ -57,7 +58,8 @@ SIGNALS: tuple[Signal, ...] = (
         backend="drift",
         template="sum(rate(llm_requests_total{scope}[{rate}]))",
         expected=UP,
-        supports=(Support(CAPACITY, UP, 0.8),),
+        # Demand rising argues against throttling being the cause.
+        supports=(Support(CAPACITY, UP, 0.8), Support(THERMAL, UP, -0.3)),
         unit="1/s",
         floor_abs=0.2,
         description="requests per second (demand)",
