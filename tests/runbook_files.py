@@ -20,8 +20,10 @@ def write_fast_runbooks(
     window: str = "10s",
     without_verify: Iterable[str] = (),
     overrides: dict[str, dict[str, Any]] | None = None,
+    verify: dict[str, dict[str, Any]] | None = None,
 ) -> Path:
-    """Copy every shipped runbook into `folder`, made quick; `overrides` sets top-level keys."""
+    """Copy every shipped runbook into `folder`, made quick; `overrides` sets top-level keys,
+    `verify` sets keys of a runbook's verification."""
     folder.mkdir(parents=True, exist_ok=True)
     skip_verify = set(without_verify)
     for source in sorted(SHIPPED.glob("*.yml")):
@@ -30,12 +32,13 @@ def write_fast_runbooks(
             if step["action"] == "wait":
                 step["params"]["duration_s"] = 1
             step["timeout_s"] = STEP_LEASE_S
-        verify = document.get("verify")
-        if verify is not None and document["name"] in skip_verify:
+        analysis = document.get("verify")
+        if analysis is not None and document["name"] in skip_verify:
             del document["verify"]
-        elif verify is not None:
-            verify.update(initial_delay_s=2, interval_s=1, count=3)
-            verify["query"] = verify["query"].replace("[2m]", f"[{window}]")
+        elif analysis is not None:
+            analysis.update(initial_delay_s=2, interval_s=1, count=3)
+            analysis["query"] = analysis["query"].replace("[2m]", f"[{window}]")
+            analysis.update((verify or {}).get(document["name"], {}))
         if document["name"] == "scale-out":
             document["parameters"]["replicas"]["default"] = 8
         document.update((overrides or {}).get(document["name"], {}))
