@@ -16,17 +16,30 @@ from bot.adapters.celery_queue import CeleryTaskQueue
 from bot.adapters.console_chat import ConsoleChatClient
 from bot.adapters.openai_summariser import OpenAISummariser
 from bot.adapters.prometheus import PrometheusMetricsSource
+from bot.adapters.redis_rate import RedisOnceGuard, RedisTokenBucket
 from bot.adapters.redis_task_metrics import RedisTaskMetrics
+from bot.adapters.slack import SlackChatClient, SlackUserGroups, slack_web_client
 from bot.adapters.sql_runs import SqlRunStore
 from bot.adapters.sql_store import SqlStore
 from bot.adapters.unconfigured_metrics import UnconfiguredMetricsSource
-from bot.ports import AlertSource, ChatClient, MetricsSource, Summariser, Target, TaskQueue
+from bot.domain.redaction import redact
+from bot.ports import (
+    AlertSource,
+    ChannelPacer,
+    ChatClient,
+    MetricsSource,
+    Summariser,
+    Target,
+    TaskQueue,
+)
 from bot.runbook.executor import RunbookExecutor
 from bot.runbook.guards import Guards
 from bot.runbook.loader import RunbookCatalog
 from bot.runbook.targets import KubernetesTargetConfig, TargetRegistry
 from bot.services.remediate import Remediation
 from bot.settings import Settings
+from bot.slack_app.authorisation import SlackAuthoriser
+from bot.slack_app.deps import SlackDeps
 from bot.summary.offline import OfflineSummariser
 
 
@@ -88,7 +101,34 @@ class Container:
 
     @cached_property
     def chat(self) -> ChatClient:
+        if self.settings.slack_enabled:
+            return SlackChatClient.from_settings(self.settings, redact=redact)
         return ConsoleChatClient(self.settings.chat_log_path, self.settings.slack_channel)
+
+    @cached_property
+    def pacer(self) -> ChannelPacer | None:
+        """Per-channel posting pace shared in Redis; the console needs none."""
+        if not self.settings.slack_enabled:
+            return None
+        return RedisTokenBucket(
+            self.redis, rate_per_s=self.settings.slack_rate_per_s, burst=self.settings.slack_burst
+        )
+
+    def slack_deps(self) -> SlackDeps:
+        """What the bolt app's listeners need."""
+        settings = self.settings
+        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
+        groups = SlackUserGroups(slack_web_client(token, settings.slack_api_url))
+        return SlackDeps(
+            store=self.store,
+            tasks=self.tasks,
+            authoriser=SlackAuthoriser(
+                settings.slack_approver_ids, settings.slack_operator_ids, groups.members_of
+            ),
+            clock=self.clock,
+            claims=RedisOnceGuard(self.redis),
+            redact=redact,
+        )
 
     @cached_property
     def metrics(self) -> MetricsSource:

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_api_url: str = ""
     slack_channel: str = "#incidents"
+    slack_approvers: str = ""
+    slack_operators: str = ""
+    slack_rate_per_s: float = 1.0
+    slack_burst: int = 3
     llm_base_url: str = ""
     llm_model: str = ""
     llm_api_key: SecretStr | None = Field(
@@ -62,6 +66,20 @@ class Settings(BaseSettings):
     @property
     def chat_log_path(self) -> Path:
         return self.home / "slack.log"
+
+    @property
+    def slack_approver_ids(self) -> list[str]:
+        """Slack user or user-group ids who may approve runs (comma-separated setting)."""
+        return [p.strip() for p in self.slack_approvers.split(",") if p.strip()]
+
+    @property
+    def slack_operator_ids(self) -> list[str]:
+        """Slack user or user-group ids who may start runbooks and pause automation."""
+        return [p.strip() for p in self.slack_operators.split(",") if p.strip()]
+
+    @property
+    def slack_enabled(self) -> bool:
+        return self.slack_bot_token is not None
 
     @property
     def postmortem_dir(self) -> Path:

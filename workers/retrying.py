@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -10,6 +11,7 @@ from celery import Task
 from bot.domain.errors import RateLimitedError, StoreUnavailableError, UpstreamUnavailableError
 
 MAX_BACKOFF_S = 300
+RATE_LIMIT_JITTER_S = 1.0
 
 
 @contextmanager
@@ -18,7 +20,10 @@ def retry_on_unavailable(task: Task, max_retries: int = 10) -> Iterator[None]:
     try:
         yield
     except RateLimitedError as exc:
-        raise task.retry(exc=exc, countdown=exc.retry_after_s, max_retries=max_retries) from exc
+        # Never give up on a rate limit (the latest state must get through); jitter spreads
+        # the retries of many paced tasks over the next second instead of one instant.
+        countdown = exc.retry_after_s + random.uniform(0, RATE_LIMIT_JITTER_S)
+        raise task.retry(exc=exc, countdown=countdown, max_retries=None) from exc
     except (UpstreamUnavailableError, StoreUnavailableError) as exc:
         countdown = min(MAX_BACKOFF_S, 2**task.request.retries)
         raise task.retry(exc=exc, countdown=countdown, max_retries=max_retries) from exc

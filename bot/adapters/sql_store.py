@@ -8,10 +8,22 @@ import hashlib
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, event, func, insert, select, text, update
+from sqlalchemy import (
+    Engine,
+    Table,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -303,21 +315,56 @@ class SqlOutbox:
         result = self._conn.execute(insert(t.outbox), values)
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
-    def pending(self, older_than_s: float, limit: int = 500) -> list[tuple[int, str, list[Any]]]:
-        cutoff = datetime.fromtimestamp(_now().timestamp() - older_than_s, UTC)
-        query = (
-            select(t.outbox.c.id, t.outbox.c.task, t.outbox.c.args)
-            .where(t.outbox.c.dispatched_at.is_(None), t.outbox.c.created_at <= cutoff)
+    def claim(
+        self,
+        older_than_s: float,
+        lease_s: float,
+        only: Sequence[int] | None = None,
+        limit: int = 500,
+    ) -> list[tuple[int, str, list[Any]]]:
+        """Lease undispatched rows to this relayer; rows leased by another are skipped."""
+        now = _now()
+        free = (
+            t.outbox.c.dispatched_at.is_(None),
+            or_(t.outbox.c.claimed_until.is_(None), t.outbox.c.claimed_until < now),
+        )
+        candidates = (
+            select(t.outbox.c.id)
+            .where(*free, t.outbox.c.created_at <= now - timedelta(seconds=older_than_s))
             .order_by(t.outbox.c.id)
             .limit(limit)
         )
-        return [(int(r.id), r.task, list(r.args)) for r in self._conn.execute(query)]
+        if only is not None:
+            candidates = candidates.where(t.outbox.c.id.in_(list(only)))
+        statement = (
+            update(t.outbox)
+            .where(t.outbox.c.id.in_(candidates.scalar_subquery()), *free)
+            .values(claimed_until=now + timedelta(seconds=lease_s))
+            .returning(t.outbox.c.id, t.outbox.c.task, t.outbox.c.args)
+        )
+        rows = sorted(self._conn.execute(statement), key=lambda r: int(r.id))
+        return [(int(r.id), r.task, list(r.args)) for r in rows]
+
+    def release(self, ids: Sequence[int]) -> None:
+        if ids:
+            self._conn.execute(
+                update(t.outbox).where(t.outbox.c.id.in_(list(ids))).values(claimed_until=None)
+            )
 
     def mark_dispatched(self, ids: Sequence[int]) -> None:
         if ids:
             self._conn.execute(
                 update(t.outbox).where(t.outbox.c.id.in_(list(ids))).values(dispatched_at=_now())
             )
+
+    def pending(self) -> list[tuple[int, str, list[Any]]]:
+        """Every row not yet dispatched, oldest first (for inspection and tests)."""
+        query = (
+            select(t.outbox.c.id, t.outbox.c.task, t.outbox.c.args)
+            .where(t.outbox.c.dispatched_at.is_(None))
+            .order_by(t.outbox.c.id)
+        )
+        return [(int(r.id), r.task, list(r.args)) for r in self._conn.execute(query)]
 
     def count_pending(self) -> int:
         query = select(func.count()).where(t.outbox.c.dispatched_at.is_(None))
@@ -347,6 +394,16 @@ class SqlLedger:
         )
         value = self._conn.execute(query).scalar_one_or_none()
         return None if value is None else dict(value)
+
+    def release(self, incident_id: int, step: str) -> None:
+        """Forget an uncompleted claim: the side effect is known not to have happened."""
+        self._conn.execute(
+            delete(t.ledger).where(
+                t.ledger.c.incident_id == incident_id,
+                t.ledger.c.step == step,
+                t.ledger.c.completed_at.is_(None),
+            )
+        )
 
     def state(self, incident_id: int, step: str) -> str | None:
         """None when never claimed, else 'claimed' or 'completed'."""

@@ -129,6 +129,7 @@ outbox = Table(
     Column("task", String(128), nullable=False),
     Column("args", JSON, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("claimed_until", UTCDateTime()),
     Column("dispatched_at", UTCDateTime(), index=True),
 )
 

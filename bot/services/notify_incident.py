@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import replace
 
-from bot.domain.cards import ChatState, IncidentCard
+from bot.domain.cards import ChatState, IncidentCard, MessageRef
+from bot.domain.errors import RateLimitedError
 from bot.domain.timeline import EventKind, TimelineEvent
-from bot.ports import ChatClient, Store
+from bot.ports import ChannelPacer, ChatClient, Store
 from bot.services.summarise_incident import latest_summary
 
 ROOT_STEP = "chat:root"
@@ -89,7 +91,22 @@ def card_digest(card: IncidentCard) -> str:
     return hashlib.sha256(json.dumps(shown, sort_keys=True).encode()).hexdigest()
 
 
-def notify_incident(store: Store, chat: ChatClient, incident_id: int) -> ChatState:
+def _pace(pacer: ChannelPacer | None, channel: str) -> None:
+    """Wait for the channel's token bucket: too soon raises RateLimitedError (the task retries)."""
+    if pacer is None:
+        return
+    wait_s = pacer.acquire(channel)
+    if wait_s > 0:
+        raise RateLimitedError(f"{channel} is paced", retry_after_s=wait_s)
+
+
+def notify_incident(
+    store: Store,
+    chat: ChatClient,
+    incident_id: int,
+    pacer: ChannelPacer | None = None,
+    channel: str = "",
+) -> ChatState:
     """Post the root message once, edit it when the card changed, thread new timeline events.
 
     The root post is claimed in the ledger before it is made: a task re-run after a crash
@@ -98,23 +115,39 @@ def notify_incident(store: Store, chat: ChatClient, incident_id: int) -> ChatSta
     card, state, fresh = build_card(store, incident_id)
     digest = card_digest(card)
     if state.ref is None:
+        _pace(pacer, channel)
         with store.transaction() as tx:
             claimed = tx.ledger.claim(incident_id, ROOT_STEP)
         if not claimed:
             return state
-        ref = chat.post_incident(card)
+        ref = _post_once(store, incident_id, ROOT_STEP, lambda: chat.post_incident(card))
         state = ChatState(ref=ref, thread_mark=state.thread_mark, card_digest=digest)
         with store.transaction() as tx:
             tx.ledger.complete(incident_id, ROOT_STEP, {"channel": ref.channel, "ts": ref.ts})
             tx.incidents.save_chat_state(incident_id, state)
     elif state.card_digest != digest:
+        _pace(pacer, state.ref.channel)
         chat.update_incident(state.ref, card)
         state = replace(state, card_digest=digest)
         with store.transaction() as tx:
             tx.incidents.save_chat_state(incident_id, state)
     if fresh and state.ref is not None:
+        _pace(pacer, state.ref.channel)
         state = _post_thread(store, chat, incident_id, state, fresh)
     return state
+
+
+def _post_once(
+    store: Store, incident_id: int, step: str, post: Callable[[], MessageRef]
+) -> MessageRef:
+    """Make a claimed post. A rate limit means Slack did not post it: the claim is released so
+    the retried task posts; any other failure may have posted, so the claim stands."""
+    try:
+        return post()
+    except RateLimitedError:
+        with store.transaction() as tx:
+            tx.ledger.release(incident_id, step)
+        raise
 
 
 def _post_thread(
@@ -129,7 +162,8 @@ def _post_thread(
         lines = [f"{e.at:%H:%M:%S} {e.message}" for e in fresh[:MAX_THREAD_LINES]]
         if len(fresh) > MAX_THREAD_LINES:
             lines.append(f"… and {len(fresh) - MAX_THREAD_LINES} more events")
-        chat.post_thread(state.ref, "\n".join(lines))
+        root = state.ref
+        _post_once(store, incident_id, step, lambda: chat.post_thread(root, "\n".join(lines)))
     state = replace(state, thread_mark=last_id)
     with store.transaction() as tx:
         if claimed:

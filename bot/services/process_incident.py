@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.domain.incidents import IncidentStatus
-from bot.ports import ChatClient, Store, TaskQueue
+from bot.ports import ChannelPacer, ChatClient, Store, TaskQueue
 from bot.services.notify_incident import notify_incident
 from bot.services.relay_outbox import relay_outbox
 
@@ -11,9 +11,16 @@ SUMMARY_TASK = "firebreak.summary.incident"
 _SUMMARISED = (IncidentStatus.MITIGATED, IncidentStatus.RESOLVED)
 
 
-def process_incident(store: Store, chat: ChatClient, tasks: TaskQueue, incident_id: int) -> None:
+def process_incident(
+    store: Store,
+    chat: ChatClient,
+    tasks: TaskQueue,
+    incident_id: int,
+    pacer: ChannelPacer | None = None,
+    channel: str = "",
+) -> None:
     """Bring the chat message up to date, then queue the summary this state calls for."""
-    notify_incident(store, chat, incident_id)
+    notify_incident(store, chat, incident_id, pacer, channel)
     outbox_id = schedule_summary(store, incident_id)
     if outbox_id is not None:
         relay_outbox(store, tasks, only=[outbox_id])

@@ -10,6 +10,7 @@ from bot.domain.errors import BrokerUnavailableError
 from bot.ports import Store, TaskQueue
 
 log = structlog.get_logger(__name__)
+LEASE_S = 60.0
 
 
 def relay_outbox(
@@ -17,14 +18,12 @@ def relay_outbox(
 ) -> int:
     """Enqueue pending outbox rows (all older than `older_than_s`, or just `only`); answer how many.
 
-    A row is marked dispatched only after the broker took it, so a crash re-sends rather than
-    loses; tasks are idempotent, so a re-send is harmless.
+    Rows are leased before they are sent, so concurrent relayers (the API, tasks, beat) never
+    send a row twice; a row is marked dispatched only after the broker took it, and a relayer
+    that dies mid-way leaves a lease that expires, so the row is sent later rather than lost.
     """
     with store.transaction() as tx:
-        rows = tx.outbox.pending(older_than_s)
-    if only is not None:
-        wanted = set(only)
-        rows = [row for row in rows if row[0] in wanted]
+        rows = tx.outbox.claim(older_than_s, LEASE_S, only)
     sent: list[int] = []
     try:
         for row_id, task, args in rows:
@@ -34,7 +33,8 @@ def relay_outbox(
         log.warning(
             "outbox_relay_deferred", sent=len(sent), pending=len(rows) - len(sent), reason=str(exc)
         )
-    if sent:
+    if rows:
         with store.transaction() as tx:
             tx.outbox.mark_dispatched(sent)
+            tx.outbox.release([row_id for row_id, _, _ in rows[len(sent) :]])
     return len(sent)

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from bot.bootstrap import Container
 from bot.settings import Settings
+from bot.slack_app.app import create_slack_app, mount_slack
 from bot.web.metrics import WebMetrics
 from bot.web.outbox_relay import OutboxRelayLoop
 from bot.web.routes import health, incidents, runbooks, webhooks
@@ -39,5 +40,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(webhooks.router)
     app.include_router(incidents.router)
     app.include_router(health.router)
+    if container.settings.slack_enabled and container.settings.slack_signing_secret:
+        mount_slack(app, create_slack_app(container.settings, container.slack_deps()))
     app.include_router(runbooks.router)
     return app

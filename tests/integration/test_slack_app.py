@@ -358,7 +358,7 @@ def test_broker_down_keeps_the_request_in_the_outbox(harness: Harness) -> None:
     assert "On it: resolve" in response.json()["text"]
     time.sleep(0.3)
     with harness.store.transaction() as tx:
-        pending = tx.outbox.pending(0.0)
+        pending = tx.outbox.pending()
     assert [(task, args) for _, task, args in pending] == [
         ("firebreak.incidents.resolve", [harness.incident_id, ALICE])
     ]

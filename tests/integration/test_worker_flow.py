@@ -138,7 +138,7 @@ def test_broker_outage_loses_nothing(
         answers = [post_alert(api, f"outage-{i}").status_code for i in range(5)]
         assert answers == [200] * 5
         with api.container.store.transaction() as tx:
-            assert tx.outbox.count_pending() == 5
+            assert tx.outbox.count_pending() == 10  # process + triage per incident
         assert httpx.get(f"{api.url}/readyz").status_code == 503
         private_redis(True)
         wait_for(lambda: len(chat_lines(settings, "post")) == 5, timeout_s=60)

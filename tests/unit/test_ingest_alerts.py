@@ -32,7 +32,7 @@ def test_a_group_of_alerts_becomes_one_incident(sqlite_store: SqlStore) -> None:
     assert len(result.incident_ids) == 1
     with sqlite_store.transaction() as tx:
         assert len(tx.alerts.for_incident(result.incident_ids[0])) == 50
-        assert [task for _, task, _ in tx.outbox.pending(0)] == [
+        assert [task for _, task, _ in tx.outbox.pending()] == [
             "firebreak.incidents.process",
             "firebreak.triage.incident",
         ]

@@ -65,15 +65,15 @@ def test_state_moves_refresh_chat_but_measurements_do_not(sqlite_store: SqlStore
         incident = tx.incidents.add(
             Incident(0, "r", "g", "t", Severity.WARNING, IncidentStatus.TRIGGERED, NOW)
         )
-        tx.outbox.mark_dispatched([row for row, _, _ in tx.outbox.pending(0)])
+        tx.outbox.mark_dispatched([row for row, _, _ in tx.outbox.pending()])
     journal = StoreRunJournal(sqlite_store, lambda: NOW)
     run = make_run(incident.id)
     journal.record(run, "verify_measured", {"outcome": "successful", "value": 1.0})
     with sqlite_store.transaction() as tx:
-        assert tx.outbox.pending(0) == []
+        assert tx.outbox.pending() == []
     journal.record(run, "run_succeeded", {"reason": "verification successful", "by": ""})
     with sqlite_store.transaction() as tx:
-        assert [(task, args) for _, task, args in tx.outbox.pending(0)] == [
+        assert [(task, args) for _, task, args in tx.outbox.pending()] == [
             (PROCESS_TASK, [incident.id])
         ]
         assert len(tx.timeline.for_incident(incident.id)) == 2

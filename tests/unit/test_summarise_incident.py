@@ -83,5 +83,5 @@ def test_one_summary_is_scheduled_per_state(sqlite_store: SqlStore) -> None:
     change_status(sqlite_store, incident_id, IncidentStatus.RESOLVED, "bob", NOW)
     assert schedule_summary(sqlite_store, incident_id) is not None
     with sqlite_store.transaction() as tx:
-        tasks = [task for _, task, _ in tx.outbox.pending(0)]
+        tasks = [task for _, task, _ in tx.outbox.pending()]
     assert tasks.count(SUMMARY_TASK) == 2
