@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("FIREBREAK_LLM_API_KEY", "OPENAI_API_KEY")
     )
+    triage_baseline_s: float = 1800.0
+    triage_lead_s: float = 600.0
+    triage_step_s: float | None = None
+    triage_rate_window_s: float = 60.0
     llm_timeout_s: float = 30.0
     llm_incident_token_budget: int = 60_000
     runbooks_dir: Path = Path("runbooks")

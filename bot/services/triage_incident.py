@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +17,16 @@ from bot.services.ingest_alerts import PROCESS_TASK
 PLAN_TASK = "firebreak.runbooks.plan"
 RELATED_LABELS = ("model_name", "service")
 RELATED_WINDOW = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class TriageWindows:
+    """How far back triage looks: the baseline, the lead before the alert, step and rate window."""
+
+    baseline_s: float = 1800.0
+    lead_s: float = 600.0
+    step_s: float | None = None
+    rate_window_s: float = 60.0
 
 
 def related_incidents(tx: UnitOfWork, incident: Incident) -> list[Incident]:
@@ -36,7 +47,12 @@ def related_incidents(tx: UnitOfWork, incident: Incident) -> list[Incident]:
 
 
 def triage_incident(
-    store: Store, metrics: MetricsSource, incident_id: int, now: datetime, chart_dir: Path
+    store: Store,
+    metrics: MetricsSource,
+    incident_id: int,
+    now: datetime,
+    chart_dir: Path,
+    windows: TriageWindows = TriageWindows(),  # frozen: sharing it is safe
 ) -> TriageReport:
     """Correlate, store the ranked report, note it on the timeline, and queue chat and runbooks.
 
@@ -58,13 +74,14 @@ def triage_incident(
         incident.triggered_at,
         now,
         chart_dir=chart_dir / incident.ref,
+        baseline_s=windows.baseline_s,
+        lead_s=windows.lead_s,
+        step_s=windows.step_s,
+        rate_window_s=windows.rate_window_s,
     )
     document = {**report.to_dict(), "related_incidents": [o.id for o in related]}
     with store.transaction() as tx:
         tx.incidents.save_triage(incident_id, document)
-        unavailable = (
-            f"; unavailable: {', '.join(sorted(report.unavailable))}" if report.unavailable else ""
-        )
         tx.timeline.append(
             TimelineEvent(
                 incident_id,
