@@ -7,7 +7,7 @@ Then a burst of 50 duplicate incidents on one model is planned from 8 threads at
 (twice: while the first run holds the target, and again inside its cooldown) and the
 actions that reached the fleet's control API are counted; it must be 1.
 Not a test: figures, never a gate. By default the runbooks' waits and verification windows
-are shortened (tests/runbook_files.py; scale-out verifies from 10 s after scaling, as long as
+are shortened (bot/demo/fast_runbooks.py; scale-out verifies from 10 s after scaling, as long as
 the simulated queue takes to drain at 30x); `--shipped` uses them as shipped (minutes per run).
 
     python bench/remediation.py [--shipped] [--burst 50] [--speed 30]
@@ -50,19 +50,19 @@ from bot.services.ingest_alerts import ingest_alerts  # noqa: E402
 from bot.services.remediate import Remediation  # noqa: E402
 from bot.services.run_journal import StoreRunJournal  # noqa: E402
 from simulator.server import start_in_thread  # noqa: E402
-from tests.binaries import start_prometheus  # noqa: E402
+from bot.demo.monitoring import start_prometheus  # noqa: E402
 from tests.fakes.remediation import RecordingTaskQueue  # noqa: E402
 from tests.payloads import alert, body, group  # noqa: E402
 from tests.redis_server import redis_server  # noqa: E402
-from tests.runbook_files import SHIPPED, write_fast_runbooks  # noqa: E402
+from bot.demo.fast_runbooks import SHIPPED, write_fast_runbooks  # noqa: E402
 from tests.servers.control_proxy import ControlProxy  # noqa: E402
 
 MODEL = "llama-3-70b-instruct"
 SCALE_DELAY_S = 10  # new replicas warm up and the queue drains: ~150 simulated s at 30x
 SCENARIOS = (  # runbook, fault, alert, triage hypothesis
-    ("scale-out", "saturation", "VLLMKVCacheSaturation", "capacity_saturation"),
-    ("failover", "gpu_xid", "GPUXidErrors", "gpu_fault"),
-    ("rollback", "bad_deploy", "ModelOutputDrift", "bad_deploy"),
+    ("scale-out", "saturation", "LLMKVCacheSaturated", "capacity_saturation"),
+    ("failover", "gpu_xid", "GPUXidError", "gpu_fault"),
+    ("rollback", "bad_deploy", "LLMModelDrift", "bad_deploy"),
 )
 
 
@@ -179,7 +179,7 @@ def timed_run(rig: Rig, runbook: str, fault: str, name: str, hypothesis: str) ->
 def burst(rig: Rig, size: int) -> str:
     """`size` duplicate incidents planned at once, twice; actions on the fleet are counted."""
     incidents = [
-        open_incident(rig.store, "VLLMKVCacheSaturation", f"dup-{n}", "capacity_saturation")
+        open_incident(rig.store, "LLMKVCacheSaturated", f"dup-{n}", "capacity_saturation")
         for n in range(size)
     ]
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -189,7 +189,7 @@ def burst(rig: Rig, size: int) -> str:
         while (outcome := rig.remediation.tick(run_id or 0, "bench")).next_in_s is not None:
             time.sleep(outcome.next_in_s)
     more = [
-        open_incident(rig.store, "VLLMKVCacheSaturation", f"dup2-{n}", "capacity_saturation")
+        open_incident(rig.store, "LLMKVCacheSaturated", f"dup2-{n}", "capacity_saturation")
         for n in range(size)
     ]
     with ThreadPoolExecutor(max_workers=8) as pool:

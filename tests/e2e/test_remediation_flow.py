@@ -1,7 +1,7 @@
 """Remediation end to end: webhook → triage on real Prometheus scraping the simulator →
 runbook runs on a real Celery worker acting on the simulator's control API → verification
 through Prometheus → incident mitigated (or the action reverted). Runbooks are the shipped
-ones with short waits and verification windows (tests/runbook_files.py)."""
+ones with short waits and verification windows (bot/demo/fast_runbooks.py)."""
 
 from __future__ import annotations
 
@@ -19,12 +19,12 @@ import pytest
 import redis
 
 from simulator.server import RunningSimulator, start_in_thread
-from tests.binaries import RunningProcess, start_prometheus
+from bot.demo.monitoring import RunningProcess, start_prometheus
 from tests.e2e.conftest import API_TOKEN, WEBHOOK_TOKEN, Firebreak
 from tests.payloads import alert, body, group
 from tests.processes import wait_for
 from tests.redis_server import redis_server
-from tests.runbook_files import write_fast_runbooks, write_targets
+from bot.demo.fast_runbooks import write_fast_runbooks, write_targets
 from tests.servers.control_proxy import ControlProxy
 
 MODEL = "llama-3-70b-instruct"
@@ -125,8 +125,8 @@ def test_saturation_is_scaled_out_once_and_verified(
     p95 from Prometheus, mitigating its incident; the other incident is skipped by guard."""
     stack = launch(verify={"scale-out": {"initial_delay_s": 10}})
     fleet.inject("saturation")
-    fire(stack, "VLLMKVCacheSaturation", "sat-a")
-    fire(stack, "VLLMKVCacheSaturation", "sat-b")
+    fire(stack, "LLMKVCacheSaturated", "sat-a")
+    fire(stack, "LLMKVCacheSaturated", "sat-b")
     wait_for(lambda: "succeeded" in (state_of(stack, 1), state_of(stack, 2)), timeout_s=45)
     owner, other = (1, 2) if runs(stack, 1) else (2, 1)
     assert runs(stack, other) == []
@@ -146,7 +146,7 @@ def test_bad_deploy_waits_for_approval_then_rolls_back(
     stack = launch()
     fleet.inject("bad_deploy")
     shipped = fleet.model()["version"]
-    fire(stack, "ModelOutputDrift", "drift")
+    fire(stack, "LLMModelDrift", "drift")
     wait_for(lambda: state_of(stack) == "awaiting_approval", timeout_s=30)
     assert fleet.model()["version"] == shipped
     run_id = runs(stack, 1)[0]["id"]
@@ -164,7 +164,7 @@ def test_failed_verification_reverts(launch: Callable[..., Firebreak], fleet: Fl
     stack = launch(verify={"rollback": {"success_condition": "< 0.001"}})
     fleet.inject("bad_deploy")
     shipped = fleet.model()["version"]
-    fire(stack, "ModelOutputDrift", "drift")
+    fire(stack, "LLMModelDrift", "drift")
     wait_for(lambda: state_of(stack) == "awaiting_approval", timeout_s=30)
     stack.api.container.tasks.enqueue("firebreak.runbooks.approve", [1, "U-ONCALL"])
     wait_for(lambda: state_of(stack) == "reverted", timeout_s=30)
@@ -182,7 +182,7 @@ def test_worker_killed_mid_step_never_repeats_it(
     proxy = ControlProxy(fleet.simulator.url, stall="/replicas")
     try:
         stack = launch(target_url=proxy.url)
-        fire(stack, "VLLMKVCacheSaturation", "sat")
+        fire(stack, "LLMKVCacheSaturated", "sat")
         assert proxy.stalled.wait(30)
         children = subprocess.run(
             ["pgrep", "-P", str(stack.worker.process.pid)],

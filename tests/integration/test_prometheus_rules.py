@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from simulator.server import RunningSimulator, start_in_thread
-from tests.binaries import (
+from bot.demo.monitoring import (
     ALERTMANAGER_CONFIG,
     PROMETHEUS_CONFIG,
     PROMETHEUS_RULES,

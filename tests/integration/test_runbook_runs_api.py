@@ -23,7 +23,7 @@ from tests.integration.conftest import API_TOKEN, WEBHOOK_TOKEN
 from tests.payloads import alert, body, group
 from tests.processes import ROOT, ApiServer, settings_env, start_api, start_worker, wait_for
 from tests.redis_server import redis_server
-from tests.runbook_files import write_fast_runbooks, write_targets
+from bot.demo.fast_runbooks import write_fast_runbooks, write_targets
 
 MODEL = "llama-3-70b-instruct"
 HOOK = {"Content-Type": "application/json", "Authorization": f"Bearer {WEBHOOK_TOKEN}"}
@@ -83,7 +83,7 @@ def bad_deploy(simulator: RunningSimulator) -> str:
 
 
 def open_drift_incident(api: ApiServer) -> None:
-    payload = group(alert("ModelOutputDrift"), group_key="drift-group")
+    payload = group(alert("LLMModelDrift"), group_key="drift-group")
     answer = httpx.post(f"{api.url}/webhooks/alertmanager", content=body(payload), headers=HOOK)
     assert answer.status_code == 200
 

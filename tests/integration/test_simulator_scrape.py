@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from simulator.server import RunningSimulator, start_in_thread
-from tests.binaries import RunningProcess, start_prometheus
+from bot.demo.monitoring import RunningProcess, start_prometheus
 
 LLAMA = "llama-3-70b-instruct"
 FLEET_PODS = 9

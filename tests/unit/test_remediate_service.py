@@ -27,8 +27,8 @@ from tests.fakes.runbooks import FakeClock, FakeGuardStore, FakeTarget, FakeVeri
 
 RUNBOOKS = load_directory(Path(__file__).resolve().parents[2] / "runbooks")
 MODEL = "llama-3-70b-instruct"
-SATURATION = {"alertname": "VLLMKVCacheSaturation", "model_name": MODEL}
-DRIFT = {"alertname": "ModelOutputDrift", "model_name": MODEL}
+SATURATION = {"alertname": "LLMKVCacheSaturated", "model_name": MODEL}
+DRIFT = {"alertname": "LLMModelDrift", "model_name": MODEL}
 
 
 @dataclass
@@ -135,7 +135,7 @@ def test_saturation_scales_out_unattended_and_mitigates(rig: Rig) -> None:
     assert rig.tasks.named(TICK_TASK) == [[run_id]]
     run = rig.drive(run_id or 0)
     assert run.state is RunState.SUCCEEDED
-    assert rig.target.calls == [("set_replicas", ("primary", 6))]
+    assert rig.target.calls == [("set_replicas", ("primary", 8))]
     assert rig.status(incident_id) is IncidentStatus.MITIGATED
     messages = rig.timeline(incident_id)
     assert any("step forward:1 scale done" in m for m in messages)

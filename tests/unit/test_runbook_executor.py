@@ -30,7 +30,7 @@ from tests.fakes.runbooks import (
 
 RUNBOOKS = load_directory(Path(__file__).resolve().parents[2] / "runbooks")
 MODEL = "llama-3-8b"
-LABELS = {"alertname": "VLLMKVCacheSaturation", "model_name": MODEL}
+LABELS = {"alertname": "LLMKVCacheSaturated", "model_name": MODEL}
 
 
 @dataclass
@@ -105,7 +105,7 @@ def test_unattended_scale_out_runs_verifies_and_succeeds(rig: Rig) -> None:
     assert run.state is RunState.APPROVED
     run = executor.drive(run.id or 0, sleep=rig.clock.sleep)
     assert run.state is RunState.SUCCEEDED
-    assert rig.target.calls == [("set_replicas", ("primary", 6))]
+    assert rig.target.calls == [("set_replicas", ("primary", 8))]
     assert rig.states(run) == [
         RunState.APPROVED,
         RunState.RUNNING,
@@ -178,7 +178,7 @@ def test_no_data_is_inconclusive_and_holds(rig: Rig) -> None:
     assert run.reason == "verification inconclusive"
     assert run.analysis is not None
     assert [m.value for m in run.analysis.measurements] == [None, None, None]
-    assert rig.target.state.replicas["primary"] == 6
+    assert rig.target.state.replicas["primary"] == 8
 
 
 def test_crash_after_acting_does_not_repeat_the_step(rig: Rig) -> None:
@@ -192,10 +192,10 @@ def test_crash_after_acting_does_not_repeat_the_step(rig: Rig) -> None:
     rig.clock.advance(121)
     run = rig.executor().drive(run.id or 0, sleep=rig.clock.sleep)
     assert run.state is RunState.SUCCEEDED
-    assert rig.target.calls == [("set_replicas", ("primary", 6))]
+    assert rig.target.calls == [("set_replicas", ("primary", 8))]
     assert rig.runs.result(run.id or 0, "forward:1") == {
         "unchanged": "confirmed after a crash",
-        "desired": {"pool": "primary", "replicas": 6},
+        "desired": {"pool": "primary", "replicas": 8},
     }
 
 

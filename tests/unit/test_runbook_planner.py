@@ -42,7 +42,7 @@ def planner(target: FakeTarget, store: FakeGuardStore) -> Planner:
 
 def test_alert_labels_select_scale_out(catalog: RunbookCatalog) -> None:
     """A KV-cache saturation alert matches scale-out by its labels alone."""
-    labels = {"alertname": "VLLMKVCacheSaturation", "model_name": MODEL}
+    labels = {"alertname": "LLMKVCacheSaturated", "model_name": MODEL}
     found = match_runbooks(catalog, labels, hypothesis=None)
     assert [m.runbook.name for m in found] == ["scale-out"]
     assert found[0].by_labels
@@ -50,7 +50,7 @@ def test_alert_labels_select_scale_out(catalog: RunbookCatalog) -> None:
 
 def test_hypothesis_selects_and_ranks_first(catalog: RunbookCatalog) -> None:
     """Triage's top hypothesis picks its runbook and ranks it above label-only matches."""
-    labels = {"alertname": "VLLMKVCacheSaturation", "model_name": MODEL}
+    labels = {"alertname": "LLMKVCacheSaturated", "model_name": MODEL}
     found = match_runbooks(catalog, labels, hypothesis="gpu_fault")
     assert [m.runbook.name for m in found] == ["failover", "scale-out"]
     assert match_runbooks(catalog, {"alertname": "Other"}, hypothesis="unknown") == []
@@ -59,17 +59,17 @@ def test_hypothesis_selects_and_ranks_first(catalog: RunbookCatalog) -> None:
 def test_scale_out_plan_shows_current_to_desired(
     catalog: RunbookCatalog, planner: Planner, target: FakeTarget
 ) -> None:
-    """The scale-out plan reads the target and shows 2 → 6 replicas, unattended, allowed."""
-    labels = {"alertname": "VLLMKVCacheSaturation", "model_name": MODEL}
+    """The scale-out plan reads the target and shows 2 → 8 replicas, unattended, allowed."""
+    labels = {"alertname": "LLMKVCacheSaturated", "model_name": MODEL}
     plan = planner.plan(catalog.get("scale-out"), labels)  # type: ignore[arg-type]
     scale = next(p for p in plan.steps if p.action == "scale")
-    assert (scale.current["replicas"], scale.desired["replicas"]) == (2, 6)
+    assert (scale.current["replicas"], scale.desired["replicas"]) == (2, 8)
     assert not plan.approval_required
     assert plan.guard.allowed
     assert plan.verify is not None
     assert f'model_name="{MODEL}"' in plan.verify["query"]
     assert target.calls == []
-    assert any("scale primary 2 → 6" in line for line in describe(plan))
+    assert any("scale primary 2 → 8" in line for line in describe(plan))
 
 
 def test_overrides_are_checked(catalog: RunbookCatalog, planner: Planner) -> None:
@@ -114,7 +114,7 @@ def test_unknown_target_and_missing_label_explain_themselves(
     """A target name with no configuration, or a missing label, is a PlanError saying so."""
     with pytest.raises(PlanError, match="no target named 'mistral'"):
         planner.plan(catalog.get("rollback"), {"model_name": "mistral"})  # type: ignore[arg-type]
-    results = planner.plans_for(catalog, {"alertname": "ModelOutputDrift"}, "bad_deploy")
+    results = planner.plans_for(catalog, {"alertname": "LLMModelDrift"}, "bad_deploy")
     assert len(results) == 1
     assert isinstance(results[0], PlanError)
     assert "labels.model_name" in str(results[0])

@@ -1,6 +1,7 @@
-"""The shipped runbooks and a targets file, rewritten for tests: the same steps, matchers,
-approval and guards, with waits of a second, short step leases, verification every second
-over a short PromQL window, and targets pointing at a test's simulator."""
+"""The shipped runbooks and a targets file, rewritten for a time-compressed fleet (the demo,
+tests): the same steps, matchers, approval and guards, with waits of a second, short step
+leases, verification every second over a short PromQL window, and targets pointing at a
+simulator."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 import yaml
 
-SHIPPED = Path(__file__).resolve().parent.parent / "runbooks"
+SHIPPED = Path(__file__).resolve().parents[2] / "runbooks"
 STEP_LEASE_S = 4.0
 
 

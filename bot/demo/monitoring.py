@@ -1,7 +1,7 @@
-"""Real Prometheus and Alertmanager for tests, on free loopback ports in a temporary folder.
+"""Real Prometheus and Alertmanager for the demo and tests, on free loopback ports in a folder.
 
 Configs are derived from the shipped ones in deploy/ (same job name, same routing), with the
-test's targets, rule files, intervals and webhook filled in. Each process logs to a file in its
+caller's targets, rule files, intervals and webhook filled in. Each process logs to a file in its
 folder; a failed start raises with the log's tail.
 
     prometheus = start_prometheus(tmp_path, ["127.0.0.1:9400"], [RULES], alertmanager_url=...)
@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_CONFIG = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 PROMETHEUS_RULES = ROOT / "deploy" / "prometheus" / "rules" / "genai.yml"
 ALERTMANAGER_CONFIG = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
