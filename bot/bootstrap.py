@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import redis
 import structlog
@@ -36,7 +37,7 @@ from bot.runbook.executor import RunbookExecutor
 from bot.runbook.guards import Guards
 from bot.runbook.loader import RunbookCatalog
 from bot.runbook.targets import KubernetesTargetConfig, TargetRegistry
-from bot.services.remediate import Remediation
+from bot.services.remediate import Remediation, card_state, run_story
 from bot.settings import Settings
 from bot.slack_app.authorisation import SlackAuthoriser
 from bot.slack_app.deps import SlackDeps
@@ -127,6 +128,7 @@ class Container:
             ),
             clock=self.clock,
             claims=RedisOnceGuard(self.redis),
+            runbooks=self.remediation,
             redact=redact,
         )
 
@@ -168,6 +170,14 @@ class Container:
     @cached_property
     def runs(self) -> SqlRunStore:
         return SqlRunStore.on(self.store)
+
+    def runbook_line(self, incident_id: int) -> tuple[str | None, int | None]:
+        """The chat card's runbook line and the run awaiting approval, from the run store."""
+        return card_state(self.runs.for_incident(incident_id))
+
+    def run_stories(self, incident_id: int) -> list[dict[str, Any]]:
+        """An incident's runs as summaries and postmortems read them."""
+        return [run_story(run) for run in self.runs.for_incident(incident_id)]
 
     @cached_property
     def executor(self) -> RunbookExecutor:

@@ -73,15 +73,19 @@ def _cmd_incidents(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_postmortem(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.adapters.sql_store import SqlStore
+    from bot.bootstrap import Container
     from bot.domain.errors import NotFoundError
     from bot.domain.incidents import parse_ref
     from bot.services.export_postmortem import render_postmortem
 
-    store = SqlStore.from_url(settings.effective_database_url)
+    container = Container(settings)
     try:
         document = render_postmortem(
-            store, parse_ref(args.id), args.format, settings.prometheus_url
+            container.store,
+            parse_ref(args.id),
+            args.format,
+            settings.prometheus_url,
+            container.run_stories,
         )
     except (ValueError, NotFoundError) as exc:
         print(f"firebreak postmortem: {exc}", file=sys.stderr)

@@ -30,8 +30,11 @@ MAX_THREAD_LINES = 20
 SUMMARY_PLACEHOLDER = "Summary to follow at mitigation and resolution."
 
 
+RunbookLine = Callable[[int], tuple[str | None, int | None]]
+
+
 def build_card(
-    store: Store, incident_id: int
+    store: Store, incident_id: int, runbook_line: RunbookLine | None = None
 ) -> tuple[IncidentCard, ChatState, list[TimelineEvent]]:
     """The incident as a card, what was already posted, and the timeline after the thread mark."""
     with store.transaction() as tx:
@@ -42,6 +45,7 @@ def build_card(
         state = tx.incidents.chat_state(incident_id)
         events = tx.timeline.for_incident(incident_id)
         triage = tx.incidents.triage(incident_id) or {}
+    runbook_state, awaiting = runbook_line(incident_id) if runbook_line else (None, None)
     hypotheses = triage.get("hypotheses") or []
     top = hypotheses[0] if hypotheses else None
     card = IncidentCard(
@@ -60,6 +64,8 @@ def build_card(
         ),
         chart_paths=tuple(triage.get("chart_paths") or ()),
         summary=_summary_line(events),
+        runbook_state=runbook_state,
+        awaiting_run_id=awaiting,
     )
     fresh = [
         e for e in events if e.id is not None and e.id > state.thread_mark and e.kind in _THREADED
@@ -106,13 +112,14 @@ def notify_incident(
     incident_id: int,
     pacer: ChannelPacer | None = None,
     channel: str = "",
+    runbook_line: RunbookLine | None = None,
 ) -> ChatState:
     """Post the root message once, edit it when the card changed, thread new timeline events.
 
     The root post is claimed in the ledger before it is made: a task re-run after a crash
     never posts a second root message. Edits set the whole message, so repeating one is harmless.
     """
-    card, state, fresh = build_card(store, incident_id)
+    card, state, fresh = build_card(store, incident_id, runbook_line)
     digest = card_digest(card)
     if state.ref is None:
         _pace(pacer, channel)

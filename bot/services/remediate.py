@@ -353,3 +353,44 @@ def run_view(run: Run) -> dict[str, Any]:
             for t in run.history
         ],
     }
+
+
+def run_story(run: Run) -> dict[str, Any]:
+    """A run as summaries and postmortems read it: status, steps done, and whether it verified."""
+    done = run.next_step
+    verified = (
+        True
+        if run.state is RunState.SUCCEEDED and run.verify is not None
+        else False
+        if run.state in (RunState.FAILED, RunState.REVERTING, RunState.REVERTED)
+        else None
+    )
+    started = run.history[0].at if run.history else run.created_at
+    return {
+        "runbook": run.runbook,
+        "target": run.target,
+        "status": run.state.value,
+        "verified": verified,
+        "reason": run.reason,
+        "steps": [
+            {
+                "action": step.action,
+                "description": ", ".join(f"{k}={v}" for k, v in step.params.items()),
+                "status": "done" if index < done else "pending",
+                "at": started.isoformat(),
+            }
+            for index, step in enumerate(run.steps)
+        ],
+    }
+
+
+def card_state(runs: list[Run]) -> tuple[str | None, int | None]:
+    """The runbook line of an incident's chat card, and the run awaiting approval, if any."""
+    if not runs:
+        return None, None
+    latest = runs[-1]
+    awaiting = next((r.id for r in runs if r.state is RunState.AWAITING_APPROVAL), None)
+    line = f"{latest.runbook} on {latest.target}: {latest.state.value.replace('_', ' ')}"
+    if latest.reason:
+        line += f" ({latest.reason})"
+    return line, awaiting

@@ -14,4 +14,6 @@ def incident(self: Task, incident_id: int) -> None:
     """Post or edit the root message and thread what is new."""
     c = container(self)
     with retry_on_unavailable(self):
-        notify_incident(c.store, c.chat, incident_id, c.pacer, c.settings.slack_channel)
+        notify_incident(
+            c.store, c.chat, incident_id, c.pacer, c.settings.slack_channel, c.runbook_line
+        )

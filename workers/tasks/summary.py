@@ -25,6 +25,7 @@ def incident(self: Task, incident_id: int, reason: str = "on demand") -> None:
             reason,
             c.clock(),
             c.settings.llm_incident_token_budget,
+            c.run_stories,
         )
         relay_outbox(c.store, c.tasks)
 

@@ -68,7 +68,11 @@ def get_postmortem(
     """The postmortem in Google SRE shape, built from the timeline, triage and runbook runs."""
     try:
         document = render_postmortem(
-            container.store, incident_id, fmt, container.settings.prometheus_url
+            container.store,
+            incident_id,
+            fmt,
+            container.settings.prometheus_url,
+            container.run_stories,
         )
     except NotFoundError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
