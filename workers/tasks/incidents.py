@@ -16,7 +16,15 @@ def process(self: Task, incident_id: int) -> None:
     """An incident changed: bring its chat message up to date, summarise when it calls for it."""
     c = container(self)
     with retry_on_unavailable(self):
-        process_incident(c.store, c.chat, c.tasks, incident_id, c.pacer, c.settings.slack_channel)
+        process_incident(
+            c.store,
+            c.chat,
+            c.tasks,
+            incident_id,
+            c.pacer,
+            c.settings.slack_channel,
+            c.runbook_line,
+        )
 
 
 @shared_task(bind=True, name="firebreak.incidents.ack")
