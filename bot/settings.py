@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_HOME = Path(".firebreak")
+PROJECT_ROOT = Path(__file__).resolve().parents[1]  # the shipped runbooks and targets live here
 _PLACEHOLDERS = {"changeme", "change-me", "changethis", "secret", "token", "xxx"}
 
 
@@ -43,8 +46,8 @@ class Settings(BaseSettings):
     triage_rate_window_s: float = 60.0
     llm_timeout_s: float = 30.0
     llm_incident_token_budget: int = 60_000
-    runbooks_dir: Path = Path("runbooks")
-    targets_file: Path = Path("deploy/targets.yml")
+    runbooks_dir: Path = PROJECT_ROOT / "runbooks"
+    targets_file: Path = PROJECT_ROOT / "deploy" / "targets.yml"
     dry_run: bool = False
     runbook_tick_lease_s: float = 60.0
     runbook_sweep_interval_s: float = 15.0
@@ -92,3 +95,17 @@ class Settings(BaseSettings):
     @property
     def llm_configured(self) -> bool:
         return bool(self.llm_base_url and self.llm_model)
+
+    def as_env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The environment that makes a child process build these same Settings.
+
+        `base` (default: this process's environment) is kept, less its FIREBREAK_ variables.
+        """
+        env = {k: v for k, v in (base or os.environ).items() if not k.startswith("FIREBREAK_")}
+        for name, value in self.model_dump().items():
+            if value is None or value == "":
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            env[f"FIREBREAK_{name.upper()}"] = str(value)
+        return env

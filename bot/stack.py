@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 
 from bot.adapters.sql_migrations import upgrade
@@ -34,37 +34,60 @@ class Stack:
         self.embedded_redis = server
         return f"redis://127.0.0.1:{server.port}/0"
 
-    def start(self) -> None:
+    def start(self, log_dir: Path | None = None) -> Settings:
+        """Start Redis (embedded when none is set), migrate, then API, worker and beat.
+
+        Children inherit this terminal unless `log_dir` is given (one log file each). Answers
+        the Settings the children run with.
+        """
         home = self.settings.home.resolve()
         home.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ, FIREBREAK_HOME=str(home))
         redis_url = self.settings.redis_url or self._start_redis()
-        env["FIREBREAK_REDIS_URL"] = redis_url
-        database_url = self.settings.effective_database_url
-        env["FIREBREAK_DATABASE_URL"] = database_url
-        upgrade(database_url)
+        settings = self.settings.model_copy(
+            update={
+                "home": home,
+                "redis_url": redis_url,
+                "database_url": self.settings.effective_database_url,
+            }
+        )
+        upgrade(settings.database_url)
         base = [sys.executable, "-m", "bot.cli"]
         commands = {
             "api": [*base, "api", "--host", self.host, "--port", str(self.port)],
             "worker": [*base, "worker"],
             "beat": [*base, "beat"],
         }
+        env = settings.as_env()
         for name, command in commands.items():
-            self.children[name] = subprocess.Popen(command, env=env)
-        chat = (
-            "Slack" if self.settings.slack_bot_token else f"console + {self.settings.chat_log_path}"
-        )
-        print(f"Firebreak is up (home {home})")
-        print(f"  api       http://{self.host}:{self.port}  (pid {self.children['api'].pid})")
-        print(
-            f"  worker    pid {self.children['worker'].pid}    beat pid {self.children['beat'].pid}"
-        )
-        print(f"  redis     {redis_url}{' (embedded Valkey)' if self.embedded_redis else ''}")
-        print(f"  database  {database_url}")
-        print(f"  chat      {chat}")
-        if self.settings.webhook_token is None:
-            print("  warning   FIREBREAK_WEBHOOK_TOKEN is not set: the webhook accepts any caller")
-        print("Ctrl-C stops everything.", flush=True)
+            output = None
+            if log_dir is not None:
+                log_dir.mkdir(parents=True, exist_ok=True)
+                output = (log_dir / f"{name}.log").open("ab")
+            self.children[name] = subprocess.Popen(
+                command, env=env, stdout=output, stderr=subprocess.STDOUT if output else None
+            )
+        self.settings = settings
+        return settings
+
+    def describe(self) -> list[str]:
+        """What runs where, for the terminal."""
+        settings = self.settings
+        chat = "Slack" if settings.slack_bot_token else f"console + {settings.chat_log_path}"
+        lines = [
+            f"Firebreak is up (home {settings.home})",
+            f"  api       http://{self.host}:{self.port}  (pid {self.children['api'].pid})",
+            f"  worker    pid {self.children['worker'].pid}",
+            f"  beat      pid {self.children['beat'].pid}",
+            f"  redis     {settings.redis_url}"
+            + (" (embedded Valkey)" if self.embedded_redis else ""),
+            f"  database  {settings.database_url}",
+            f"  chat      {chat}",
+        ]
+        if settings.webhook_token is None:
+            lines.append(
+                "  warning   FIREBREAK_WEBHOOK_TOKEN is not set: the webhook accepts anyone"
+            )
+        return lines
 
     def wait(self) -> int:
         """Block until a child exits or a signal arrives; then stop every child."""
@@ -108,4 +131,5 @@ def run_stack(settings: Settings, host: str, port: int) -> int:
     except BaseException:
         stack.stop()
         raise
+    print("\n".join([*stack.describe(), "Ctrl-C stops everything."]), flush=True)
     return stack.wait()

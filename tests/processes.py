@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -45,14 +44,7 @@ def wait_for(
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a child process build the same Settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FIREBREAK_")}
-    for name, value in settings.model_dump().items():
-        if value is None or value == "":
-            continue
-        if hasattr(value, "get_secret_value"):
-            value = value.get_secret_value()
-        env[f"FIREBREAK_{name.upper()}"] = str(value)
-    return env
+    return settings.as_env()
 
 
 @dataclass
