@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.cli_runbooks import add_parser as add_runbooks_parser
+from bot.demo.scenarios import SCENARIOS
 from bot.runbook.errors import RunbookError
 from bot.settings import Settings
 
@@ -98,6 +99,12 @@ def _cmd_postmortem(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.demo.runner import run_demo
+
+    return run_demo(args.scenario, args.speed, settings.home / "demo")
+
+
 def _cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     from simulator.server import run
 
@@ -133,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     postmortem.add_argument("--output", "-o", default="", help="file to write (default stdout)")
     postmortem.set_defaults(handler=_cmd_postmortem)
     add_runbooks_parser(sub)
+    demo = sub.add_parser("demo", help="the whole loop on this machine, end to end")
+    demo.add_argument("--scenario", choices=sorted(SCENARIOS), default="default")
+    demo.add_argument("--speed", type=float, default=30.0, help="fleet time compression")
+    demo.set_defaults(handler=_cmd_demo)
     simulate = sub.add_parser("simulate", help="run the GenAI fleet simulator")
     simulate.add_argument("--host", default="127.0.0.1")
     simulate.add_argument("--port", type=int, default=9400)

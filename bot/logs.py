@@ -27,3 +27,4 @@ def configure_logging(json_output: bool = False, level: int = logging.INFO) -> N
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise

@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     triage_lead_s: float = 600.0
     triage_step_s: float | None = None
     triage_rate_window_s: float = 60.0
+    triage_follow_up_s: float = 120.0
     llm_timeout_s: float = 30.0
     llm_incident_token_budget: int = 60_000
     runbooks_dir: Path = PROJECT_ROOT / "runbooks"

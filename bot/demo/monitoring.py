@@ -17,14 +17,13 @@ import shutil
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import httpx
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,7 +144,7 @@ def start_alertmanager(
     for receiver in config["receivers"]:
         for webhook in receiver.get("webhook_configs", []):
             webhook["url"] = webhook_url
-            webhook["http_config"]["authorization"]["credentials_file"] = str(token_path)
+            webhook["http_config"]["authorization"]["credentials_file"] = str(token_path.resolve())
     config_path = folder / "alertmanager.yml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
 
@@ -185,10 +184,9 @@ def _wait_ready(running: RunningProcess) -> bool:
         if running.process.poll() is not None:
             return False
         try:
-            with urllib.request.urlopen(f"{running.url}/-/ready", timeout=1) as response:
-                if response.status == 200:
-                    return True
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            if httpx.get(f"{running.url}/-/ready", timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
             pass  # not listening yet: poll again
         time.sleep(0.1)
     return False

@@ -11,8 +11,12 @@ from workers.runtime import container
 
 
 @shared_task(bind=True, name="firebreak.triage.incident")
-def incident(self: Task, incident_id: int) -> None:
-    """Triage one incident; its report, timeline entry and follow-up tasks are stored together."""
+def incident(self: Task, incident_id: int, follow_up: bool = True) -> None:
+    """Triage one incident; its report, timeline entry and follow-up tasks are stored together.
+
+    An alert often fires before its cause has fully shown in the metrics, so a first triage is
+    followed by a second one FIREBREAK_TRIAGE_FOLLOW_UP_S later (the runbook plan repeats too).
+    """
     c = container(self)
     with retry_on_unavailable(self):
         settings = c.settings
@@ -26,3 +30,5 @@ def incident(self: Task, incident_id: int) -> None:
             c.store, c.metrics, incident_id, c.clock(), settings.home / "charts", windows
         )
         relay_outbox(c.store, c.tasks)
+    if follow_up and settings.triage_follow_up_s > 0:
+        self.apply_async((incident_id, False), countdown=settings.triage_follow_up_s)

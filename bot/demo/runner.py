@@ -1,0 +1,199 @@
+"""Run a demo scenario: inject each fault, follow it through Firebreak, print the story live."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+
+from bot.bootstrap import Container
+from bot.demo.fleet import DemoWorld, start_world
+from bot.demo.scenarios import SCENARIOS, Act
+from bot.services.export_postmortem import write_postmortem
+
+BASELINE_S = 50.0  # triage looks back lead (35 s) + baseline (15 s) from the alert
+ACT_TIMEOUT_S = 150.0
+POLL_S = 0.5
+ONCALL = "demo-oncall"
+
+
+@dataclass
+class ActProgress:
+    """What the demo has seen of one act so far; each milestone is printed once."""
+
+    act: Act
+    started: float = field(default_factory=time.monotonic)
+    seen: set[str] = field(default_factory=set)
+    incident_id: int | None = None
+    diagnosed: bool = False
+    closed: bool = False
+    took_s: float | None = None
+
+    def note(self, console: Console, key: str, text: str) -> None:
+        if key not in self.seen:
+            self.seen.add(key)
+            console.print(f"  [dim]+{time.monotonic() - self.started:5.1f}s[/dim]  {text}")
+
+
+class DemoClient:
+    """The demo's view of Firebreak, Alertmanager and the simulator, over their HTTP APIs."""
+
+    def __init__(self, world: DemoWorld) -> None:
+        self.world = world
+        self._http = httpx.Client(timeout=5, headers={"Authorization": f"Bearer {world.api_token}"})
+
+    def api(self, path: str) -> Any:
+        response = self._http.get(f"{self.world.api_url}{path}")
+        response.raise_for_status()
+        return response.json()
+
+    def approve(self, incident_id: int, run_id: int) -> None:
+        url = f"{self.world.api_url}/api/v1/incidents/{incident_id}/runbook-runs/{run_id}/approve"
+        self._http.post(url, json={"actor": ONCALL}).raise_for_status()
+
+    def inject(self, act: Act) -> None:
+        fault = {"kind": act.fault, "model": act.model}
+        httpx.post(f"{self.world.simulator.url}/faults", json=fault, timeout=5).raise_for_status()
+
+    def firing(self, act: Act) -> list[str]:
+        alerts = httpx.get(f"{self.world.alertmanager.url}/api/v2/alerts", timeout=5).json()
+        return sorted(
+            {
+                a["labels"]["alertname"]
+                for a in alerts
+                if a["labels"].get("alertname") in act.alerts
+                and a["labels"].get("model_name") == act.model
+            }
+        )
+
+    def incidents_for(self, act: Act) -> list[int]:
+        return sorted(
+            int(incident["id"])
+            for incident in self.api("/api/v1/incidents")
+            if incident["labels"].get("alertname") in act.alerts
+            and incident["labels"].get("model_name") == act.model
+        )
+
+
+def follow(client: DemoClient, progress: ActProgress, console: Console) -> None:
+    """Poll until this act's loop closes or times out, printing each milestone once."""
+    deadline = progress.started + ACT_TIMEOUT_S
+    while time.monotonic() < deadline and not progress.closed:
+        for name in client.firing(progress.act):
+            progress.note(console, f"fired:{name}", f"alert fired: [bold]{name}[/bold]")
+        for incident_id in client.incidents_for(progress.act):
+            step(client, progress, incident_id, console)
+            if progress.closed:
+                progress.incident_id = incident_id
+                progress.took_s = time.monotonic() - progress.started
+                break
+        time.sleep(POLL_S)
+
+
+def step(client: DemoClient, progress: ActProgress, incident_id: int, console: Console) -> None:
+    """Print what is new about one incident; close the act once triage named the injected cause,
+    its runbook verified, and the incident resolved (or, if the act need not resolve, mitigated)."""
+    act = progress.act
+    ref = f"INC-{incident_id}"
+    detail = client.api(f"/api/v1/incidents/{incident_id}")
+    progress.note(
+        console, f"{ref}:opened", f"incident opened: [bold]{ref}[/bold] {detail['title']}"
+    )
+    progress.incident_id = progress.incident_id or incident_id
+    hypotheses = (detail.get("triage") or {}).get("hypotheses") or []
+    if hypotheses:
+        top = hypotheses[0]
+        progress.diagnosed = progress.diagnosed or top["kind"] == act.hypothesis
+        mark = "[green]✔[/green]" if top["kind"] == act.hypothesis else "[yellow]…[/yellow]"
+        progress.note(
+            console,
+            f"{ref}:triage:{top['kind']}",
+            f"{ref} triage: {mark} [bold]{top['kind']}[/bold] ({top['confidence']:.0%}) "
+            f"{top.get('explanation', '')[:100]}",
+        )
+    verified = False
+    for run in client.api(f"/api/v1/incidents/{incident_id}/runbook-runs"):
+        state = run["state"]
+        progress.note(
+            console,
+            f"run:{run['id']}:{state}",
+            f"{ref} runbook {run['runbook']} RUN-{run['id']}: {state}",
+        )
+        if (
+            state == "awaiting_approval"
+            and act.approve
+            and f"approved:{run['id']}" not in progress.seen
+        ):
+            client.approve(incident_id, int(run["id"]))
+            progress.note(console, f"approved:{run['id']}", f"RUN-{run['id']} approved by {ONCALL}")
+        verified = verified or (run["runbook"] == act.runbook and state == "succeeded")
+    status = detail["status"]
+    if status == "mitigated":
+        progress.note(console, f"{ref}:mitigated", f"[green]{ref} mitigated[/green]")
+    if status == "resolved":
+        progress.note(console, f"{ref}:resolved", f"[green]{ref} resolved[/green]: alerts cleared")
+    progress.closed = (
+        progress.diagnosed and verified and (status == "resolved" or not act.must_resolve)
+    )
+
+
+def run_demo(scenario: str, speed: float, home: Path, console: Console | None = None) -> int:
+    """Run `scenario` end to end; exit status 0 only when every act's loop closed."""
+    console = console or Console()
+    acts = SCENARIOS[scenario]
+    console.print(
+        f"[bold]Firebreak demo[/bold] — scenario [bold]{scenario}[/bold], fleet at {speed:g}x"
+    )
+    world = start_world(home, speed)
+    try:
+        console.print("\n".join(world.stack.describe()))
+        console.print(
+            f"  prometheus {world.prometheus.url}   alertmanager {world.alertmanager.url}"
+        )
+        console.print(f"  simulator {world.simulator.url}")
+        console.print(f"letting the fleet build a baseline for {BASELINE_S:.0f}s …")
+        time.sleep(BASELINE_S)
+        client = DemoClient(world)
+        results = []
+        for act in acts:
+            console.rule(f"{act.title} on {act.model}")
+            client.inject(act)
+            progress = ActProgress(act)
+            progress.note(console, "injected", f"fault injected: {act.fault} on {act.model}")
+            follow(client, progress, console)
+            results.append(progress)
+        return report(world, results, console)
+    finally:
+        world.stop()
+
+
+def report(world: DemoWorld, results: list[ActProgress], console: Console) -> int:
+    """Write each act's postmortem (Markdown and HTML) and say where everything is."""
+    console.rule("postmortems")
+    container = Container(world.settings)
+    folder = world.settings.postmortem_dir
+    for progress in results:
+        if progress.incident_id is None:
+            continue
+        for path in write_postmortem(
+            container.store,
+            progress.incident_id,
+            folder,
+            ("md", "html"),
+            world.settings.prometheus_url,
+            container.run_stories,
+        ):
+            console.print(f"  {path}")
+    console.print(f"  charts: {world.settings.home / 'charts'}")
+    console.print(f"  chat log: {world.settings.chat_log_path}")
+    closed = all(p.closed for p in results)
+    for p in results:
+        verdict = (
+            f"[green]closed in {p.took_s:.0f}s[/green]" if p.took_s else "[red]did not close[/red]"
+        )
+        console.print(f"{p.act.title}: {verdict}")
+    return 0 if closed else 1
