@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install run test lint demo bench
+.PHONY: install run test lint demo monitoring bench
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -22,8 +22,13 @@ test: install  ## unit, integration and end-to-end tests
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy
 
-demo: install
+demo: install monitoring  ## the whole loop: fault, alert, diagnosis, remediation, postmortem
 	$(VENV)/bin/firebreak demo
+
+monitoring:  ## Prometheus and Alertmanager from Debian, when missing and installable
+	@command -v prometheus >/dev/null && command -v prometheus-alertmanager >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get install -y -qq prometheus prometheus-alertmanager; } || \
+	  { echo "The demo needs Prometheus and Alertmanager: sudo apt-get install prometheus prometheus-alertmanager"; exit 1; }
 
 bench: install
 	$(PY) bench/ingest.py

@@ -17,7 +17,9 @@ _PLACEHOLDERS = {"changeme", "change-me", "changethis", "secret", "token", "xxx"
 class Settings(BaseSettings):
     """Every knob Firebreak reads; empty means 'use the embedded default'."""
 
-    model_config = SettingsConfigDict(env_prefix="FIREBREAK_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="FIREBREAK_", extra="ignore", env_ignore_empty=True
+    )
 
     home: Path = DEFAULT_HOME
     database_url: str = ""
