@@ -103,7 +103,9 @@ def main() -> None:
         processes.append(subprocess.Popen(worker_command, **quiet))  # type: ignore[call-overload]
     try:
         wait_for(lambda: _up(port), timeout_s=30)
-        sizes = [50 if args.big_every and i % args.big_every == 0 else 1 for i in range(args.requests)]
+        sizes = [
+            50 if args.big_every and i % args.big_every == 0 else 1 for i in range(args.requests)
+        ]
         bodies = [payload(i, size) for i, size in enumerate(sizes)]
         url = f"http://127.0.0.1:{port}/webhooks/alertmanager"
         asyncio.run(drive(url, bodies[: min(200, len(bodies))], args.concurrency))  # warm-up
@@ -125,11 +127,18 @@ def main() -> None:
         alerts_stored, pending = stored()
         measured = sizes[200:]
         print(f"requests          {len(latencies)} at concurrency {args.concurrency}")
-        print(f"mix               {measured.count(1)} x 1-alert, {measured.count(50)} x 50-alert groups")
-        print(f"throughput        {len(latencies) / elapsed:,.0f} requests/s, "
-              f"{sum(measured) / elapsed:,.0f} alerts/s")
-        print(f"latency (ms)      p50 {percentile(latencies, 50) * 1e3:.1f}  "
-              f"p95 {percentile(latencies, 95) * 1e3:.1f}  p99 {percentile(latencies, 99) * 1e3:.1f}")
+        print(
+            f"mix               {measured.count(1)} x 1-alert, "
+            f"{measured.count(50)} x 50-alert groups"
+        )
+        print(
+            f"throughput        {len(latencies) / elapsed:,.0f} requests/s, "
+            f"{sum(measured) / elapsed:,.0f} alerts/s"
+        )
+        print(
+            f"latency (ms)      p50 {percentile(latencies, 50) * 1e3:.1f}  "
+            f"p95 {percentile(latencies, 95) * 1e3:.1f}  p99 {percentile(latencies, 99) * 1e3:.1f}"
+        )
         print(f"api peak RSS      {peak_rss_mib(api.pid):.0f} MiB")
         print(f"stored alerts     {alerts_stored} of {sent_alerts} sent; outbox pending {pending}")
         print("loss              " + ("none" if alerts_stored == sent_alerts else "LOST ALERTS"))

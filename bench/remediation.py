@@ -38,6 +38,8 @@ from bot.adapters.redis_guards import RedisGuardStore  # noqa: E402
 from bot.adapters.sql_migrations import upgrade  # noqa: E402
 from bot.adapters.sql_runs import SqlRunStore  # noqa: E402
 from bot.adapters.sql_store import SqlStore  # noqa: E402
+from bot.demo.fast_runbooks import SHIPPED, write_fast_runbooks  # noqa: E402
+from bot.demo.monitoring import start_prometheus  # noqa: E402
 from bot.domain.alerts import AlertGroup, delivery_hash  # noqa: E402
 from bot.domain.runbooks import RunState  # noqa: E402
 from bot.logs import configure_logging  # noqa: E402
@@ -50,11 +52,9 @@ from bot.services.ingest_alerts import ingest_alerts  # noqa: E402
 from bot.services.remediate import Remediation  # noqa: E402
 from bot.services.run_journal import StoreRunJournal  # noqa: E402
 from simulator.server import start_in_thread  # noqa: E402
-from bot.demo.monitoring import start_prometheus  # noqa: E402
 from tests.fakes.remediation import RecordingTaskQueue  # noqa: E402
 from tests.payloads import alert, body, group  # noqa: E402
 from tests.redis_server import redis_server  # noqa: E402
-from bot.demo.fast_runbooks import SHIPPED, write_fast_runbooks  # noqa: E402
 from tests.servers.control_proxy import ControlProxy  # noqa: E402
 
 MODEL = "llama-3-70b-instruct"

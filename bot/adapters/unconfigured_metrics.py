@@ -1,4 +1,4 @@
-"""UnconfiguredMetricsSource: the MetricsSource without FIREBREAK_PROMETHEUS_URL; always unavailable."""
+"""UnconfiguredMetricsSource: the MetricsSource without FIREBREAK_PROMETHEUS_URL; never answers."""
 
 from __future__ import annotations
 

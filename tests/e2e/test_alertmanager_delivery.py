@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 
 from bot.adapters.alertmanager import AlertmanagerAlertSource
-from bot.services.reconcile_alerts import reconcile_alerts
 from bot.demo.monitoring import start_alertmanager
+from bot.services.reconcile_alerts import reconcile_alerts
 from tests.e2e.conftest import API_TOKEN, WEBHOOK_TOKEN, Firebreak
 from tests.payloads import alert, body, group
 from tests.processes import wait_for

@@ -18,13 +18,13 @@ import httpx
 import pytest
 import redis
 
-from simulator.server import RunningSimulator, start_in_thread
+from bot.demo.fast_runbooks import write_fast_runbooks, write_targets
 from bot.demo.monitoring import RunningProcess, start_prometheus
+from simulator.server import RunningSimulator, start_in_thread
 from tests.e2e.conftest import API_TOKEN, WEBHOOK_TOKEN, Firebreak
 from tests.payloads import alert, body, group
 from tests.processes import wait_for
 from tests.redis_server import redis_server
-from bot.demo.fast_runbooks import write_fast_runbooks, write_targets
 from tests.servers.control_proxy import ControlProxy
 
 MODEL = "llama-3-70b-instruct"

@@ -22,7 +22,6 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from simulator.server import RunningSimulator, start_in_thread
 from bot.demo.monitoring import (
     ALERTMANAGER_CONFIG,
     PROMETHEUS_CONFIG,
@@ -32,6 +31,7 @@ from bot.demo.monitoring import (
     start_alertmanager,
     start_prometheus,
 )
+from simulator.server import RunningSimulator, start_in_thread
 
 T = TypeVar("T")
 DEPLOY_PROMETHEUS = PROMETHEUS_CONFIG.parent

@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from bot.bootstrap import Container
+from bot.demo.fast_runbooks import write_fast_runbooks, write_targets
 from bot.runbook.errors import RunbookError
 from bot.settings import Settings
 from bot.web.app import create_app
@@ -23,7 +24,6 @@ from tests.integration.conftest import API_TOKEN, WEBHOOK_TOKEN
 from tests.payloads import alert, body, group
 from tests.processes import ROOT, ApiServer, settings_env, start_api, start_worker, wait_for
 from tests.redis_server import redis_server
-from bot.demo.fast_runbooks import write_fast_runbooks, write_targets
 
 MODEL = "llama-3-70b-instruct"
 HOOK = {"Content-Type": "application/json", "Authorization": f"Bearer {WEBHOOK_TOKEN}"}

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from simulator.server import RunningSimulator, start_in_thread
 from bot.demo.monitoring import RunningProcess, start_prometheus
+from simulator.server import RunningSimulator, start_in_thread
 
 LLAMA = "llama-3-70b-instruct"
 FLEET_PODS = 9

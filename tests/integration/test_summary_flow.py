@@ -153,7 +153,8 @@ def test_postmortem_from_api_and_cli(
         page = httpx.get(url, params={"format": "html"}, headers=API)
         parser = _Images()
         parser.feed(page.text)
-        assert "html" in parser.tags and "table" in parser.tags
+        assert "html" in parser.tags
+        assert "table" in parser.tags
         assert httpx.get(url, params={"format": "pdf"}, headers=API).status_code == 422
         assert httpx.get(f"{api.url}/api/v1/incidents/9/postmortem", headers=API).status_code == 404
         out = tmp_path / "INC-1.md"
