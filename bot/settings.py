@@ -59,7 +59,6 @@ class Settings(BaseSettings):
     reopen_window_s: float = 30 * 60
     outbox_relay_interval_s: float = 5.0
     reconcile_interval_s: float = 60.0
-    notify_debounce_s: float = 2.0
     broker_visibility_timeout_s: float = 3600.0
 
     @field_validator("webhook_token", "api_token", "slack_signing_secret")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,7 +10,7 @@ from fastapi import FastAPI
 
 from bot.bootstrap import Container
 from bot.settings import Settings
-from bot.slack_app.app import create_slack_app, mount_slack
+from bot.slack_app.app import create_slack_app, mount_slack, run_socket_mode
 from bot.web.metrics import WebMetrics
 from bot.web.outbox_relay import OutboxRelayLoop
 from bot.web.routes import health, incidents, runbooks, webhooks
@@ -25,6 +26,13 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         relay.start()
+        if container.settings.slack_enabled and container.settings.slack_app_token:
+            threading.Thread(
+                target=run_socket_mode,
+                args=(container.settings, container.slack_deps()),
+                name="slack-socket-mode",
+                daemon=True,
+            ).start()
         yield
         await relay.stop()
 

@@ -55,6 +55,14 @@ def test_alertmanager_opens_and_resolves_incidents(
         assert len(detail["alerts"]) == 2
 
         timeline_url = f"{stack.api.url}/api/v1/incidents/{incident_id}/timeline"
+        triaged = wait_for(  # the first triage lands asynchronously; then nothing more may
+            lambda: [
+                e for e in httpx.get(timeline_url, headers=API).json() if e["kind"] == "triaged"
+            ],
+            30,
+        )
+        assert triaged
+        time.sleep(1)
         timeline_before = httpx.get(timeline_url, headers=API).json()
         for _ in range(3):  # Alertmanager hears the same alerts again: nothing new for us
             httpx.post(f"{am.url}/api/v2/alerts", json=firing)
