@@ -1,0 +1,74 @@
+"""Triage through the whole chain for faults the demo does not show: the simulator's
+metrics scraped by real Prometheus, the shipped rules firing, real Alertmanager posting to
+Firebreak, and triage naming the injected cause first."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.demo.fleet import DemoWorld, start_world
+from bot.demo.runner import BASELINE_S, DemoClient
+from bot.demo.scenarios import Act
+
+FAULTS = [
+    Act(
+        "thermal",
+        "llama-3-70b-instruct",
+        "thermal",
+        ("GPUThermalThrottling",),
+        "thermal_throttling",
+        "",
+        approve=False,
+    ),
+    Act(
+        "xid",
+        "llama-3-70b-instruct",
+        "gpu_xid",
+        ("GPUXidError",),
+        "gpu_fault",
+        "failover",
+        approve=False,
+    ),
+]
+WAIT_S = 90.0
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorld]:
+    started = start_world(tmp_path_factory.mktemp("fleet") / "home", speed=30.0)
+    time.sleep(BASELINE_S)
+    yield started
+    started.stop()
+
+
+def top_hypothesis(client: DemoClient, act: Act) -> str | None:
+    for incident_id in client.incidents_for(act):
+        triage = client.api(f"/api/v1/incidents/{incident_id}").get("triage") or {}
+        hypotheses = triage.get("hypotheses") or []
+        if hypotheses:
+            return str(hypotheses[0]["kind"])
+    return None
+
+
+@pytest.mark.parametrize("act", FAULTS, ids=[a.title for a in FAULTS])
+def test_injected_fault_is_named_first(world: DemoWorld, act: Act, tmp_path: Path) -> None:
+    """The incident the fault's alert opens is triaged with the injected cause on top."""
+    client = DemoClient(world)
+    fault = httpx.post(
+        f"{world.simulator.url}/faults", json={"kind": act.fault, "model": act.model}, timeout=5
+    ).json()
+    try:
+        deadline = time.monotonic() + WAIT_S
+        seen: str | None = None
+        while time.monotonic() < deadline and seen != act.hypothesis:
+            seen = top_hypothesis(client, act)
+            time.sleep(1)
+        assert client.incidents_for(act), f"no incident for {act.alerts}"
+        assert seen == act.hypothesis
+    finally:
+        httpx.delete(f"{world.simulator.url}/faults/{fault['id']}", timeout=5)
