@@ -5,13 +5,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 from bot.domain.alerts import Alert
 from bot.domain.cards import ChatState, IncidentCard, MessageRef
 from bot.domain.incidents import Incident, IncidentStatus
+from bot.domain.runbooks import (
+    GuardDecision,
+    GuardUsage,
+    Run,
+    StepClaim,
+    TargetState,
+)
 from bot.domain.signals import Series
 from bot.domain.timeline import TimelineEvent
+from bot.summary.dossier import IncidentDossier
+from bot.summary.summary import Summary
 
 
 class IncidentRepository(Protocol):
@@ -144,13 +154,6 @@ class Clock(Protocol):
 
 
 # Runbook engine ports: targets acted on, shared guards, resumable runs.
-from bot.domain.runbooks import (  # noqa: E402 (appended section, kept apart from the above)
-    GuardDecision,
-    GuardUsage,
-    Run,
-    StepClaim,
-    TargetState,
-)
 
 
 class Target(Protocol):
@@ -197,8 +200,6 @@ class RunJournal(Protocol):
 
 
 # Summaries (bot/summary): a model only ever summarises a dossier; it never decides an action.
-from bot.summary.dossier import IncidentDossier  # noqa: E402  (appended with the port below)
-from bot.summary.summary import Summary  # noqa: E402
 
 
 class Summariser(Protocol):
@@ -208,13 +209,14 @@ class Summariser(Protocol):
 
 
 # Chat files, channel pacing and Slack interactivity (bot/adapters/slack.py, redis_rate.py).
-from pathlib import Path  # noqa: E402  (appended with the ports below)
 
 
+@runtime_checkable
 class FileUploader(Protocol):
     """Attaches a file (a chart, a postmortem) to a message's thread; answers the file's id."""
 
     def upload_file(self, ref: MessageRef, path: Path, title: str) -> str: ...
+    def delete_file(self, file_id: str) -> None: ...
 
 
 class ChannelPacer(Protocol):

@@ -14,9 +14,9 @@ import redis
 from bot.adapters.sql_migrations import upgrade
 from bot.adapters.sql_store import SqlStore
 from bot.settings import Settings
+from tests.redis_server import redis_server
 
 _TESTS = Path(__file__).parent
-REDIS_BASE = "redis://127.0.0.1:6379"
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
@@ -51,15 +51,18 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def session_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A redis-server of this test session's own: no other session takes its queued tasks."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
 @pytest.fixture
-def redis_url() -> Iterator[str]:
-    """A Redis database of the local server, emptied before and after the test."""
-    url = f"{REDIS_BASE}/9"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    yield url
-    client.flushdb()
-    client.close()
+def redis_url(session_redis: str) -> str:
+    """The session's Redis, emptied before the test."""
+    redis.Redis.from_url(session_redis).flushdb()
+    return session_redis
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import threading
@@ -15,17 +14,11 @@ import httpx
 import uvicorn
 
 from bot.bootstrap import Container
+from bot.demo.monitoring import free_loopback_port as free_port
 from bot.settings import Settings
 from bot.web.app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_for(

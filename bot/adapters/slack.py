@@ -183,6 +183,16 @@ class SlackChatClient:
         log.info("slack_file_uploaded", channel=ref.channel, thread_ts=ref.ts, file_id=file_id)
         return file_id
 
+    def delete_file(self, file_id: str) -> None:
+        """Remove an earlier upload (a re-exported postmortem replaces its predecessor)."""
+        try:
+            with translated_errors("files.delete"):
+                self._client.files_delete(file=file_id)
+        except SlackRejectedError as exc:
+            if exc.error != "file_not_found":
+                raise
+        log.info("slack_file_deleted", file_id=file_id)
+
 
 class SlackUserGroups:
     """Members of Slack user groups (usergroups.users.list), cached for `ttl_s`."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.ports import Store
+from bot.ports import ChatClient, FileUploader, Store
 from bot.postmortem.build import build_postmortem
 from bot.postmortem.render import render
 from bot.services.summarise_incident import RunHistory, latest_summary, load_dossier
@@ -47,3 +47,29 @@ def write_postmortem(
         partial.replace(path)
         written.append(path)
     return written
+
+
+SHARED_STEP = "postmortem:files"
+
+
+def share_postmortem(store: Store, chat: ChatClient, incident_id: int, paths: list[Path]) -> int:
+    """Attach the exported files to the incident's thread; answer how many were attached.
+
+    A chat that takes files gets them uploaded and the previous export's files deleted, so a
+    re-export replaces rather than duplicates; any other chat gets a thread line naming them.
+    """
+    with store.transaction() as tx:
+        ref = tx.incidents.chat_state(incident_id).ref
+        tx.ledger.claim(incident_id, SHARED_STEP)
+        previous = (tx.ledger.result(incident_id, SHARED_STEP) or {}).get("file_ids", [])
+    if ref is None:
+        return 0
+    if not isinstance(chat, FileUploader):
+        chat.post_thread(ref, "Postmortem exported: " + ", ".join(str(p) for p in paths))
+        return 0
+    file_ids = [chat.upload_file(ref, path, f"Postmortem {path.name}") for path in paths]
+    with store.transaction() as tx:
+        tx.ledger.complete(incident_id, SHARED_STEP, {"file_ids": file_ids})
+    for file_id in previous:
+        chat.delete_file(file_id)
+    return len(file_ids)

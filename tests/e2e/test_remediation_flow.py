@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 
 from bot.demo.fast_runbooks import write_fast_runbooks, write_targets
 from bot.demo.monitoring import RunningProcess, start_prometheus
@@ -24,26 +23,12 @@ from simulator.server import RunningSimulator, start_in_thread
 from tests.e2e.conftest import API_TOKEN, WEBHOOK_TOKEN, Firebreak
 from tests.payloads import alert, body, group
 from tests.processes import wait_for
-from tests.redis_server import redis_server
 from tests.servers.control_proxy import ControlProxy
 
 MODEL = "llama-3-70b-instruct"
 SPEED = 30.0
 HOOK = {"Content-Type": "application/json", "Authorization": f"Bearer {WEBHOOK_TOKEN}"}
 API = {"Authorization": f"Bearer {API_TOKEN}"}
-
-
-@pytest.fixture(scope="module")
-def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with redis_server(tmp_path_factory.mktemp("redis")) as url:
-        yield url
-
-
-@pytest.fixture
-def redis_url(own_redis: str) -> str:
-    """This module's own Redis, emptied for each test (no other session shares its queues)."""
-    redis.Redis.from_url(own_redis).flushdb()
-    return own_redis
 
 
 @dataclass

@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 
 from bot.bootstrap import Container
 from bot.demo.fast_runbooks import write_fast_runbooks, write_targets
@@ -23,24 +22,10 @@ from simulator.server import RunningSimulator, start_in_thread
 from tests.integration.conftest import API_TOKEN, WEBHOOK_TOKEN
 from tests.payloads import alert, body, group
 from tests.processes import ROOT, ApiServer, settings_env, start_api, start_worker, wait_for
-from tests.redis_server import redis_server
 
 MODEL = "llama-3-70b-instruct"
 HOOK = {"Content-Type": "application/json", "Authorization": f"Bearer {WEBHOOK_TOKEN}"}
 API = {"Authorization": f"Bearer {API_TOKEN}"}
-
-
-@pytest.fixture(scope="module")
-def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with redis_server(tmp_path_factory.mktemp("redis")) as url:
-        yield url
-
-
-@pytest.fixture
-def redis_url(own_redis: str) -> str:
-    """This module's own Redis, emptied for each test (no other session shares its queues)."""
-    redis.Redis.from_url(own_redis).flushdb()
-    return own_redis
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 from collections.abc import Callable, Iterator
@@ -16,6 +15,7 @@ from bot.settings import Settings
 from tests.integration.conftest import API_TOKEN, WEBHOOK_TOKEN
 from tests.payloads import alert, body, group
 from tests.processes import ApiServer, free_port, start_api, start_firebreak, start_worker, wait_for
+from tests.redis_server import RedisServer
 
 HOOK = {"Content-Type": "application/json", "Authorization": f"Bearer {WEBHOOK_TOKEN}"}
 API = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -68,62 +68,21 @@ def test_duplicate_tasks_post_one_root_message(running: ApiServer, api_settings:
 
 
 @pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[Callable[[bool], str]]:
-    """A redis-server of the test's own that the test can stop and start again on one port."""
-    port = free_port()
-    data = tmp_path / "redis"
-    data.mkdir()
-    processes: list[subprocess.Popen[bytes]] = []
-
-    def control(up: bool) -> str:
-        if up:
-            processes.append(
-                subprocess.Popen(
-                    [
-                        shutil.which("redis-server") or "redis-server",
-                        "--port",
-                        str(port),
-                        "--bind",
-                        "127.0.0.1",
-                        "--dir",
-                        str(data),
-                        "--appendonly",
-                        "yes",
-                        "--save",
-                        "",
-                    ],
-                    stdout=subprocess.DEVNULL,
-                )
-            )
-            wait_for(lambda: _redis_answers(port), timeout_s=10)
-        else:
-            for process in processes:
-                process.terminate()
-                process.wait(timeout=10)
-            processes.clear()
-        return f"redis://127.0.0.1:{port}/0"
-
-    yield control
-    control(False)
-
-
-def _redis_answers(port: int) -> bool:
-    import redis
-
-    try:
-        return bool(redis.Redis(port=port, socket_connect_timeout=0.5).ping())
-    except redis.RedisError:
-        return False
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own that it can stop and start again on one port."""
+    server = RedisServer(tmp_path / "redis", appendonly=True)
+    yield server
+    server.stop()
 
 
 def test_broker_outage_loses_nothing(
     make_settings: Callable[..., Settings],
     database_url: str,
-    private_redis: Callable[[bool], str],
+    private_redis: RedisServer,
     tmp_path: Path,
 ) -> None:
     """Alerts posted while Redis is down are accepted (200) and processed once it returns."""
-    redis_url = private_redis(True)
+    redis_url = private_redis.start()
     settings = make_settings(
         database_url=database_url,
         redis_url=redis_url,
@@ -134,13 +93,13 @@ def test_broker_outage_loses_nothing(
     worker = start_worker(settings, tmp_path / "logs")
     beat = start_firebreak(["beat"], settings, tmp_path / "logs")
     try:
-        private_redis(False)
+        private_redis.stop()
         answers = [post_alert(api, f"outage-{i}").status_code for i in range(5)]
         assert answers == [200] * 5
         with api.container.store.transaction() as tx:
             assert tx.outbox.count_pending() == 10  # process + triage per incident
         assert httpx.get(f"{api.url}/readyz").status_code == 503
-        private_redis(True)
+        private_redis.start()
         wait_for(lambda: len(chat_lines(settings, "post")) == 5, timeout_s=60)
         with api.container.store.transaction() as tx:
             assert tx.outbox.count_pending() == 0

@@ -306,6 +306,11 @@ class _Handler(BaseHTTPRequestHandler):
             ],
         }
 
+    def _files_delete(self, body: dict[str, Any]) -> dict[str, Any]:
+        with self.state.lock:
+            found = self.state.uploads.pop(str(body.get("file")), None)
+        return {"ok": True} if found is not None else {"ok": False, "error": "file_not_found"}
+
 
 def signed_headers(secret: str, body: str, timestamp: int | None = None) -> dict[str, str]:
     """The headers Slack sends with `body`: its timestamp and the v0 HMAC-SHA256 signature."""

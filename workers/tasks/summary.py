@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import Task, shared_task
 
 from bot.domain.timeline import EventKind, TimelineEvent
-from bot.services.export_postmortem import write_postmortem
+from bot.services.export_postmortem import share_postmortem, write_postmortem
 from bot.services.ingest_alerts import PROCESS_TASK
 from bot.services.relay_outbox import relay_outbox
 from bot.services.summarise_incident import summarise_incident
@@ -40,7 +40,9 @@ def upload(self: Task, incident_id: int, actor: str = "firebreak") -> None:
             incident_id,
             c.settings.postmortem_dir,
             prometheus_url=c.settings.prometheus_url,
+            runs=c.run_stories,
         )
+        share_postmortem(c.store, c.chat, incident_id, paths)
         with c.store.transaction() as tx:
             tx.timeline.append(
                 TimelineEvent(
