@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, func, insert, or_, select, update
@@ -21,7 +21,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from bot.adapters import sql_tables as t
-from bot.adapters.sql_store import SqlStore, _insert_ignoring_conflict
+from bot.adapters.sql_records import insert_ignoring_conflict, utc_now
+from bot.adapters.sql_store import SqlStore
 from bot.domain.errors import StoreUnavailableError
 from bot.domain.remediation import TargetBusyError, TickLease
 from bot.domain.runbooks import Run, RunState, StepClaim
@@ -71,7 +72,7 @@ class SqlRunStore:
         """Record a new run; raises TargetBusyError when an unfinished run holds its target."""
         try:
             with self._tx() as conn:
-                values = {**_values(run, _now()), "created_at": run.created_at}
+                values = {**_values(run, utc_now()), "created_at": run.created_at}
                 result = conn.execute(insert(t.runbook_runs), values)
                 run.id = int(result.inserted_primary_key[0])  # type: ignore[index]
                 conn.execute(
@@ -89,7 +90,7 @@ class SqlRunStore:
             conn.execute(
                 update(t.runbook_runs)
                 .where(t.runbook_runs.c.id == run.id)
-                .values(**_values(run, _now()))
+                .values(**_values(run, utc_now()))
             )
 
     def load(self, run_id: int) -> Run | None:
@@ -111,7 +112,7 @@ class SqlRunStore:
                 "expires_at": expires,
                 "claims": 1,
             }
-            if _insert_ignoring_conflict(conn, steps, values):
+            if insert_ignoring_conflict(conn, steps, values):
                 return StepClaim.CLAIMED
             taken = conn.execute(
                 update(steps)
@@ -137,7 +138,7 @@ class SqlRunStore:
             conn.execute(
                 update(steps)
                 .where(steps.c.run_id == run_id, steps.c.step == key)
-                .values(completed_at=func.coalesce(steps.c.completed_at, _now()), result=result)
+                .values(completed_at=func.coalesce(steps.c.completed_at, utc_now()), result=result)
             )
 
     # ---- queries remediation needs --------------------------------------------------------
@@ -235,7 +236,3 @@ class SqlRunStore:
         with self._tx() as conn:
             value = conn.execute(query).scalar_one_or_none()
         return None if value is None else int(value)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

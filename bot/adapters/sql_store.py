@@ -3,55 +3,40 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     Engine,
-    Table,
     create_engine,
-    delete,
     event,
     func,
     insert,
-    or_,
     select,
     text,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from bot.adapters import sql_tables as t
+from bot.adapters.sql_records import (
+    SqlAuditLog,
+    SqlLedger,
+    SqlOutbox,
+    insert_ignoring_conflict,
+    utc_now,
+)
 from bot.domain.alerts import Alert, AlertStatus, Severity
 from bot.domain.cards import ChatState, MessageRef
 from bot.domain.errors import StoreUnavailableError
 from bot.domain.incidents import Incident, IncidentStatus
 from bot.domain.timeline import EventKind, TimelineEvent
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _insert_ignoring_conflict(conn: Connection, table: Any, values: dict[str, Any]) -> bool:
-    """INSERT ... ON CONFLICT DO NOTHING; True when a row was written."""
-    return conn.execute(_insert_or_skip(conn.dialect.name, table), values).first() is not None
-
-
-@functools.cache
-def _insert_or_skip(dialect_name: str, table: Table) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING <key>, built once per dialect and table."""
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    key = next(iter(table.primary_key.columns))
-    return dialect.insert(table).on_conflict_do_nothing().returning(key)
 
 
 def _incident(row: Row[Any]) -> Incident:
@@ -135,7 +120,7 @@ class SqlIncidents:
     def lock_group(self, receiver: str, group_key: str) -> int | None:
         """Create-or-lock the group row so concurrent deliveries of a group serialise."""
         group_hash = self._group_hash(receiver, group_key)
-        _insert_ignoring_conflict(self._conn, t.incident_groups, {"group_hash": group_hash})
+        insert_ignoring_conflict(self._conn, t.incident_groups, {"group_hash": group_hash})
         query = select(t.incident_groups.c.incident_id).where(
             t.incident_groups.c.group_hash == group_hash
         )
@@ -306,140 +291,6 @@ class SqlTimeline:
         ]
 
 
-class SqlOutbox:
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-
-    def add(self, task: str, args: list[Any]) -> int:
-        values = {"task": task, "args": args, "created_at": _now()}
-        result = self._conn.execute(insert(t.outbox), values)
-        return int(result.inserted_primary_key[0])  # type: ignore[index]
-
-    def claim(
-        self,
-        older_than_s: float,
-        lease_s: float,
-        only: Sequence[int] | None = None,
-        limit: int = 500,
-    ) -> list[tuple[int, str, list[Any]]]:
-        """Lease undispatched rows to this relayer; rows leased by another are skipped."""
-        now = _now()
-        free = (
-            t.outbox.c.dispatched_at.is_(None),
-            or_(t.outbox.c.claimed_until.is_(None), t.outbox.c.claimed_until < now),
-        )
-        candidates = (
-            select(t.outbox.c.id)
-            .where(*free, t.outbox.c.created_at <= now - timedelta(seconds=older_than_s))
-            .order_by(t.outbox.c.id)
-            .limit(limit)
-        )
-        if only is not None:
-            candidates = candidates.where(t.outbox.c.id.in_(list(only)))
-        statement = (
-            update(t.outbox)
-            .where(t.outbox.c.id.in_(candidates.scalar_subquery()), *free)
-            .values(claimed_until=now + timedelta(seconds=lease_s))
-            .returning(t.outbox.c.id, t.outbox.c.task, t.outbox.c.args)
-        )
-        rows = sorted(self._conn.execute(statement), key=lambda r: int(r.id))
-        return [(int(r.id), r.task, list(r.args)) for r in rows]
-
-    def release(self, ids: Sequence[int]) -> None:
-        if ids:
-            self._conn.execute(
-                update(t.outbox).where(t.outbox.c.id.in_(list(ids))).values(claimed_until=None)
-            )
-
-    def mark_dispatched(self, ids: Sequence[int]) -> None:
-        if ids:
-            self._conn.execute(
-                update(t.outbox).where(t.outbox.c.id.in_(list(ids))).values(dispatched_at=_now())
-            )
-
-    def pending(self) -> list[tuple[int, str, list[Any]]]:
-        """Every row not yet dispatched, oldest first (for inspection and tests)."""
-        query = (
-            select(t.outbox.c.id, t.outbox.c.task, t.outbox.c.args)
-            .where(t.outbox.c.dispatched_at.is_(None))
-            .order_by(t.outbox.c.id)
-        )
-        return [(int(r.id), r.task, list(r.args)) for r in self._conn.execute(query)]
-
-    def count_pending(self) -> int:
-        query = select(func.count()).where(t.outbox.c.dispatched_at.is_(None))
-        return int(self._conn.execute(query).scalar_one())
-
-
-class SqlLedger:
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-
-    def claim(self, incident_id: int, step: str) -> bool:
-        values = {"incident_id": incident_id, "step": step, "claimed_at": _now()}
-        return _insert_ignoring_conflict(self._conn, t.ledger, values)
-
-    def complete(self, incident_id: int, step: str, result: dict[str, Any] | None = None) -> None:
-        self._conn.execute(
-            update(t.ledger)
-            .where(t.ledger.c.incident_id == incident_id, t.ledger.c.step == step)
-            .values(completed_at=_now(), result=result or {})
-        )
-
-    def result(self, incident_id: int, step: str) -> dict[str, Any] | None:
-        query = select(t.ledger.c.result).where(
-            t.ledger.c.incident_id == incident_id,
-            t.ledger.c.step == step,
-            t.ledger.c.completed_at.is_not(None),
-        )
-        value = self._conn.execute(query).scalar_one_or_none()
-        return None if value is None else dict(value)
-
-    def release(self, incident_id: int, step: str) -> None:
-        """Forget an uncompleted claim: the side effect is known not to have happened."""
-        self._conn.execute(
-            delete(t.ledger).where(
-                t.ledger.c.incident_id == incident_id,
-                t.ledger.c.step == step,
-                t.ledger.c.completed_at.is_(None),
-            )
-        )
-
-    def state(self, incident_id: int, step: str) -> str | None:
-        """None when never claimed, else 'claimed' or 'completed'."""
-        query = select(t.ledger.c.completed_at).where(
-            t.ledger.c.incident_id == incident_id, t.ledger.c.step == step
-        )
-        row = self._conn.execute(query).first()
-        if row is None:
-            return None
-        return "claimed" if row.completed_at is None else "completed"
-
-
-class SqlAuditLog:
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-
-    def record(
-        self, actor: str, action: str, incident_id: int | None, detail: dict[str, Any]
-    ) -> None:
-        self._conn.execute(
-            insert(t.audit_log),
-            dict(at=_now(), actor=actor, action=action, incident_id=incident_id, detail=detail),
-        )
-
-    def for_incident(self, incident_id: int) -> list[dict[str, Any]]:
-        query = (
-            select(t.audit_log)
-            .where(t.audit_log.c.incident_id == incident_id)
-            .order_by(t.audit_log.c.id)
-        )
-        return [
-            {"at": r.at.isoformat(), "actor": r.actor, "action": r.action, "detail": r.detail}
-            for r in self._conn.execute(query)
-        ]
-
-
 class SqlUnitOfWork:
     """Every repository on one connection inside one transaction."""
 
@@ -453,8 +304,8 @@ class SqlUnitOfWork:
         self._conn = conn
 
     def record_delivery(self, digest: str) -> bool:
-        values = {"digest": digest, "received_at": _now()}
-        return _insert_ignoring_conflict(self._conn, t.deliveries, values)
+        values = {"digest": digest, "received_at": utc_now()}
+        return insert_ignoring_conflict(self._conn, t.deliveries, values)
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -98,8 +98,7 @@ class RunningPrometheus:
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPrometheus]:
     """A real Prometheus scraping the exporter every second, on free loopback ports."""
-    if not Path(PROMETHEUS).exists():
-        pytest.skip("the prometheus binary is not installed")
+    assert Path(PROMETHEUS).exists(), "the prometheus binary is missing: apt-get install prometheus"
     Exporter.started = time.monotonic()
     exporter, exporter_url = serve(Exporter)
     home = tmp_path_factory.mktemp("prometheus")
