@@ -12,23 +12,18 @@ output that the token budget held at every size. Figures only; it never gates CI
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import random
 import statistics
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.domain.grounding import Evidence, ground
-from bot.domain.timeline import EventKind, TimelineEvent
 from bot.summary.compaction import TokenBudget
-from bot.summary.dossier import IncidentDossier
 from bot.summary.offline import OfflineSummariser
 from bot.summary.prompt import build_prompt
-from tests.fakes.summary import T0, make_dossier
+from tests.fakes.summary import make_dossier, noisy_dossier
 
 SIZES = (10, 100, 1_000, 10_000)
 ANSWER = (
@@ -36,23 +31,6 @@ ANSWER = (
     "About 9,999 users saw errors. Acknowledgement took 12 min. Confidence was 0.91. "
     "Pod vllm-llama-70b-7f9c8d-zzzzz crashed at 12:07. The runbook scale-out was verified."
 )
-
-
-def noisy(events: int) -> IncidentDossier:
-    rng = random.Random(events)
-    kinds = list(EventKind)
-    timeline = tuple(
-        TimelineEvent(
-            incident_id=42,
-            at=T0 + timedelta(seconds=i),
-            kind=rng.choice(kinds),
-            message=f"event {i} " + "x" * rng.randint(10, 600),
-            data={"alertname": f"Alert{rng.randint(0, 50)}"},
-            id=i,
-        )
-        for i in range(events)
-    )
-    return dataclasses.replace(make_dossier(), timeline=timeline)
 
 
 def percentile_ms(samples_s: list[float], q: int) -> float:
@@ -77,7 +55,7 @@ def main() -> int:
     for events in SIZES:
         for label, dossier in (
             ("realistic", make_dossier(events=events)),
-            ("noisy", noisy(events)),
+            ("noisy", noisy_dossier(events, seed=events)),
         ):
             started = time.perf_counter()
             prompt = build_prompt(dossier, budget)

@@ -7,6 +7,8 @@ alert_firing events, so compaction can be exercised at 10 ... 10,000 events.
 
 from __future__ import annotations
 
+import dataclasses
+import random
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -261,3 +263,21 @@ class FakeSummariser:
     def summarise(self, dossier: IncidentDossier) -> Summary:
         self.dossiers.append(dossier)
         return self.answer
+
+
+def noisy_dossier(events: int, seed: int = 7) -> IncidentDossier:
+    """Every event kind in random order, with long messages: the hardest case for the budget."""
+    rng = random.Random(seed)
+    kinds = list(EventKind)
+    timeline = tuple(
+        TimelineEvent(
+            incident_id=42,
+            at=T0 + timedelta(seconds=i),
+            kind=rng.choice(kinds),
+            message=f"event {i} " + "x" * rng.randint(10, 600),
+            data={"alertname": f"Alert{rng.randint(0, 50)}"},
+            id=i,
+        )
+        for i in range(events)
+    )
+    return dataclasses.replace(make_dossier(), timeline=timeline)

@@ -2,43 +2,20 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import random
-from datetime import timedelta
 
 import pytest
 
-from bot.domain.timeline import EventKind, TimelineEvent
 from bot.summary.compaction import (
     TokenBudget,
     collapse_timeline,
     compact,
     estimate_tokens,
 )
-from bot.summary.dossier import IncidentDossier
 from bot.summary.prompt import build_prompt
-from tests.fakes.summary import T0, make_dossier
+from tests.fakes.summary import make_dossier, noisy_dossier
 
 SIZES = [10, 100, 1_000, 10_000]
-
-
-def noisy_dossier(events: int, seed: int = 7) -> IncidentDossier:
-    """Every event kind in random order, with long messages: the hardest case for the budget."""
-    rng = random.Random(seed)
-    kinds = list(EventKind)
-    timeline = tuple(
-        TimelineEvent(
-            incident_id=42,
-            at=T0 + timedelta(seconds=i),
-            kind=rng.choice(kinds),
-            message=f"event {i} " + "x" * rng.randint(10, 600),
-            data={"alertname": f"Alert{rng.randint(0, 50)}"},
-            id=i,
-        )
-        for i in range(events)
-    )
-    return dataclasses.replace(make_dossier(), timeline=timeline)
 
 
 @pytest.mark.parametrize("events", SIZES)
