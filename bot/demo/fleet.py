@@ -45,7 +45,7 @@ class DemoWorld:
         self.simulator.stop()
 
 
-def start_world(home: Path, speed: float, seed: int = 7) -> DemoWorld:
+def start_world(home: Path, speed: float, seed: int = 7, triage_lead_s: float = 35.0) -> DemoWorld:
     """Start the fleet, Prometheus on the shipped rules, Alertmanager on the shipped routing,
     and Firebreak on embedded defaults with runbooks time-compressed like the fleet."""
     home = home.resolve()
@@ -71,7 +71,7 @@ def start_world(home: Path, speed: float, seed: int = 7) -> DemoWorld:
         runbooks_dir=write_fast_runbooks(home / "runbooks", window="5s", verify=verify),
         targets_file=write_targets(home / "targets.yml", simulator.url),
         triage_baseline_s=15.0,
-        triage_lead_s=35.0,  # alerts start when they fire, `for:` (30 s) after their fault
+        triage_lead_s=triage_lead_s,  # alerts start when they fire, `for:` after their fault
         triage_step_s=1.0,
         triage_rate_window_s=5.0,
         triage_follow_up_s=10.0,

@@ -26,6 +26,15 @@ FAULTS = [
         approve=False,
     ),
     Act(
+        "upstream",
+        "reranker-v2",
+        "upstream_errors",
+        ("LLMUpstreamErrors",),
+        "upstream_errors",
+        "",
+        approve=False,
+    ),
+    Act(
         "xid",
         "llama-3-70b-instruct",
         "gpu_xid",
@@ -36,12 +45,16 @@ FAULTS = [
     ),
 ]
 WAIT_S = 90.0
+LEAD_S = 60.0
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorld]:
-    started = start_world(tmp_path_factory.mktemp("fleet") / "home", speed=30.0)
-    time.sleep(BASELINE_S)
+    # The upstream-error rule's ratio takes longest to cross its threshold: its alert fires
+    # about 50 s after the fault, so triage looks back 60 s (and the fleet needs 75 s of history).
+    home = tmp_path_factory.mktemp("fleet") / "home"
+    started = start_world(home, speed=30.0, triage_lead_s=LEAD_S)
+    time.sleep(LEAD_S + BASELINE_S - 35.0)
     yield started
     started.stop()
 
