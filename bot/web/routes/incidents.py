@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
@@ -22,8 +24,17 @@ class ActorBody(BaseModel):
     actor: str = "api"
 
 
-def _unavailable(_: StoreUnavailableError) -> HTTPException:
-    return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "database unavailable")
+@contextmanager
+def _http_errors() -> Iterator[None]:
+    """Answer our errors as HTTP: unknown id 404, refused transition 409, database down 503."""
+    try:
+        yield
+    except NotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except InvalidTransitionError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    except StoreUnavailableError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "database unavailable") from exc
 
 
 @router.get("")
@@ -34,22 +45,15 @@ def list_incidents(
 ) -> list[dict[str, Any]]:
     """Incidents, newest first; `?status=open` keeps the unresolved ones."""
     statuses = {"open": OPEN_STATUSES, "resolved": (IncidentStatus.RESOLVED,), "all": None}
-    try:
-        with container.store.transaction() as tx:
-            incidents = tx.incidents.list(statuses[status_filter], limit=limit)
-    except StoreUnavailableError as exc:
-        raise _unavailable(exc) from exc
+    with _http_errors(), container.store.transaction() as tx:
+        incidents = tx.incidents.list(statuses[status_filter], limit=limit)
     return [incident_summary(i) for i in incidents]
 
 
 @router.get("/{incident_id}")
 def get_incident(container: ContainerDep, incident_id: int) -> dict[str, Any]:
-    try:
+    with _http_errors():
         return incident_detail(container.store, incident_id)
-    except NotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    except StoreUnavailableError as exc:
-        raise _unavailable(exc) from exc
 
 
 _MEDIA_TYPES = {
@@ -66,7 +70,7 @@ def get_postmortem(
     fmt: Annotated[Literal["md", "json", "html"], Query(alias="format")] = "md",
 ) -> Response:
     """The postmortem in Google SRE shape, built from the timeline, triage and runbook runs."""
-    try:
+    with _http_errors():
         document = render_postmortem(
             container.store,
             incident_id,
@@ -74,21 +78,13 @@ def get_postmortem(
             container.settings.prometheus_url,
             container.run_stories,
         )
-    except NotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    except StoreUnavailableError as exc:
-        raise _unavailable(exc) from exc
     return Response(document, media_type=_MEDIA_TYPES[fmt])
 
 
 @router.get("/{incident_id}/timeline")
 def get_timeline(container: ContainerDep, incident_id: int) -> list[dict[str, Any]]:
-    try:
+    with _http_errors():
         return timeline_view(container.store, incident_id)
-    except NotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    except StoreUnavailableError as exc:
-        raise _unavailable(exc) from exc
 
 
 async def _move(
@@ -99,16 +95,10 @@ async def _move(
     body: ActorBody | None,
 ) -> dict[str, Any]:
     actor = body.actor if body else "api"
-    try:
+    with _http_errors():
         incident = await run_in_threadpool(
             change_status, container.store, incident_id, target, actor, container.clock()
         )
-    except NotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    except InvalidTransitionError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    except StoreUnavailableError as exc:
-        raise _unavailable(exc) from exc
     relay.poke()
     return incident_summary(incident)
 
