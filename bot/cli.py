@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -102,6 +103,7 @@ def _cmd_postmortem(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from bot.demo.runner import run_demo
 
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop what it started, as on ^C
     return run_demo(args.scenario, args.speed, settings.home / "demo")
 
 

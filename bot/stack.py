@@ -12,6 +12,7 @@ from types import FrameType
 
 from bot.adapters.sql_migrations import upgrade
 from bot.settings import Settings
+from bot.supervision import die_with_parent
 
 
 @dataclass
@@ -64,7 +65,11 @@ class Stack:
                 log_dir.mkdir(parents=True, exist_ok=True)
                 output = (log_dir / f"{name}.log").open("ab")
             self.children[name] = subprocess.Popen(
-                command, env=env, stdout=output, stderr=subprocess.STDOUT if output else None
+                command,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT if output else None,
+                preexec_fn=die_with_parent,
             )
         self.settings = settings
         return settings

@@ -1,7 +1,9 @@
 """Real Prometheus and Alertmanager for the demo and tests, on free loopback ports in a folder.
 
 Configs are derived from the shipped ones in deploy/ (same job name, same routing), with the
-caller's targets, rule files, intervals and webhook filled in. Each process logs to a file in its
+caller's targets, rule files, intervals and webhook filled in. Time is compressed as one: rules
+keep their expressions, and their `for:` shrinks by the ratio of the evaluation intervals, so
+"two consecutive evaluations" stays two. Each process logs to a file in its
 folder; a failed start raises with the log's tail.
 
     prometheus = start_prometheus(tmp_path, ["127.0.0.1:9400"], [RULES], alertmanager_url=...)
@@ -13,6 +15,7 @@ or use either as a context manager.
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
@@ -25,6 +28,8 @@ from typing import Any
 
 import httpx
 import yaml
+
+from bot.supervision import die_with_parent
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_CONFIG = ROOT / "deploy" / "prometheus" / "prometheus.yml"
@@ -99,11 +104,13 @@ def start_prometheus(
     folder = tmp_path / "prometheus"
     folder.mkdir(parents=True, exist_ok=True)
     config: dict[str, Any] = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    shipped_interval_s = parse_duration_s(config["global"]["evaluation_interval"])
     interval = f"{interval_s:g}s"
     config["global"].update(
         scrape_interval=interval, evaluation_interval=interval, scrape_timeout=interval
     )
-    config["rule_files"] = [str(path.resolve()) for path in rule_files]
+    factor = interval_s / shipped_interval_s
+    config["rule_files"] = [str(compress_rules(path, folder, factor)) for path in rule_files]
     config["scrape_configs"][0]["static_configs"] = [{"targets": scrape_targets}]
     if alertmanager_url is None:
         config.pop("alerting", None)
@@ -124,6 +131,27 @@ def start_prometheus(
         ]
 
     return _start("prometheus", folder, command)
+
+
+def compress_rules(source: Path, folder: Path, factor: float) -> Path:
+    """A copy of the rule file `source` in `folder` with every `for:` multiplied by `factor`."""
+    document: dict[str, Any] = yaml.safe_load(source.read_text())
+    for group in document["groups"]:
+        for rule in group["rules"]:
+            if "for" in rule:
+                rule["for"] = f"{parse_duration_s(rule['for']) * factor:g}s"
+    target = folder / source.name
+    target.write_text(yaml.safe_dump(document, sort_keys=False))
+    return target.resolve()
+
+
+def parse_duration_s(text: str) -> float:
+    """Seconds in a Prometheus duration such as `30s`, `5m` or `1h30m`."""
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+    parts = re.findall(r"(\d+)(ms|s|m|h|d|w|y)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"{text!r} is not a Prometheus duration")
+    return sum(int(n) * units[u] for n, u in parts)
 
 
 def start_alertmanager(
@@ -167,7 +195,9 @@ def _start(name: str, folder: Path, command: Callable[[int], list[str]]) -> Runn
         port = free_loopback_port()
         log_path = folder / f"{name}.{attempt}.log"
         with log_path.open("wb") as log:
-            process = subprocess.Popen(command(port), stdout=log, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                command(port), stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
+            )
         running = RunningProcess(name, f"http://127.0.0.1:{port}", process, log_path)
         if _wait_ready(running):
             return running

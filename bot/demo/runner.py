@@ -15,8 +15,7 @@ from bot.demo.fleet import DemoWorld, start_world
 from bot.demo.scenarios import SCENARIOS, Act
 from bot.services.export_postmortem import write_postmortem
 
-BASELINE_S = 50.0  # triage looks back lead (35 s) + baseline (15 s) from the alert
-ACT_TIMEOUT_S = 150.0
+ACT_TIMEOUT_S = 60.0
 POLL_S = 0.5
 ONCALL = "demo-oncall"
 
@@ -155,8 +154,8 @@ def run_demo(scenario: str, speed: float, home: Path, console: Console | None = 
             f"  prometheus {world.prometheus.url}   alertmanager {world.alertmanager.url}"
         )
         console.print(f"  simulator {world.simulator.url}")
-        console.print(f"letting the fleet build a baseline for {BASELINE_S:.0f}s …")
-        time.sleep(BASELINE_S)
+        console.print(f"letting the fleet build a baseline for {world.history_needed_s:.0f}s …")
+        time.sleep(world.history_needed_s)
         client = DemoClient(world)
         results = []
         for act in acts:

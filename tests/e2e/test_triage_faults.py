@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from bot.demo.fleet import DemoWorld, start_world
-from bot.demo.runner import BASELINE_S, DemoClient
+from bot.demo.runner import DemoClient
 from bot.demo.scenarios import Act
 
 FAULTS = [
@@ -54,7 +54,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorld]:
     # about 50 s after the fault, so triage looks back 60 s (and the fleet needs 75 s of history).
     home = tmp_path_factory.mktemp("fleet") / "home"
     started = start_world(home, speed=30.0, triage_lead_s=LEAD_S)
-    time.sleep(LEAD_S + BASELINE_S - 35.0)
+    time.sleep(started.history_needed_s)
     yield started
     started.stop()
 
