@@ -36,6 +36,7 @@ class Action(StrEnum):
     PAUSE = "pause"
     RESUME = "resume"
     POSTMORTEM = "postmortem"
+    SUMMARISE = "summarise"
 
 
 TASKS: dict[Action, tuple[str, Permission]] = {
@@ -47,6 +48,7 @@ TASKS: dict[Action, tuple[str, Permission]] = {
     Action.PAUSE: ("firebreak.runbooks.pause", Permission.OPERATE),
     Action.RESUME: ("firebreak.runbooks.resume", Permission.OPERATE),
     Action.POSTMORTEM: ("firebreak.postmortem.upload", Permission.READ),
+    Action.SUMMARISE: ("firebreak.summary.incident", Permission.READ),
 }
 
 
@@ -73,11 +75,11 @@ class Intent:
 
 
 def incident_intent(action: Action, incident_id: int) -> Intent:
-    """Acknowledge, resolve or export one incident (ack / resolve / postmortem)."""
+    """Acknowledge, resolve, summarise or export one incident."""
     verb = {Action.ACK: "acknowledge", Action.RESOLVE: "resolve"}.get(action, str(action))
     return Intent(
         action,
-        (incident_id,),
+        (incident_id, "on demand") if action is Action.SUMMARISE else (incident_id,),
         f"{verb} INC-{incident_id}",
         f"{action}:inc:{incident_id}",
         incident_id=incident_id,

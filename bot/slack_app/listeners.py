@@ -1,10 +1,10 @@
 """The `/firebreak` command and button listeners: every one acks within Slack's 3 seconds.
 
 Reads (help, list, show, timeline, runbooks) answer from the store in the ack itself.
-Changes (ack, resolve, approve, deny, run's Confirm, pause, resume, postmortem) are submitted
-as intents — authorised, claimed once, recorded with an outbox row — acked with a sentence,
-and only then relayed to the task broker. `run` acks at once, then sends the dry-run plan
-with Confirm / Cancel through the response_url. Answers are ephemeral.
+Changes (ack, resolve, approve, deny, run's Confirm, pause, resume, postmortem, Summarise)
+are submitted as intents — authorised, claimed once, recorded with an outbox row — acked with
+a sentence, and only then relayed to the task broker. `run` acks at once, then sends the
+dry-run plan with Confirm / Cancel through the response_url. Answers are ephemeral.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from slack_bolt import Ack, App, Respond
 from bot.domain.errors import FirebreakError, NotFoundError, StoreUnavailableError
 from bot.domain.incidents import OPEN_STATUSES
 from bot.services.notify_incident import build_card
+from bot.services.summarise_incident import latest_summary, load_dossier
 from bot.slack_app.authorisation import Permission
 from bot.slack_app.commands import Command, UsageError, Verb, help_text, parse_command
 from bot.slack_app.deps import SlackDeps
@@ -38,13 +39,14 @@ from bot.slack_app.intents import (
 from bot.slack_app.views import (
     ActionId,
     SlackMessage,
+    incident_detail,
     incident_list,
-    incident_message,
     notice,
     plan_message,
     runbooks_message,
     timeline_message,
 )
+from bot.summary.offline import OfflineSummariser
 
 log = structlog.get_logger(__name__)
 
@@ -142,11 +144,15 @@ class Listeners:
         return notice(help_text())
 
     def _show(self, incident_id: int) -> SlackMessage:
+        """The incident card with its latest summary in full; before the first one is written,
+        an offline summary made now (no model is called inside Slack's 3 seconds)."""
         try:
             card, _, _ = build_card(self.deps.store, incident_id)
         except LookupError as exc:
             raise NotFoundError(str(exc)) from None
-        return incident_message(card, redact=self.deps.redact)
+        dossier = load_dossier(self.deps.store, incident_id)
+        summary = latest_summary(dossier.timeline) or OfflineSummariser().summarise(dossier)
+        return incident_detail(card, summary, self.deps.redact)
 
     def _timeline(self, incident_id: int) -> SlackMessage:
         with self.deps.store.transaction() as tx:
@@ -206,6 +212,7 @@ class Listeners:
             ActionId.ACK: lambda a, v: self._click(a, v, Action.ACK),
             ActionId.RESOLVE: lambda a, v: self._click(a, v, Action.RESOLVE),
             ActionId.POSTMORTEM: lambda a, v: self._click(a, v, Action.POSTMORTEM),
+            ActionId.SUMMARISE: lambda a, v: self._click(a, v, Action.SUMMARISE),
             ActionId.APPROVE: lambda a, v: self._decide(a, v, Action.APPROVE),
             ActionId.DENY: lambda a, v: self._decide(a, v, Action.DENY),
             ActionId.TIMELINE: self._timeline_click,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -18,6 +18,7 @@ from bot.domain.alerts import Severity
 from bot.domain.cards import IncidentCard
 from bot.domain.incidents import Incident, IncidentStatus
 from bot.domain.timeline import TimelineEvent
+from bot.summary.summary import Summary
 
 Block = dict[str, Any]
 Redact = Callable[[str], str]
@@ -52,6 +53,7 @@ class ActionId(StrEnum):
     DENY = "firebreak_deny"
     TIMELINE = "firebreak_timeline"
     POSTMORTEM = "firebreak_postmortem"
+    SUMMARISE = "firebreak_summarise"
     CONFIRM_RUN = "firebreak_confirm_run"
     CANCEL_RUN = "firebreak_cancel_run"
 
@@ -134,7 +136,7 @@ def incident_fallback(card: IncidentCard, redact: Redact = same) -> str:
 def incident_message(
     card: IncidentCard, *, chart_url: str | None = None, redact: Redact = same
 ) -> SlackMessage:
-    """The root message of an incident; a resolved incident keeps only Timeline and Postmortem."""
+    """The root message of an incident; a resolved one keeps Summarise, Timeline and Postmortem."""
     incident = card.incident
     blocks: list[Block] = [
         {"type": "header", "text": plain(incident_headline(incident), redact, HEADER_MAX)},
@@ -158,6 +160,14 @@ def incident_message(
     blocks.append({"type": "context", "elements": [mrkdwn(_context(incident), redact)]})
     blocks.append({"type": "actions", "block_id": "incident_actions", "elements": _buttons(card)})
     return SlackMessage(incident_fallback(card, redact), blocks)
+
+
+def incident_detail(card: IncidentCard, summary: Summary, redact: Redact = same) -> SlackMessage:
+    """`/firebreak show`: the root message with the summary in full, before its context line."""
+    message = incident_message(replace(card, summary=None), redact=redact)
+    blocks = list(message.blocks)
+    blocks.insert(len(blocks) - 2, _label("Summary", summary.as_text(), redact))
+    return SlackMessage(message.text, blocks)
 
 
 def _fields(card: IncidentCard, redact: Redact) -> list[dict[str, str]]:
@@ -208,6 +218,7 @@ def _buttons(card: IncidentCard) -> list[Block]:
         buttons.append(button("Deny", ActionId.DENY, run, "danger"))
     if incident.is_open:
         buttons.append(button("Resolve", ActionId.RESOLVE, ref))
+    buttons.append(button("Summarise", ActionId.SUMMARISE, ref))
     buttons.append(button("Timeline", ActionId.TIMELINE, ref))
     buttons.append(button("Postmortem", ActionId.POSTMORTEM, ref))
     return buttons

@@ -31,6 +31,7 @@ from bot.settings import Settings
 from bot.slack_app.app import create_slack_app, mount_slack
 from bot.slack_app.authorisation import SlackAuthoriser
 from bot.slack_app.deps import SlackDeps
+from bot.summary.summary import Summary, SuspectedCause
 from tests.processes import free_port, wait_for
 from tests.servers.slack import (
     BOT_TOKEN,
@@ -196,6 +197,55 @@ def test_show_answers_the_incident_card(harness: Harness) -> None:
     body = harness.post(harness.command(f"show INC-{harness.incident_id}")).json()
     assert body["blocks"][0]["type"] == "header"
     assert "vLLM queue saturated" in body["blocks"][0]["text"]["text"]
+
+
+def test_show_without_a_summary_yet_answers_an_offline_one(harness: Harness) -> None:
+    """Before any summary is written, `show` makes the offline one on the spot."""
+    blocks = json.dumps(harness.post(harness.command(f"show INC-{harness.incident_id}")).json())
+    assert "What happened:" in blocks
+    assert "Generated offline by Firebreak" in blocks
+    assert "firebreak_summarise" in blocks
+
+
+def test_show_answers_the_latest_summary_in_full(harness: Harness) -> None:
+    """`show` answers the newest recorded summary, every section of it, not the first one."""
+    for what in ("an early story", "the latest story"):
+        summary = Summary(
+            what,
+            "TTFT p95 above 2.5 s",
+            SuspectedCause("KV cache full", "capacity_saturation", 0.9),
+            ("scaled out",),
+            "mitigated",
+            ("watch the queue",),
+        )
+        with harness.store.transaction() as tx:
+            tx.timeline.append(
+                TimelineEvent(
+                    harness.incident_id,
+                    T0,
+                    EventKind.SUMMARY,
+                    summary.as_text(),
+                    {"summary": summary.to_dict(), "reason": "mitigated"},
+                )
+            )
+    blocks = json.dumps(harness.post(harness.command(f"show INC-{harness.incident_id}")).json())
+    assert "the latest story" in blocks
+    assert "an early story" not in blocks
+    assert "watch the queue" in blocks
+
+
+def test_summarise_button_queues_one_summary_per_double_click(harness: Harness) -> None:
+    """Summarise queues the summary task with the clicker; a second click is a repeat."""
+    value = {"incident_id": harness.incident_id}
+    harness.post(harness.click("firebreak_summarise", value, user=EVE))
+    harness.post(harness.click("firebreak_summarise", value, user=EVE))
+    wait_for(lambda: len(harness.responses()) == 2, timeout_s=5)
+    assert sent_tasks(harness, "firebreak.summary.incident") == [
+        [harness.incident_id, "on demand", EVE]
+    ]
+    answers = sorted(r["text"] for r in harness.responses())
+    assert answers[0].startswith("Already requested: summarise INC-")
+    assert answers[1].startswith("On it: summarise INC-")
 
 
 def test_wrong_usage_answers_the_usage(harness: Harness) -> None:

@@ -97,10 +97,16 @@ def test_root_message_shows_reference_severity_status_scope_and_hypothesis() -> 
     assert "INC-7" in message.text
 
 
-def test_buttons_offer_ack_resolve_timeline_postmortem_without_approval() -> None:
+def test_buttons_offer_ack_resolve_summarise_timeline_postmortem_without_approval() -> None:
     """A triggered incident without a pending run has no Approve / Deny buttons."""
     ids = set(buttons(incident_message(make_card())))
-    assert ids == {ActionId.ACK, ActionId.RESOLVE, ActionId.TIMELINE, ActionId.POSTMORTEM}
+    assert ids == {
+        ActionId.ACK,
+        ActionId.RESOLVE,
+        ActionId.SUMMARISE,
+        ActionId.TIMELINE,
+        ActionId.POSTMORTEM,
+    }
 
 
 def test_approve_and_deny_appear_when_a_run_awaits_approval() -> None:
@@ -113,12 +119,12 @@ def test_approve_and_deny_appear_when_a_run_awaits_approval() -> None:
     assert "RUN-41 awaits approval" in json.dumps(message.blocks)
 
 
-def test_resolved_incident_keeps_only_timeline_and_postmortem() -> None:
+def test_resolved_incident_keeps_only_summarise_timeline_and_postmortem() -> None:
     """Resolution edits the same message: status resolved and the buttons reduced."""
     incident = make_incident(status=IncidentStatus.RESOLVED, resolved_at=T0, resolved_by="U0ALICE")
     message = incident_message(make_card(incident=incident, awaiting_run_id=41))
     validated(message)
-    assert set(buttons(message)) == {ActionId.TIMELINE, ActionId.POSTMORTEM}
+    assert set(buttons(message)) == {ActionId.SUMMARISE, ActionId.TIMELINE, ActionId.POSTMORTEM}
     assert message.blocks[0]["text"]["text"].startswith(":white_check_mark:")
     assert "resolved" in message.text
 

@@ -14,15 +14,18 @@ from workers.runtime import container
 
 
 @shared_task(bind=True, name="firebreak.summary.incident")
-def incident(self: Task, incident_id: int, reason: str = "on demand") -> None:
-    """Write a fresh summary onto the incident's timeline (LLM or offline)."""
+def incident(
+    self: Task, incident_id: int, reason: str = "on demand", actor: str | None = None
+) -> None:
+    """Write a fresh summary onto the incident's timeline (LLM or offline): at a status
+    change (the reason names it) or when someone asks for one."""
     c = container(self)
     with retry_on_unavailable(self):
         summarise_incident(
             c.store,
             c.summariser,
             incident_id,
-            reason,
+            f"{reason}, requested by {actor}" if actor else reason,
             c.clock(),
             c.settings.llm_incident_token_budget,
             c.run_stories,
