@@ -45,13 +45,13 @@ FAULTS = [
     ),
 ]
 WAIT_S = 90.0
-LEAD_S = 60.0
+LEAD_S = 30.0
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorld]:
-    # The upstream-error rule's ratio takes longest to cross its threshold: its alert fires
-    # about 50 s after the fault, so triage looks back 60 s (and the fleet needs 75 s of history).
+    # The upstream-error rule's 5 m ratio takes longest to cross its threshold: its alert fires
+    # about 20 s after the fault, so triage looks back 30 s (and the fleet needs 45 s of history).
     home = tmp_path_factory.mktemp("fleet") / "home"
     started = start_world(home, speed=30.0, triage_lead_s=LEAD_S)
     time.sleep(started.history_needed_s)

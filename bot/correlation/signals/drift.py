@@ -44,14 +44,18 @@ SIGNALS: tuple[Signal, ...] = (
         description="share of requests that failed",
     ),
     Signal(
-        name="upstream_error_rate",
+        # A share, not a rate: a traffic surge multiplies upstream errors without their cause.
+        name="upstream_error_ratio",
         backend="drift",
-        template="sum(rate(llm_upstream_errors_total{scope}[{rate}]))",
+        template=(
+            "sum(rate(llm_upstream_errors_total{scope}[{rate}]))"
+            " / sum(rate(llm_requests_total{scope}[{rate}]))"
+        ),
         expected=UP,
         supports=(Support(UPSTREAM, UP, 0.9), Support(DEPLOY, UP, -0.2)),
-        unit="1/s",
-        floor_abs=0.05,
-        description="errors from upstream dependencies, per second",
+        unit="ratio",
+        floor_abs=0.01,
+        description="share of requests whose upstream calls failed",
     ),
     Signal(
         name="request_rate",
