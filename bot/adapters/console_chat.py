@@ -63,3 +63,7 @@ class ConsoleChatClient:
         reply = MessageRef(ref.channel, self._ts())
         self._write(f"thread {ref.ts}", reply, text)
         return reply
+
+    def find_incident(self, incident_id: int) -> MessageRef | None:
+        """None: a console post never fails half-way, so there is nothing to find."""
+        return None

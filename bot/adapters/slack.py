@@ -2,7 +2,9 @@
 
 One root message per incident (chat.postMessage, then chat.update in place), details in its
 thread, files through the upload v2 flow. Every string sent passes the injected `redact` hook
-first. Slack's failures become ours:
+first. A root message carries metadata naming its incident, so one whose post went unanswered
+is found again in the channel's recent history (conversations.history). Slack's failures
+become ours:
 
 - HTTP 429 / `ratelimited`            → RateLimitedError(retry_after_s from Retry-After)
 - network errors, HTTP 5xx, `internal_error`, `fatal_error`, ... → UpstreamUnavailableError
@@ -14,11 +16,13 @@ first. Slack's failures become ours:
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import structlog
 from slack_sdk import WebClient
@@ -33,6 +37,9 @@ from bot.slack_app.views import clip, escape, incident_message, same
 log = structlog.get_logger(__name__)
 
 THREAD_TEXT_MAX = 4000
+INCIDENT_EVENT_TYPE = "firebreak_incident"
+HISTORY_PAGE_SIZE = 100
+HISTORY_MAX_PAGES = 2
 DEFAULT_RETRY_AFTER_S = 1.0
 _TEXT_SUFFIXES = {".md", ".txt", ".json", ".html", ".csv", ".log"}
 _TRANSIENT_ERRORS = {
@@ -42,6 +49,7 @@ _TRANSIENT_ERRORS = {
     "request_timeout",
     "ratelimited",
 }
+_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{5,}")
 
 
 class SlackRejectedError(FirebreakError):
@@ -67,6 +75,22 @@ def _retry_after_s(response: SlackResponse) -> float:
             except (TypeError, ValueError):
                 break
     return DEFAULT_RETRY_AFTER_S
+
+
+def incident_metadata(incident_id: int) -> dict[str, Any]:
+    """The message metadata that marks a root message as this incident's."""
+    return {"event_type": INCIDENT_EVENT_TYPE, "event_payload": {"incident_id": incident_id}}
+
+
+def _is_root_of(message: dict[str, Any], incident_id: int) -> bool:
+    """A top-level message (not a thread reply) whose metadata names this incident."""
+    if message.get("thread_ts") not in (None, message.get("ts")):
+        return False
+    metadata = message.get("metadata") or {}
+    if metadata.get("event_type") != INCIDENT_EVENT_TYPE:
+        return False
+    payload = metadata.get("event_payload") or {}
+    return str(payload.get("incident_id")) == str(incident_id)
 
 
 @contextmanager
@@ -103,6 +127,7 @@ class SlackChatClient:
     ) -> None:
         self._client = client
         self._channel = channel
+        self._channel_id = channel if _CHANNEL_ID.fullmatch(channel) else None
         self._redact = redact
         self._chart_url = chart_url
 
@@ -133,13 +158,44 @@ class SlackChatClient:
         text, blocks = self._message(card)
         with translated_errors("chat.postMessage"):
             response = self._client.chat_postMessage(
-                channel=self._channel, text=text, blocks=blocks, unfurl_links=False
+                channel=self._channel,
+                text=text,
+                blocks=blocks,
+                unfurl_links=False,
+                metadata=incident_metadata(card.incident.id),
             )
         ref = MessageRef(str(response["channel"]), str(response["ts"]))
+        self._channel_id = ref.channel
         log.info(
             "slack_incident_posted", incident=card.incident.ref, channel=ref.channel, ts=ref.ts
         )
         return ref
+
+    def find_incident(self, incident_id: int) -> MessageRef | None:
+        """The root message posted for this incident among the channel's latest top-level
+        messages, if any. Slack's history needs the channel id: with a channel name not yet
+        answered by a post, there is no history to read and the answer is None."""
+        if self._channel_id is None:
+            log.warning("slack_history_needs_channel_id", channel=self._channel)
+            return None
+        cursor: str | None = None
+        for _ in range(HISTORY_MAX_PAGES):
+            with translated_errors("conversations.history"):
+                response = self._client.conversations_history(
+                    channel=self._channel_id,
+                    limit=HISTORY_PAGE_SIZE,
+                    cursor=cursor,
+                    include_all_metadata=True,
+                )
+            for message in response.get("messages") or []:
+                if _is_root_of(message, incident_id):
+                    ref = MessageRef(self._channel_id, str(message["ts"]))
+                    log.info("slack_incident_found", incident=f"INC-{incident_id}", ts=ref.ts)
+                    return ref
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        return None
 
     def update_incident(self, ref: MessageRef, card: IncidentCard) -> None:
         """Edit the root message in place to show the card as it is now."""

@@ -14,6 +14,7 @@ from bot.ports import ChannelPacer, ChatClient, Store
 from bot.services.summarise_incident import latest_summary
 
 ROOT_STEP = "chat:root"
+ROOT_UNCERTAIN_STEP = "chat:root:uncertain"
 _THREADED = {
     EventKind.INCIDENT_REOPENED,
     EventKind.ALERT_FIRING,
@@ -116,8 +117,10 @@ def notify_incident(
 ) -> ChatState:
     """Post the root message once, edit it when the card changed, thread new timeline events.
 
-    The root post is claimed in the ledger before it is made: a task re-run after a crash
-    never posts a second root message. Edits set the whole message, so repeating one is harmless.
+    The root post is claimed in the ledger before it is made, so two tasks never both post.
+    A post that failed without an answer may have landed: it is marked uncertain, and the next
+    task looks for it in the chat first, adopting (and editing) the message it finds instead of
+    posting. Edits set the whole message, so repeating one is harmless.
     """
     card, state, fresh = build_card(store, incident_id, runbook_line)
     digest = card_digest(card)
@@ -125,14 +128,17 @@ def notify_incident(
         _pace(pacer, channel)
         with store.transaction() as tx:
             claimed = tx.ledger.claim(incident_id, ROOT_STEP)
+            uncertain = claimed and tx.ledger.state(incident_id, ROOT_UNCERTAIN_STEP) is not None
         if not claimed:
             return state
-        ref = _post_once(store, incident_id, ROOT_STEP, lambda: chat.post_incident(card))
-        state = ChatState(ref=ref, thread_mark=state.thread_mark, card_digest=digest)
+        ref, posted = _root_message(store, chat, incident_id, card, uncertain)
+        state = ChatState(
+            ref=ref, thread_mark=state.thread_mark, card_digest=digest if posted else None
+        )
         with store.transaction() as tx:
             tx.ledger.complete(incident_id, ROOT_STEP, {"channel": ref.channel, "ts": ref.ts})
             tx.incidents.save_chat_state(incident_id, state)
-    elif state.card_digest != digest:
+    if state.ref is not None and state.card_digest != digest:
         _pace(pacer, state.ref.channel)
         chat.update_incident(state.ref, card)
         state = replace(state, card_digest=digest)
@@ -144,11 +150,37 @@ def notify_incident(
     return state
 
 
+def _root_message(
+    store: Store, chat: ChatClient, incident_id: int, card: IncidentCard, uncertain: bool
+) -> tuple[MessageRef, bool]:
+    """The claimed root message and whether it was posted now: after an uncertain post, the
+    one the chat already shows is adopted. On any failure the claim is released; a failed post
+    other than a rate limit may have landed, so it is marked uncertain in the same transaction."""
+    try:
+        found = chat.find_incident(incident_id) if uncertain else None
+        if found is not None:
+            return found, False
+        return chat.post_incident(card), True
+    except RateLimitedError:
+        _release_root(store, incident_id, mark_uncertain=False)
+        raise
+    except Exception:
+        _release_root(store, incident_id, mark_uncertain=True)
+        raise
+
+
+def _release_root(store: Store, incident_id: int, *, mark_uncertain: bool) -> None:
+    with store.transaction() as tx:
+        tx.ledger.release(incident_id, ROOT_STEP)
+        if mark_uncertain and tx.ledger.claim(incident_id, ROOT_UNCERTAIN_STEP):
+            tx.ledger.complete(incident_id, ROOT_UNCERTAIN_STEP)
+
+
 def _post_once(
     store: Store, incident_id: int, step: str, post: Callable[[], MessageRef]
 ) -> MessageRef:
-    """Make a claimed post. A rate limit means Slack did not post it: the claim is released so
-    the retried task posts; any other failure may have posted, so the claim stands."""
+    """Make a claimed thread post. A rate limit means Slack did not post it: the claim is
+    released so the retried task posts; any other failure may have posted, so the claim stands."""
     try:
         return post()
     except RateLimitedError:

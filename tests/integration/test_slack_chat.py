@@ -11,14 +11,20 @@ import pytest
 from slack_sdk import WebClient
 from structlog.testing import capture_logs
 
-from bot.adapters.slack import SlackChatClient, SlackRejectedError, SlackUserGroups
+from bot.adapters.slack import (
+    HISTORY_MAX_PAGES,
+    HISTORY_PAGE_SIZE,
+    SlackChatClient,
+    SlackRejectedError,
+    SlackUserGroups,
+)
 from bot.domain.alerts import Severity
 from bot.domain.cards import IncidentCard, MessageRef
 from bot.domain.errors import RateLimitedError, UpstreamUnavailableError
 from bot.domain.incidents import Incident, IncidentStatus
 from bot.ports import ChatClient, FileUploader
 from bot.settings import Settings
-from tests.servers.slack import BOT_TOKEN, SlackServer
+from tests.servers.slack import BOT_TOKEN, SlackServer, channel_id
 
 CHANNEL = "C0INCIDENTS"
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -36,9 +42,11 @@ def make_client(slack: SlackServer, token: str = BOT_TOKEN, **kw: Any) -> SlackC
     return SlackChatClient(web, CHANNEL, **kw)
 
 
-def make_card(status: IncidentStatus = IncidentStatus.TRIGGERED, **kw: Any) -> IncidentCard:
+def make_card(
+    status: IncidentStatus = IncidentStatus.TRIGGERED, incident_id: int = 3, **kw: Any
+) -> IncidentCard:
     incident = Incident(
-        id=3,
+        id=incident_id,
         receiver="firebreak",
         group_key="{}:{}",
         title="TTFT p99 above 2s on llama-3-70b",
@@ -90,7 +98,7 @@ def test_update_edits_the_same_message_in_place(slack: SlackServer) -> None:
     message = slack.message(ref.channel, ref.ts)
     assert message["blocks"][0]["text"]["text"].startswith(":white_check_mark:")
     action_ids = {e["action_id"] for e in message["blocks"][-1]["elements"]}
-    assert action_ids == {"firebreak_timeline", "firebreak_postmortem"}
+    assert action_ids == {"firebreak_summarise", "firebreak_timeline", "firebreak_postmortem"}
 
 
 def test_thread_reply_goes_under_the_root_message(slack: SlackServer) -> None:
@@ -191,6 +199,76 @@ def test_invalid_token_is_a_clear_non_retryable_error(slack: SlackServer) -> Non
         make_client(slack, token="xoxb-wrong").post_incident(make_card())
     assert not isinstance(caught.value, UpstreamUnavailableError)
     assert caught.value.error == "invalid_auth"
+
+
+def post_others(slack: SlackServer, count: int) -> None:
+    """Top-level messages by someone else, newer than what is already in the channel."""
+    web = WebClient(token=BOT_TOKEN, base_url=slack.api_url)
+    for n in range(count):
+        web.chat_postMessage(channel=CHANNEL, text=f"deploy {n} done")
+
+
+def test_root_message_carries_the_incident_in_its_metadata(slack: SlackServer) -> None:
+    """The root post names its incident in message metadata, which the channel's history shows
+    only when asked for all metadata, as Slack does."""
+    ref = make_client(slack).post_incident(make_card())
+    (call,) = slack.calls_to("chat.postMessage")
+    expected = {"event_type": "firebreak_incident", "event_payload": {"incident_id": 3}}
+    assert call.body["metadata"] == expected
+    web = WebClient(token=BOT_TOKEN, base_url=slack.api_url)
+    [plain] = web.conversations_history(channel=CHANNEL)["messages"]
+    [full] = web.conversations_history(channel=CHANNEL, include_all_metadata=True)["messages"]
+    assert plain["ts"] == full["ts"] == ref.ts
+    assert "metadata" not in plain
+    assert full["metadata"] == expected
+
+
+def test_find_incident_pages_through_recent_history(slack: SlackServer) -> None:
+    """A root message a page down is found; once it is older than the pages read, it is not,
+    and a thread reply carrying the same metadata never counts as the root."""
+    client = make_client(slack)
+    ref = client.post_incident(make_card())
+    post_others(slack, HISTORY_PAGE_SIZE + 20)
+    assert client.find_incident(3) == ref
+    assert client.find_incident(4) is None
+    history = slack.calls_to("conversations.history")
+    assert len(history) == 2 * HISTORY_MAX_PAGES
+    assert {(c.body["include_all_metadata"], c.body["limit"]) for c in history} == {
+        ("1", str(HISTORY_PAGE_SIZE))
+    }
+    post_others(slack, HISTORY_PAGE_SIZE * HISTORY_MAX_PAGES)
+    WebClient(token=BOT_TOKEN, base_url=slack.api_url).chat_postMessage(
+        channel=CHANNEL,
+        thread_ts=ref.ts,
+        text="reply",
+        metadata={"event_type": "firebreak_incident", "event_payload": {"incident_id": 3}},
+    )
+    assert client.find_incident(3) is None
+
+
+def test_find_incident_history_outage_is_upstream_unavailable(slack: SlackServer) -> None:
+    """A 503 from conversations.history is retryable, like any other Slack outage."""
+    slack.fail_next(calls=1, status=503)
+    with pytest.raises(UpstreamUnavailableError):
+        make_client(slack).find_incident(3)
+
+
+def test_find_incident_by_channel_name_waits_for_its_id(slack: SlackServer) -> None:
+    """History needs a channel id: with `#incidents` configured, nothing is read until a root
+    post has answered the channel's id; then the search runs on that id."""
+    web = WebClient(token=BOT_TOKEN, base_url=slack.api_url, timeout=5)
+    client = SlackChatClient(web, "#incidents")
+    with capture_logs() as logs:
+        assert client.find_incident(3) is None
+    assert slack.calls_to("conversations.history") == []
+    assert {"event": "slack_history_needs_channel_id", "channel": "#incidents"}.items() <= (
+        logs[-1].items()
+    )
+    ref = client.post_incident(make_card(incident_id=7))
+    assert ref.channel == channel_id("#incidents")
+    assert client.find_incident(7) == ref
+    (history,) = slack.calls_to("conversations.history")
+    assert history.body["channel"] == ref.channel
 
 
 def test_user_groups_are_read_and_cached(slack: SlackServer) -> None:

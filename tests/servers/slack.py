@@ -2,15 +2,19 @@
 
 Start it with `SlackServer.start()` and point a client at it:
 `WebClient(token=BOT_TOKEN, base_url=server.api_url)`. It answers `auth.test`,
-`chat.postMessage`, `chat.update`, `chat.postEphemeral`, `usergroups.users.list` and the
-files upload v2 trio (`files.getUploadURLExternal` → an upload URL on this server, the upload
-POST, `files.completeUploadExternal`), plus `response_url` posts under `/response/<name>`.
+`chat.postMessage` (metadata kept; a `#name` channel is answered with its id), `chat.update`,
+`chat.postEphemeral`, `conversations.history` (top-level messages newest first, paged by
+cursor, metadata only with `include_all_metadata`), `usergroups.users.list` and the files
+upload v2 trio (`files.getUploadURLExternal` → an upload URL on this server, the upload POST,
+`files.completeUploadExternal`), plus `response_url` posts under `/response/<name>`.
 
 Every request is recorded as a `Call` (method, parsed body, lower-cased headers). The bearer
 token is checked against `tokens` (`invalid_auth` otherwise, with HTTP 200 as Slack does).
 `rate_limit(n, retry_after_s)` answers the next n API calls with HTTP 429, a Retry-After header
 and `{"ok": false, "error": "ratelimited"}`; `rate_limit_channel(channel, ...)` does so for
-every post to one channel until cleared; `fail_next(n, status)` answers with a bare 5xx.
+every post to one channel until cleared; `fail_next(n, status)` answers with a bare 5xx and
+does nothing; `lose_next_answers(n, status)` does the call, then answers with a bare 5xx (an
+answer lost on the way back).
 
 Slack's other direction is here too: `slash_command_body()` and `block_actions_body()` build
 request bodies as Slack sends them to an app, and `signed_headers()` signs a body exactly as
@@ -19,8 +23,10 @@ Slack does (`v0=` + HMAC-SHA256 of `v0:{timestamp}:{body}`, via slack_sdk's Sign
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
+import re
 import threading
 import time
 import uuid
@@ -33,16 +39,21 @@ from slack_sdk.signature import SignatureVerifier
 
 BOT_TOKEN = "xoxb-test-firebreak-0001"
 _JSON_FIELDS = {"blocks", "attachments", "files", "metadata"}
+_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]+")
 
 
 @dataclass(frozen=True)
 class Call:
-    """One request the server received: the API method (or `upload` / `response_url`)."""
+    """One request the server received: the API method (or `upload` / `response_url`).
+
+    `limited`: refused without acting (429 or `fail_next`); `lost`: acted, answered with a 5xx.
+    """
 
     method: str
     body: dict[str, Any]
     headers: dict[str, str]
     limited: bool = False
+    lost: bool = False
 
 
 @dataclass
@@ -57,6 +68,8 @@ class _State:
     limited_channels: dict[str, int] = field(default_factory=dict)
     fail_next: int = 0
     fail_status: int = 503
+    lose_next: int = 0
+    lose_status: int = 503
     lock: threading.Lock = field(default_factory=threading.Lock)
     seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -128,11 +141,22 @@ class SlackServer:
             self.state.limit_next = 0
             self.state.limited_channels.clear()
             self.state.fail_next = 0
+            self.state.lose_next = 0
 
     def fail_next(self, calls: int = 1, status: int = 503) -> None:
         """Answer the next `calls` API calls with a bare HTTP `status` (an outage)."""
         with self.state.lock:
             self.state.fail_next, self.state.fail_status = calls, status
+
+    def lose_next_answers(self, calls: int = 1, status: int = 503) -> None:
+        """Do the next `calls` API calls (a post is stored) but answer each with HTTP `status`."""
+        with self.state.lock:
+            self.state.lose_next, self.state.lose_status = calls, status
+
+    def top_level_messages(self, channel: str) -> list[dict[str, Any]]:
+        """The channel's messages outside threads, oldest first, as they stand now."""
+        with self.state.lock:
+            return [dict(m) for m in _top_level(self.state.messages, channel)]
 
     def upload_bytes(self, file_id: str) -> bytes:
         """The bytes uploaded to one file id's upload URL."""
@@ -215,7 +239,11 @@ class _Handler(BaseHTTPRequestHandler):
             error = {"ok": False, "error": "ratelimited"}
             self._send(429, error, retry_after=str(retry_after))
             return
-        self._record(Call(method, body, headers))
+        with self.state.lock:
+            losing = self.state.lose_next > 0
+            if losing:
+                self.state.lose_next -= 1
+        self._record(Call(method, body, headers, lost=losing))
         token = headers.get("authorization", "").removeprefix("Bearer ") or body.get("token")
         if token not in self.state.tokens:
             self._send(200, {"ok": False, "error": "invalid_auth" if token else "not_authed"})
@@ -224,7 +252,11 @@ class _Handler(BaseHTTPRequestHandler):
         if answer is None:
             self._send(200, {"ok": False, "error": "unknown_method"})
             return
-        self._send(200, answer(body))
+        result = answer(body)
+        if losing:
+            self._send(self.state.lose_status, "<html>gateway timeout</html>", "text/html")
+            return
+        self._send(200, result)
 
     def _ts(self) -> str:
         return f"1714564800.{next(self.state.seq):06d}"
@@ -241,7 +273,7 @@ class _Handler(BaseHTTPRequestHandler):
         }
 
     def _chat_postMessage(self, body: dict[str, Any]) -> dict[str, Any]:
-        channel = str(body.get("channel", ""))
+        channel = channel_id(str(body.get("channel", "")))
         if not channel:
             return {"ok": False, "error": "channel_not_found"}
         if not (body.get("text") or body.get("blocks")):
@@ -250,6 +282,8 @@ class _Handler(BaseHTTPRequestHandler):
         message = {"text": body.get("text", ""), "blocks": body.get("blocks", []), "ts": ts}
         if body.get("thread_ts"):
             message["thread_ts"] = body["thread_ts"]
+        if body.get("metadata"):
+            message["metadata"] = body["metadata"]
         with self.state.lock:
             self.state.messages[(channel, ts)] = message
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
@@ -262,6 +296,28 @@ class _Handler(BaseHTTPRequestHandler):
                 return {"ok": False, "error": "message_not_found"}
             message.update(text=body.get("text", ""), blocks=body.get("blocks", []))
         return {"ok": True, "channel": key[0], "ts": key[1], "text": message["text"]}
+
+    def _conversations_history(self, body: dict[str, Any]) -> dict[str, Any]:
+        channel = str(body.get("channel", ""))
+        if not _CHANNEL_ID.fullmatch(channel):
+            return {"ok": False, "error": "channel_not_found"}
+        limit = int(body.get("limit") or 100)
+        with_metadata = str(body.get("include_all_metadata", "")).lower() in {"1", "true"}
+        with self.state.lock:
+            newest_first = _top_level(self.state.messages, channel)[::-1]
+        if body.get("cursor"):
+            before = base64.b64decode(str(body["cursor"])).decode().removeprefix("next_ts:")
+            newest_first = [m for m in newest_first if _ts_key(m["ts"]) <= _ts_key(before)]
+        page, rest = newest_first[:limit], newest_first[limit:]
+        messages = [
+            {"type": "message", **{k: v for k, v in m.items() if k != "metadata" or with_metadata}}
+            for m in page
+        ]
+        answer: dict[str, Any] = {"ok": True, "messages": messages, "has_more": bool(rest)}
+        if rest:
+            cursor = base64.b64encode(f"next_ts:{rest[0]['ts']}".encode()).decode()
+            answer["response_metadata"] = {"next_cursor": cursor}
+        return answer
 
     def _chat_postEphemeral(self, body: dict[str, Any]) -> dict[str, Any]:
         if not body.get("user"):
@@ -310,6 +366,31 @@ class _Handler(BaseHTTPRequestHandler):
         with self.state.lock:
             found = self.state.uploads.pop(str(body.get("file")), None)
         return {"ok": True} if found is not None else {"ok": False, "error": "file_not_found"}
+
+
+def channel_id(channel: str) -> str:
+    """The id Slack answers for a channel given by id or by `#name` (`#incidents` → CINCIDENTS)."""
+    if not channel.startswith("#"):
+        return channel
+    return "C" + re.sub(r"[^A-Z0-9]", "", channel.upper())
+
+
+def _ts_key(ts: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in ts.split("."))
+
+
+def _top_level(
+    messages: dict[tuple[str, str], dict[str, Any]], channel: str
+) -> list[dict[str, Any]]:
+    """One channel's messages that are not thread replies, oldest first."""
+    return sorted(
+        (
+            m
+            for (c, _), m in messages.items()
+            if c == channel and m.get("thread_ts") in (None, m["ts"])
+        ),
+        key=lambda m: _ts_key(m["ts"]),
+    )
 
 
 def signed_headers(secret: str, body: str, timestamp: int | None = None) -> dict[str, str]:

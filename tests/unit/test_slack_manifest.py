@@ -36,9 +36,12 @@ def test_interactivity_uses_the_same_route(manifest: dict[str, Any]) -> None:
 
 
 def test_bot_scopes_cover_what_firebreak_calls(manifest: dict[str, Any]) -> None:
-    """Posting, public channels, commands, uploads, user groups and users are granted."""
+    """Posting, public channels, commands, uploads, user groups, users and the history of
+    public and private channels (to find a root message whose post went unanswered)."""
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert scopes == {
+        "channels:history",
+        "groups:history",
         "chat:write",
         "chat:write.public",
         "commands",
