@@ -3,8 +3,8 @@
 Configs are derived from the shipped ones in deploy/ (same job name, same routing), with the
 caller's targets, rule files, intervals and webhook filled in. Time is compressed as one: rules
 keep their expressions, and their `for:` shrinks by the ratio of the evaluation intervals, so
-"two consecutive evaluations" stays two. Each process logs to a file in its
-folder; a failed start raises with the log's tail.
+"two consecutive evaluations" stays two. Each process logs to a file in its folder; a failed
+start raises with the log's tail.
 
     prometheus = start_prometheus(tmp_path, ["127.0.0.1:9400"], [RULES], alertmanager_url=...)
     ...
