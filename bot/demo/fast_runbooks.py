@@ -1,7 +1,7 @@
 """The shipped runbooks and a targets file, rewritten for a time-compressed fleet (the demo,
 tests): the same steps, matchers, approval and guards, with waits of a second, short step
-leases, verification every second over a short PromQL window, and targets pointing at a
-simulator."""
+leases, verification every second over a short PromQL window once that window has passed, and
+targets pointing at a simulator."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from bot.demo.monitoring import parse_duration_s
 
 SHIPPED = Path(__file__).resolve().parents[2] / "runbooks"
 STEP_LEASE_S = 4.0
@@ -43,7 +45,8 @@ def write_fast_runbooks(
         if analysis is not None and document["name"] in skip_verify:
             del document["verify"]
         elif analysis is not None:
-            analysis.update(initial_delay_s=2, interval_s=1, count=3)
+            # The first measurement waits out the window, so it sees only post-action data.
+            analysis.update(initial_delay_s=parse_duration_s(window), interval_s=1, count=3)
             if document["name"] == "scale-out":
                 settle_s = SCALE_OUT_SETTLE_SIM_S / speed
                 analysis.update(initial_delay_s=settle_s, count=4, failure_limit=2)

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.demo.monitoring import parse_duration_s
+from bot.runbook.actions.registry import action_named
 from bot.runbook.loader import load_directory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,3 +58,23 @@ def test_only_scale_out_runs_unattended() -> None:
     assert catalogue["scale-out"].approval.required is False
     assert catalogue["failover"].approval.required is True
     assert catalogue["rollback"].approval.required is True
+
+
+def test_verification_waits_until_its_window_holds_only_post_action_data() -> None:
+    """A verify query over a `[W]` range is first measured once the waits after the last step
+    that acts, plus the initial delay, cover W: earlier, the fault's own data would fail it."""
+    for runbook in load_directory(ROOT / "runbooks"):
+        if runbook.verify is None:
+            continue
+        windows = [parse_duration_s(w) for w in re.findall(r"\[(\w+)\]", runbook.verify.query)]
+        acting = [
+            i
+            for i, step in enumerate(runbook.steps)
+            if (action := action_named(step.action)) is not None and action.TOUCHES_TARGET
+        ]
+        waits = sum(
+            float(step.params.get("duration_s", 0))
+            for step in runbook.steps[acting[-1] + 1 :]
+            if step.action == "wait"
+        )
+        assert waits + runbook.verify.initial_delay_s >= max(windows, default=0), runbook.name
