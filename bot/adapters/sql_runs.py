@@ -11,7 +11,6 @@ IN_DOUBT (a worker died mid-step), exactly as tests/fakes/runbooks.py FakeRunSto
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +21,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from bot.adapters import sql_tables as t
 from bot.adapters.sql_records import insert_ignoring_conflict, utc_now
-from bot.adapters.sql_store import SqlStore
+from bot.adapters.sql_store import SqlStore, writer_lock_for
 from bot.domain.errors import StoreUnavailableError
 from bot.domain.remediation import TargetBusyError, TickLease
 from bot.domain.runbooks import Run, RunState, StepClaim
@@ -45,21 +44,21 @@ def _values(run: Run, now: datetime) -> dict[str, Any]:
 class SqlRunStore:
     """Runs and their step ledger; each call is its own short transaction."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, writer_lock: contextlib.AbstractContextManager[object] | None = None
+    ) -> None:
         self.engine = engine
-        self._lock: contextlib.AbstractContextManager[object] = (
-            threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
-        )
+        self.writer_lock = writer_lock or writer_lock_for(engine)
 
     @classmethod
     def on(cls, store: SqlStore) -> SqlRunStore:
-        """A run store sharing the incident store's database."""
-        return cls(store.engine)
+        """A run store sharing the incident store's database and, on SQLite, its writer queue."""
+        return cls(store.engine, store.writer_lock)
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[Connection]:
         try:
-            with self._lock, self.engine.begin() as conn:
+            with self.writer_lock, self.engine.begin() as conn:
                 yield conn
         except DBAPIError as exc:
             if isinstance(exc, OperationalError) or exc.connection_invalidated:

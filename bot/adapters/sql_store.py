@@ -326,6 +326,11 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def writer_lock_for(engine: Engine) -> contextlib.AbstractContextManager[object]:
+    """What writers in this process queue on: a lock for SQLite's single writer, else nothing."""
+    return threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+
+
 class SqlStore:
     """The Store port: `with store.transaction() as tx:` commits on a clean exit.
 
@@ -336,9 +341,7 @@ class SqlStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._writer_lock: contextlib.AbstractContextManager[object] = (
-            threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
-        )
+        self.writer_lock = writer_lock_for(engine)
 
     @classmethod
     def from_url(cls, url: str) -> SqlStore:
@@ -364,7 +367,7 @@ class SqlStore:
     @contextmanager
     def transaction(self) -> Iterator[SqlUnitOfWork]:
         try:
-            with self._writer_lock, self.engine.begin() as conn:
+            with self.writer_lock, self.engine.begin() as conn:
                 yield SqlUnitOfWork(conn)
         except DBAPIError as exc:
             if isinstance(exc, OperationalError) or exc.connection_invalidated:

@@ -162,3 +162,11 @@ def test_tick_lease_is_exclusive_until_released_or_expired(runs: SqlRunStore) ->
     assert runs.lease_tick(run_id, "b", NOW + timedelta(seconds=66), 60).granted
     runs.release_tick(run_id, "b")
     assert runs.lease_tick(run_id, "c", NOW + timedelta(seconds=67), 60).granted
+
+
+
+def test_a_run_store_on_the_incident_store_shares_its_writer_queue(store: SqlStore) -> None:
+    """Writers of both stores in one process queue on one lock (a no-op on PostgreSQL), so on
+    SQLite they never meet each other in the busy handler."""
+    assert SqlRunStore.on(store).writer_lock is store.writer_lock
+    assert SqlRunStore(store.engine).writer_lock is not store.writer_lock
