@@ -164,7 +164,6 @@ def test_tick_lease_is_exclusive_until_released_or_expired(runs: SqlRunStore) ->
     assert runs.lease_tick(run_id, "c", NOW + timedelta(seconds=67), 60).granted
 
 
-
 def test_a_run_store_on_the_incident_store_shares_its_writer_queue(store: SqlStore) -> None:
     """Writers of both stores in one process queue on one lock (a no-op on PostgreSQL), so on
     SQLite they never meet each other in the busy handler."""

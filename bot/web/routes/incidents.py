@@ -2,39 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from bot.domain.errors import NotFoundError, StoreUnavailableError
-from bot.domain.incidents import OPEN_STATUSES, IncidentStatus, InvalidTransitionError
+from bot.domain.incidents import OPEN_STATUSES, IncidentStatus
 from bot.services.change_status import change_status
 from bot.services.export_postmortem import render_postmortem
 from bot.services.incident_views import incident_detail, incident_summary, timeline_view
 from bot.web.deps import ApiAuth, ContainerDep, OutboxRelayDep
+from bot.web.errors import http_errors
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"], dependencies=[ApiAuth])
 
 
 class ActorBody(BaseModel):
     actor: str = "api"
-
-
-@contextmanager
-def _http_errors() -> Iterator[None]:
-    """Answer our errors as HTTP: unknown id 404, refused transition 409, database down 503."""
-    try:
-        yield
-    except NotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    except InvalidTransitionError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    except StoreUnavailableError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "database unavailable") from exc
 
 
 @router.get("")
@@ -45,14 +30,14 @@ def list_incidents(
 ) -> list[dict[str, Any]]:
     """Incidents, newest first; `?status=open` keeps the unresolved ones."""
     statuses = {"open": OPEN_STATUSES, "resolved": (IncidentStatus.RESOLVED,), "all": None}
-    with _http_errors(), container.store.transaction() as tx:
+    with http_errors(), container.store.transaction() as tx:
         incidents = tx.incidents.list(statuses[status_filter], limit=limit)
     return [incident_summary(i) for i in incidents]
 
 
 @router.get("/{incident_id}")
 def get_incident(container: ContainerDep, incident_id: int) -> dict[str, Any]:
-    with _http_errors():
+    with http_errors():
         return incident_detail(container.store, incident_id)
 
 
@@ -70,7 +55,7 @@ def get_postmortem(
     fmt: Annotated[Literal["md", "json", "html"], Query(alias="format")] = "md",
 ) -> Response:
     """The postmortem in Google SRE shape, built from the timeline, triage and runbook runs."""
-    with _http_errors():
+    with http_errors():
         document = render_postmortem(
             container.store,
             incident_id,
@@ -83,7 +68,7 @@ def get_postmortem(
 
 @router.get("/{incident_id}/timeline")
 def get_timeline(container: ContainerDep, incident_id: int) -> list[dict[str, Any]]:
-    with _http_errors():
+    with http_errors():
         return timeline_view(container.store, incident_id)
 
 
@@ -95,7 +80,7 @@ async def _move(
     body: ActorBody | None,
 ) -> dict[str, Any]:
     actor = body.actor if body else "api"
-    with _http_errors():
+    with http_errors():
         incident = await run_in_threadpool(
             change_status, container.store, incident_id, target, actor, container.clock()
         )

@@ -10,11 +10,10 @@ from fastapi import APIRouter, HTTPException, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from bot.domain.errors import NotFoundError, StoreUnavailableError, UpstreamUnavailableError
 from bot.domain.runbooks import Run, RunState
-from bot.runbook.errors import ApprovalRefusedError
 from bot.services.remediate import run_view
 from bot.web.deps import ApiAuth, ContainerDep, OutboxRelayDep
+from bot.web.errors import http_errors
 
 router = APIRouter(prefix="/api/v1", tags=["runbooks"], dependencies=[ApiAuth])
 T = TypeVar("T")
@@ -30,17 +29,9 @@ class ActorBody(BaseModel):
 
 
 async def _call(function: Callable[..., T], *args: Any) -> T:
-    """Run a service call off the event loop, translating our errors into HTTP answers."""
-    try:
+    """Run a service call off the event loop; our errors are answered as HTTP."""
+    with http_errors():
         return await run_in_threadpool(function, *args)
-    except NotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    except ApprovalRefusedError as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
-    except StoreUnavailableError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "database unavailable") from exc
-    except UpstreamUnavailableError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
 
 
 @router.get("/runbooks")
