@@ -4,7 +4,8 @@ Configs are derived from the shipped ones in deploy/ (same job name, same routin
 caller's targets, rule files, intervals and webhook filled in. Time is compressed as one: rules
 keep their expressions, and their `for:` shrinks by the ratio of the evaluation intervals, so
 "two consecutive evaluations" stays two. Each process logs to a file in its folder; a failed
-start raises with the log's tail.
+start raises with the log's tail. `backfill_openmetrics` writes a recorded history into TSDB
+blocks with promtool, and `serve_tsdb` serves such blocks from a Prometheus with no scrape jobs.
 
     prometheus = start_prometheus(tmp_path, ["127.0.0.1:9400"], [RULES], alertmanager_url=...)
     ...
@@ -131,6 +132,47 @@ def start_prometheus(
         ]
 
     return _start("prometheus", folder, command)
+
+
+def serve_tsdb(
+    tmp_path: Path, data_dir: Path, lookback_delta: str = "5m", retention: str = "10y"
+) -> RunningProcess:
+    """Prometheus with no scrape jobs serving the blocks in ``data_dir`` (e.g. backfilled).
+
+    Backfilled blocks carry no staleness markers: a short ``lookback_delta`` ends a series that
+    stopped (a deleted pod) about when a live Prometheus would have marked it stale.
+    """
+    folder = tmp_path / "prometheus"
+    folder.mkdir(parents=True, exist_ok=True)
+    config_path = folder / "empty.yml"
+    config_path.write_text("scrape_configs: []\n")
+
+    def command(port: int) -> list[str]:
+        return [
+            binary("prometheus"),
+            f"--config.file={config_path}",
+            f"--storage.tsdb.path={data_dir}",
+            f"--storage.tsdb.retention.time={retention}",
+            f"--query.lookback-delta={lookback_delta}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ]
+
+    return _start("prometheus", folder, command)
+
+
+def backfill_openmetrics(history: Path, data_dir: Path) -> None:
+    """TSDB blocks in ``data_dir`` from an OpenMetrics file with timestamps (promtool)."""
+    command = [binary("promtool"), "tsdb", "create-blocks-from", "openmetrics", "--quiet"]
+    completed = subprocess.run(
+        [*command, str(history), str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if completed.returncode != 0:
+        tail = "\n".join((completed.stdout + completed.stderr).splitlines()[-20:])
+        raise RuntimeError(f"promtool could not backfill {history}:\n{tail}")
 
 
 def compress_rules(source: Path, folder: Path, factor: float) -> Path:
