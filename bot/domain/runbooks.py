@@ -97,6 +97,8 @@ class Plan:
     cooldown_s: float = 600.0
     max_runs_per_hour: int = 3
     on_inconclusive_revert: bool = False
+    # Why approval is asked of a runbook that runs unattended: triage does not agree (yet).
+    triage_hold: str = ""
 
 
 class Measurement(StrEnum):
@@ -220,6 +222,9 @@ class Run(BaseModel):
     approval_required: bool
     approvers: tuple[str, ...] = ()
     approval_deadline: datetime | None = None
+    # Set when approval is asked only because triage disagreed: a later triage that agrees
+    # may approve the run; empty for a runbook whose approval is required.
+    triage_hold: str = ""
     cooldown_s: float
     max_runs_per_hour: int
     lock_ttl_s: float

@@ -30,6 +30,7 @@ from bot.ports import MetricsSource, RunJournal, RunStore
 from bot.runbook import analysis
 from bot.runbook.actions import verify as verify_action
 from bot.runbook.actions.registry import action_named
+from bot.runbook.consent import TRIAGE_ACTOR
 from bot.runbook.errors import ApprovalRefusedError, PlanError
 from bot.runbook.guards import GuardPolicy, Guards
 from bot.runbook.steps import StepRunner, StepStatus
@@ -51,7 +52,8 @@ def lock_ttl_s(plan: Plan) -> float:
 
 
 class RunbookExecutor:
-    """Entry points: `create(plan)`, `approve`, `deny`, `tick(run_id)`, `drive(run_id)`."""
+    """Entry points: `create(plan)`, `approve`, `approve_for_triage`, `rehold`, `deny`,
+    `tick(run_id)`, `drive(run_id)`."""
 
     def __init__(
         self,
@@ -88,6 +90,7 @@ class RunbookExecutor:
                 on_inconclusive_revert=plan.on_inconclusive_revert,
                 approval_required=plan.approval_required,
                 approvers=plan.approvers,
+                triage_hold=plan.triage_hold,
                 cooldown_s=plan.cooldown_s,
                 max_runs_per_hour=plan.max_runs_per_hour,
                 lock_ttl_s=lock_ttl_s(plan),
@@ -99,8 +102,12 @@ class RunbookExecutor:
         if plan.approval_required:
             run.approval_deadline = now + timedelta(seconds=plan.approval_timeout_s)
             run.wake_at = run.approval_deadline
-            self._move(run, RunState.AWAITING_APPROVAL, "approval required")
-            self._journal.announce(run, f"Runbook {run.runbook} on {run.target} awaits approval")
+            reason = plan.triage_hold or "approval required"
+            self._move(run, RunState.AWAITING_APPROVAL, reason)
+            because = f": {plan.triage_hold}" if plan.triage_hold else ""
+            self._journal.announce(
+                run, f"Runbook {run.runbook} on {run.target} awaits approval{because}"
+            )
         else:
             run.wake_at = now
             self._move(run, RunState.APPROVED, "runs unattended within bounds", by="policy")
@@ -112,6 +119,35 @@ class RunbookExecutor:
         if run.state is RunState.AWAITING_APPROVAL:
             run.wake_at = self._clock()
             self._move(run, RunState.APPROVED, "approved", by=approver)
+        return run
+
+    def approve_for_triage(self, run_id: int, reason: str) -> Run:
+        """Approve, as `triage`, a run that waits only because triage disagreed, now that it
+        agrees; any other run is returned unchanged, and past its deadline it times out."""
+        run = self._load(run_id)
+        if run.state is not RunState.AWAITING_APPROVAL or not run.triage_hold:
+            return run
+        self._expire(run, self._clock())
+        if run.state is RunState.AWAITING_APPROVAL:
+            run.wake_at = self._clock()
+            self._move(run, RunState.APPROVED, reason, by=TRIAGE_ACTOR)
+        return run
+
+    def rehold(self, run_id: int, reason: str) -> Run:
+        """Triage still disagrees with a run waiting on it, now for another reason: record the
+        new reason on the run (a repeat of the same reason changes nothing)."""
+        run = self._load(run_id)
+        if (
+            run.state is not RunState.AWAITING_APPROVAL
+            or not run.triage_hold
+            or run.triage_hold == reason
+        ):
+            return run
+        run.triage_hold = reason
+        run.reason = reason
+        self._runs.save(run)
+        self._journal.record(run, "run_hold_updated", {"reason": reason})
+        log.info("runbook_run_hold_updated", run_id=run.id, reason=reason)
         return run
 
     def deny(

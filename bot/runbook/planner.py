@@ -153,6 +153,8 @@ class Planner:
 def describe(plan: Plan) -> list[str]:
     """A plan as lines of text for a CLI or a chat message."""
     approval = "approval required" if plan.approval_required else "runs unattended"
+    if plan.triage_hold:
+        approval = f"approval required ({plan.triage_hold})"
     guard = (
         "guards allow" if plan.guard.allowed else f"blocked: {getattr(plan.guard, 'reason', '')}"
     )

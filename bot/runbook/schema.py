@@ -58,10 +58,25 @@ class _Strict(BaseModel):
 
 class MatchSpec(_Strict):
     """Applies when every matcher matches the incident's labels, or triage's top hypothesis
-    is listed."""
+    is listed.
+
+    Matching chooses a runbook; it does not let it act alone. A runbook that runs without
+    approval and lists hypotheses starts unattended only while triage's top hypothesis is one
+    of them, at `min_confidence` or above; otherwise its run waits for a human, saying why.
+    """
 
     matchers: list[Matcher] = Field(default_factory=list)
     hypotheses: list[Hypothesis] = Field(default_factory=list)
+    min_confidence: float = Field(
+        default=0.7,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "The confidence (0..1) triage's top hypothesis needs, when it is one of "
+            "`hypotheses`, for a runbook without required approval to start unattended; "
+            "below it, or when triage names another cause, the run waits for approval."
+        ),
+    )
 
     @model_validator(mode="after")
     def _something_to_match(self) -> MatchSpec:

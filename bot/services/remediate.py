@@ -2,7 +2,9 @@
 or deny them, tick them forward, pause and resume every runbook, and sweep runs owed a tick.
 
 Runs are created and moved by the RunbookExecutor; this module decides *when*: which
-incidents get which runbooks (labels + triage's top hypothesis), what guards skip (recorded
+incidents get which runbooks (labels + triage's top hypothesis), which of them may start
+unattended (triage's consent: bot/runbook/consent.py; a run it withholds waits for approval
+and is approved by `triage` when a later triage agrees), what guards skip (recorded
 in the audit log and on the timeline), when a run ticks again, and that a run whose
 verification succeeded moves its incident to `mitigated`. One run per target at a time holds
 in the run store; a lease keeps two workers from ticking one run at once. With dry_run set,
@@ -24,6 +26,13 @@ from bot.domain.remediation import TargetBusyError, TickLease
 from bot.domain.runbooks import Blocked, Run, RunState
 from bot.domain.timeline import EventKind, TimelineEvent
 from bot.ports import RunStore, Store, TaskQueue
+from bot.runbook.consent import (
+    Consent,
+    RankedHypothesis,
+    hold_for_approval,
+    ranked_hypotheses,
+    triage_consent,
+)
 from bot.runbook.errors import PlanError
 from bot.runbook.executor import RunbookExecutor
 from bot.runbook.guards import Guards
@@ -56,7 +65,8 @@ class RunIndex(RunStore, Protocol):
 
 @dataclass(frozen=True)
 class PlanOutcome:
-    """What planning did with one matching runbook: created, exists, skipped or unplannable."""
+    """What planning did with one runbook: created, exists, skipped, unplannable, dry_run; for
+    a run waiting on triage, approved (triage now agrees) or held (it still does not)."""
 
     runbook: str
     outcome: str
@@ -74,9 +84,8 @@ class TickOutcome:
 
 def top_hypothesis(triage: dict[str, Any] | None) -> str | None:
     """Triage's best-ranked hypothesis kind, if it stored a report."""
-    hypotheses = (triage or {}).get("hypotheses") or []
-    first = hypotheses[0] if hypotheses else None
-    return str(first["kind"]) if isinstance(first, dict) and first.get("kind") else None
+    ranked = ranked_hypotheses(triage)
+    return ranked[0].kind if ranked else None
 
 
 def next_tick_in_s(run: Run, now: datetime) -> float | None:
@@ -119,22 +128,35 @@ class Remediation:
     # ---- planning -------------------------------------------------------------------------
 
     def plan_incident(self, incident_id: int) -> list[PlanOutcome]:
-        """Create a run for every runbook matching the incident's labels and top hypothesis.
+        """Create a run for every runbook matching the incident's labels and top hypothesis,
+        and reconsider the runs that wait only because triage disagreed with them.
 
-        Repeating it is harmless: a runbook already run for the incident is not run again,
-        and a skip is recorded once per runbook.
+        A runbook that runs unattended starts only with triage's consent; without it the run
+        waits for approval, saying why. Repeating it is harmless: a runbook already run for
+        the incident is not run again, a skip is recorded once per runbook, and a waiting run
+        is approved by triage at most once.
         """
-        incident, hypothesis = self._incident(incident_id)
+        incident, ranked = self._incident(incident_id)
         if not incident.is_open:
             return []
-        done = {run.runbook for run in self._runs.for_incident(incident_id)}
-        outcomes: list[PlanOutcome] = []
+        hypothesis = ranked[0].kind if ranked else None
+        runs = self._runs.for_incident(incident_id)
+        held = [r for r in runs if r.triage_hold and r.state is RunState.AWAITING_APPROVAL]
+        outcomes = [self._reconsider(run, ranked) for run in held]
+        done = {run.runbook for run in runs}
         for found in match_runbooks(self._catalog, dict(incident.labels), hypothesis):
-            if found.runbook.name in done:
-                outcomes.append(PlanOutcome(found.runbook.name, "exists"))
+            name = found.runbook.name
+            if name in done:
+                if all(r.runbook != name for r in held):
+                    outcomes.append(PlanOutcome(name, "exists"))
                 continue
-            outcomes.append(self._plan_and_create(incident, found.runbook, "firebreak", once=True))
-            done.add(found.runbook.name)
+            consent = triage_consent(found.runbook, ranked)
+            outcomes.append(
+                self._plan_and_create(
+                    incident, found.runbook, "firebreak", once=True, consent=consent
+                )
+            )
+            done.add(name)
         log.info(
             "runbooks_planned",
             incident_id=incident_id,
@@ -153,14 +175,23 @@ class Remediation:
         return outcome
 
     def _plan_and_create(
-        self, incident: Incident, runbook: Runbook, actor: str, *, once: bool
+        self,
+        incident: Incident,
+        runbook: Runbook,
+        actor: str,
+        *,
+        once: bool,
+        consent: Consent | None = None,
     ) -> PlanOutcome:
+        """Plan one runbook and create its run; `consent` None means a person asked for it."""
         name = runbook.name
         try:
             plan = self._planner.plan(runbook, incident.labels)
         except PlanError as exc:
             self._note(incident.id, name, "runbook_unplannable", f"cannot be planned: {exc}", once)
             return PlanOutcome(name, "unplannable", reason=str(exc))
+        if consent is not None:
+            plan = hold_for_approval(plan, consent)
         if self._dry_run:
             lines = describe(plan)
             self._note(incident.id, name, "runbook_dry_run", "dry run: " + "; ".join(lines), once)
@@ -181,6 +212,34 @@ class Remediation:
             with self._store.transaction() as tx:
                 tx.outbox.add(TICK_TASK, [run.id])
         return PlanOutcome(name, "created", run.id, run.state.value)
+
+    def _reconsider(self, waiting: Run, ranked: list[RankedHypothesis] | None) -> PlanOutcome:
+        """A run waiting only on triage, after a new triage: approved by `triage` (once, claimed
+        in the ledger) when it now agrees, else still waiting with the reason brought up to
+        date. A runbook now requiring approval, or gone, leaves the run to a human."""
+        run_id, name, incident_id = waiting.id, waiting.runbook, waiting.incident_id
+        assert run_id is not None
+        runbook = self._catalog.get(name)
+        consent = None if runbook is None else triage_consent(runbook, ranked)
+        if consent is not None and consent.withheld:
+            run = self._executor.rehold(run_id, consent.reason)
+            return PlanOutcome(name, "held", run_id, run.reason)
+        if consent is None or not consent.unattended:
+            return PlanOutcome(name, "held", run_id, waiting.reason)
+        step = f"runbooks:triage_approved:{run_id}"
+        with self._store.transaction() as tx:
+            if not tx.ledger.claim(incident_id, step):
+                return PlanOutcome(name, "exists", run_id)
+        run = self._executor.approve_for_triage(run_id, consent.reason)
+        with self._store.transaction() as tx:
+            tx.ledger.complete(incident_id, step, {"state": run.state.value})
+            if run.state is RunState.APPROVED:
+                tx.outbox.add(TICK_TASK, [run_id])
+        log.info(
+            "runbook_reconsidered", run_id=run_id, state=run.state.value, reason=consent.reason
+        )
+        approved = run.state is RunState.APPROVED
+        return PlanOutcome(name, "approved" if approved else run.state.value, run_id, run.reason)
 
     def _note(self, incident_id: int, runbook: str, action: str, text: str, once: bool) -> None:
         """A planning decision in the audit log and on the timeline (once per runbook if asked)."""
@@ -290,17 +349,22 @@ class Remediation:
         return [(rb.name, rb.description) for rb in self._catalog]
 
     def dry_run(self, incident_id: int, runbook: str) -> list[str]:
-        """One runbook's plan for one incident as lines (RunbookPreview); acts on nothing."""
+        """One runbook's plan for one incident as lines (RunbookPreview); acts on nothing.
+        A person asked for it, so triage's consent does not apply."""
         incident, _ = self._incident(incident_id)
         return describe(self._planner.plan(self._runbook(runbook), incident.labels))
 
     def preview(self, incident_id: int) -> tuple[str | None, list[list[str]]]:
-        """Triage's top hypothesis and the plan (or why none) of every matching runbook."""
-        incident, hypothesis = self._incident(incident_id)
+        """Triage's top hypothesis and the plan (or why none) of every matching runbook, as
+        planning after triage would create it (held for approval when triage disagrees)."""
+        incident, ranked = self._incident(incident_id)
+        hypothesis = ranked[0].kind if ranked else None
         plans: list[list[str]] = []
         for found in match_runbooks(self._catalog, dict(incident.labels), hypothesis):
+            consent = triage_consent(found.runbook, ranked)
             try:
-                plans.append(describe(self._planner.plan(found.runbook, incident.labels)))
+                plan = self._planner.plan(found.runbook, incident.labels)
+                plans.append(describe(hold_for_approval(plan, consent)))
             except PlanError as exc:
                 plans.append([f"{found.runbook.name}: cannot be planned: {exc}"])
         return hypothesis, plans
@@ -315,13 +379,14 @@ class Remediation:
             raise NotFoundError(f"no runbook run {run_id}")
         return found
 
-    def _incident(self, incident_id: int) -> tuple[Incident, str | None]:
+    def _incident(self, incident_id: int) -> tuple[Incident, list[RankedHypothesis] | None]:
+        """The incident and triage's hypotheses, best first (None before triage reports)."""
         with self._store.transaction() as tx:
             incident = tx.incidents.get(incident_id)
             triage = tx.incidents.triage(incident_id) if incident is not None else None
         if incident is None:
             raise NotFoundError(f"INC-{incident_id} does not exist")
-        return incident, top_hypothesis(triage)
+        return incident, ranked_hypotheses(triage)
 
     def _runbook(self, name: str) -> Runbook:
         runbook = self._catalog.get(name)
@@ -343,6 +408,7 @@ def run_view(run: Run) -> dict[str, Any]:
         "reason": run.reason,
         "requested_by": run.requested_by,
         "approval_required": run.approval_required,
+        "triage_hold": run.triage_hold,
         "approvers": list(run.approvers),
         "approval_deadline": run.approval_deadline.isoformat() if run.approval_deadline else None,
         "created_at": run.created_at.isoformat(),
@@ -389,8 +455,10 @@ def card_state(runs: list[Run]) -> tuple[str | None, int | None]:
     if not runs:
         return None, None
     latest = runs[-1]
-    awaiting = next((r.id for r in runs if r.state is RunState.AWAITING_APPROVAL), None)
+    waiting = next((r for r in runs if r.state is RunState.AWAITING_APPROVAL), None)
     line = f"{latest.runbook} on {latest.target}: {latest.state.value.replace('_', ' ')}"
     if latest.reason:
         line += f" ({latest.reason})"
-    return line, awaiting
+    if waiting is not None and waiting is not latest and waiting.triage_hold:
+        line += f"; {waiting.runbook} awaits approval ({waiting.triage_hold})"
+    return line, None if waiting is None else waiting.id

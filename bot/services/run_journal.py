@@ -38,6 +38,8 @@ def timeline_message(run: Run, event: str, detail: dict[str, Any]) -> str | None
         return None
     if event == "run_created":
         return f"{head}: planned (requested by {by or run.requested_by})"
+    if event == "run_hold_updated":
+        return f"{head}: still awaits approval ({reason})"
     if event == "run_failed" and reason.startswith(GUARD_PREFIX):
         return f"{head}: skipped by guard: {reason.removeprefix(GUARD_PREFIX)}"
     if event.startswith("run_"):
