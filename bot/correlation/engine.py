@@ -1,6 +1,9 @@
-"""Correlation for triage: query the catalogue, score every signal, rank causes, draw charts.
+"""Correlation for triage: resolve the topology, query the catalogue, score every signal, rank
+causes, draw charts.
 
-`correlate` is the one entry point. Windows, relative to the alert's start `started_at`:
+`correlate` is the one entry point. It first resolves the incident's topology (model → pods →
+nodes → GPUs → images, `topology.py`), which scopes every signal, then reads rollouts and dead
+engines from it (`evidence.py`). Windows, relative to the alert's start `started_at`:
 
     baseline_start ── baseline_s ──▶ window_start ── lead_s ──▶ started_at ──▶ now
                                      (the fault may precede the alert by `for:` + detection)
@@ -23,10 +26,11 @@ from pathlib import Path
 
 import structlog
 
-from bot.correlation import charts, hypotheses, rules
+from bot.correlation import charts, evidence, hypotheses, rules
+from bot.correlation.catalogue import Catalogue, default_catalogue
 from bot.correlation.scoring import DEFAULT_POLICY, ScoringPolicy, score_signal
-from bot.correlation.signals import CATALOGUE
 from bot.correlation.templates import Evaluator, ScopeError, Signal, render
+from bot.correlation.topology import Topology, resolve
 from bot.domain.errors import UpstreamUnavailableError
 from bot.domain.findings import BadQueryError, Finding, FindingStatus, TriageReport
 from bot.domain.signals import Series
@@ -106,7 +110,7 @@ def _ask(
 
 
 def _evaluate(
-    answer: _Answer, window_start_ts: float, version_split_ts: float, policy: ScoringPolicy
+    answer: _Answer, window_start_ts: float, policy: ScoringPolicy
 ) -> tuple[Finding, list[tuple[float, float]]]:
     """The finding for one answer, plus the points of the series that decided it (for charts)."""
     signal = answer.signal
@@ -119,10 +123,6 @@ def _evaluate(
     if signal.evaluator is Evaluator.XID:
         finding = rules.evaluate_xid(
             signal.name, signal.backend, answer.promql, answer.series, window_start_ts
-        )
-    elif signal.evaluator is Evaluator.VERSION:
-        finding = rules.evaluate_version(
-            signal.name, signal.backend, answer.promql, answer.series, version_split_ts
         )
     else:
         finding, _ = score_signal(
@@ -161,6 +161,24 @@ def _unavailable_sources(
     }
 
 
+BLIND_SPOTS: dict[str, str] = {
+    "http": "no vLLM API-server http_requests_total for the model's pods; error causes "
+    "(upstream, deploy) cannot be judged",
+    "drift": "no llm_drift_score for the model; drift cannot be judged",
+    "rollout": "rollouts cannot be seen (no ReplicaSet from kube-state-metrics or pod names)",
+}
+
+
+def _seen_backends(
+    answers: Sequence[_Answer], topology: Topology, rollout: Finding
+) -> frozenset[str]:
+    seen = set(topology.seen)
+    seen.update(a.signal.backend for a in answers if a.series)
+    if rollout.status is not FindingStatus.INCONCLUSIVE:
+        seen.add(evidence.ROLLOUT)
+    return frozenset(seen)
+
+
 def correlate(
     source: MetricsSource,
     labels: dict[str, str],
@@ -177,29 +195,49 @@ def correlate(
     max_parallel: int = 4,
     max_charts: int = 4,
     breaker_failures: int = 3,
-    signals: Sequence[Signal] = CATALOGUE,
+    catalogue: Catalogue | None = None,
     policy: ScoringPolicy = DEFAULT_POLICY,
 ) -> TriageReport:
-    """Score every catalogue signal for this incident against its baseline and rank causes."""
+    """Resolve the incident's topology, score every catalogue signal against its baseline and
+    rank causes, saying what could not be seen."""
     if started_at.tzinfo is None or now.tzinfo is None:
         raise ValueError("started_at and now must be timezone-aware")
+    catalogue = catalogue or default_catalogue()
     clock_start = time.perf_counter()
     started_at = min(started_at, now)
     window_start = started_at - timedelta(seconds=lead_s)
     baseline_start = window_start - timedelta(seconds=baseline_s)
     step = step_s or choose_step_s((now - baseline_start).total_seconds())
-    version_split = max(
+    rollout_split = max(
         baseline_start + timedelta(seconds=policy.min_baseline_points * step),
         started_at - timedelta(seconds=deploy_window_s),
     )
-
     breaker = _Breaker(breaker_failures)
+
+    def ask(promql: str) -> list[Series]:
+        if breaker.is_open:
+            raise UpstreamUnavailableError(
+                f"skipped: Prometheus unavailable ({breaker.last_reason})"
+            )
+        try:
+            series = source.query_range(promql, baseline_start, now, step)
+        except UpstreamUnavailableError as exc:
+            breaker.record(ok=False, reason=str(exc))
+            raise
+        breaker.record(ok=True)
+        return series
+
+    topology, topology_queries = resolve(
+        catalogue, ask, labels, step_s=step, end_ts=now.timestamp()
+    )
+    scopes = topology.scopes()
+    signals = catalogue.signals
     answers: list[_Answer] = []
     with ThreadPoolExecutor(max_workers=max(1, max_parallel)) as pool:
         futures = []
         for signal in signals:
             try:
-                promql = render(signal, labels, rate_window_s=rate_window_s)
+                promql = render(signal, scopes, rate_window_s=rate_window_s, step_s=step)
             except ScopeError as exc:
                 answers.append(
                     _Answer(signal, "", None, FindingStatus.INCONCLUSIVE, str(exc), issued=False)
@@ -212,16 +250,27 @@ def correlate(
     order = {s.name: i for i, s in enumerate(signals)}
     answers.sort(key=lambda a: order[a.signal.name])
 
-    evaluated = [
-        _evaluate(a, window_start.timestamp(), version_split.timestamp(), policy) for a in answers
-    ]
-    findings = [f for f, _ in evaluated]
+    evaluated = [_evaluate(a, window_start.timestamp(), policy) for a in answers]
+    rollout = evidence.rollout_finding(topology, rollout_split.timestamp())
+    death = evidence.engine_death_finding(topology, window_start.timestamp(), now.timestamp(), step)
+    findings = [f for f, _ in evaluated] + [rollout, death]
     by_name = {f.signal: f for f in findings}
-    catalogue = {s.name: s for s in signals}
-    issued = [a.promql for a in answers if a.issued]
+    catalogue_by_name = {s.name: s for s in signals}
+    issued = topology_queries + [a.promql for a in answers if a.issued]
     unavailable = _unavailable_sources(answers, breaker, len(issued))
+    seen = _seen_backends(answers, topology, rollout)
+    missing = list(topology.missing)
+    if topology.pods:
+        missing += [note for backend, note in BLIND_SPOTS.items() if backend not in seen]
+    coverage = hypotheses.Coverage(seen, catalogue.causes)
     ranked = hypotheses.rank(
-        findings, catalogue, rules.hard_rules(by_name), alert_names, unavailable
+        findings,
+        catalogue_by_name,
+        rules.hard_rules(by_name),
+        alert_names,
+        unavailable,
+        coverage=coverage,
+        missing=missing,
     )
 
     chart_paths: list[str] = []
@@ -246,6 +295,8 @@ def correlate(
         queries=tuple(issued),
         chart_paths=tuple(chart_paths),
         duration_s=round(time.perf_counter() - clock_start, 3),
+        topology=topology.to_dict(),
+        missing=tuple(missing),
     )
     top = report.top
     log.info(
@@ -254,6 +305,9 @@ def correlate(
         confidence=None if top is None else top.confidence,
         moved=[f.signal for f in findings if f.moved],
         queries=len(issued),
+        pods=len(topology.pods),
+        gpus=len(topology.gpus),
+        missing=len(missing),
         unavailable=sorted(unavailable),
         duration_s=report.duration_s,
     )

@@ -6,8 +6,11 @@ more of the signal's series move together); a negative weight argues against a h
 and scales it down. The hypotheses backed by the signal that moved first get a
 lead bonus. Movement on a GPU with a new hardware XID counts only towards `gpu_fault`.
 Hard-rule verdicts add their boost; alert names add a weak prior. A score
-becomes a confidence as `1 - exp(-score)`. `unknown` ranks by `1 - best confidence`, so it
-leads when nothing (or only a symptom such as TTFT) moved.
+becomes a confidence as `1 - exp(-score)`, then honesty about blind spots: a cause whose own
+telemetry is partly missing keeps less of it, and every competing cause that could not be
+observed at all shrinks it again (it cannot be ruled out). `unknown` ranks by
+`1 - best confidence`, scaled by the share of causes observed, so it leads when nothing (or only
+a symptom such as TTFT) moved, and no telemetry at all is inconclusive, not a confident answer.
 """
 
 from __future__ import annotations
@@ -27,6 +30,33 @@ LEAD_MIN_WEIGHT = 0.3
 ALERT_PRIOR = 0.15
 MIN_CONFIDENCE = 0.05
 ONSET_TIE = timedelta(seconds=30)
+BLIND_COMPETITOR_FACTOR = 0.85
+OWN_TELEMETRY_FLOOR = 0.6
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Which backends answered, and which backends each cause needs to be judged."""
+
+    seen: frozenset[str]
+    causes: Mapping[HypothesisKind, Sequence[str]]
+
+    def fraction(self, kind: HypothesisKind) -> float:
+        needed = self.causes.get(kind, ())
+        return 1.0 if not needed else sum(1 for b in needed if b in self.seen) / len(needed)
+
+    def blind(self) -> list[HypothesisKind]:
+        """Causes none of whose telemetry answered."""
+        return [k for k in self.causes if self.fraction(k) == 0.0]
+
+    def observed_share(self) -> float:
+        return 1.0 if not self.causes else 1.0 - len(self.blind()) / len(self.causes)
+
+    def adjust(self, kind: HypothesisKind, confidence: float) -> float:
+        own = OWN_TELEMETRY_FLOOR + (1.0 - OWN_TELEMETRY_FLOOR) * self.fraction(kind)
+        competitors = sum(1 for k in self.blind() if k is not kind)
+        return confidence * own * BLIND_COMPETITOR_FACTOR**competitors
+
 
 # Substrings of alert names (lower-cased) and the cause each one hints at.
 ALERT_HINTS: tuple[tuple[str, HypothesisKind], ...] = (
@@ -121,17 +151,23 @@ def _explain(tally: _Tally, lead: Sequence[str], priors: Sequence[str]) -> str:
 
 
 def _unknown(
-    findings: Sequence[Finding], signals: Mapping[str, Signal], unavailable: Mapping[str, str]
+    findings: Sequence[Finding],
+    signals: Mapping[str, Signal],
+    unavailable: Mapping[str, str],
+    missing: Sequence[str],
+    nothing_seen: bool,
 ) -> str:
     symptoms = [
         f for f in findings if f.moved and f.signal in signals and signals[f.signal].symptom
     ]
-    parts = []
+    parts = ["inconclusive: no telemetry answered for this incident"] if nothing_seen else []
     if symptoms:
         parts.append("symptoms moved: " + "; ".join(f.describe() for f in symptoms[:2]))
-    parts.append("no cause signal moved clearly from its baseline")
+    if not nothing_seen:
+        parts.append("no cause signal moved clearly from its baseline")
     if unavailable:
         parts.append("unavailable: " + "; ".join(f"{k}: {v}" for k, v in unavailable.items()))
+    parts.extend(missing)
     scored = sum(1 for f in findings if f.status in (FindingStatus.MOVED, FindingStatus.STEADY))
     parts.append(f"{scored} of {len(findings)} signals scored")
     return "; ".join(parts)
@@ -143,6 +179,8 @@ def rank(
     verdicts: Sequence[RuleVerdict] = (),
     alert_names: Sequence[str] = (),
     unavailable: Mapping[str, str] | None = None,
+    coverage: Coverage | None = None,
+    missing: Sequence[str] = (),
 ) -> list[Hypothesis]:
     """Hypotheses best first, each with its confidence, evidence and a numeric explanation."""
     tallies: dict[HypothesisKind, _Tally] = {}
@@ -189,13 +227,17 @@ def rank(
         tally.score += verdict.boost
         tally.parts.append((verdict.boost, verdict.evidence, verdict.explanation))
 
-    priors = alert_priors(alert_names)
+    nothing_seen = coverage is not None and not coverage.seen
+    priors = {} if nothing_seen else alert_priors(alert_names)
     for kind in priors:
         tallies.setdefault(kind, _Tally()).score += ALERT_PRIOR
 
     ranked: list[Hypothesis] = []
     for kind, tally in tallies.items():
-        confidence = round((1.0 - math.exp(-tally.score)) * tally.penalty, 3)
+        confidence = (1.0 - math.exp(-tally.score)) * tally.penalty
+        if coverage is not None:
+            confidence = coverage.adjust(kind, confidence)
+        confidence = round(confidence, 3)
         if confidence < MIN_CONFIDENCE:
             continue
         evidence = tuple(
@@ -204,9 +246,10 @@ def rank(
         explanation = _explain(tally, lead_by_kind.get(kind, []), priors.get(kind, []))
         ranked.append(Hypothesis(kind, confidence, evidence, explanation))
 
-    unknown = round(1.0 - max((h.confidence for h in ranked), default=0.0), 3)
+    unknown = 1.0 - max((h.confidence for h in ranked), default=0.0)
+    unknown = round(unknown * (coverage.observed_share() if coverage else 1.0), 3)
     if unknown >= MIN_CONFIDENCE or not ranked:
-        explanation = _unknown(findings, signals, unavailable or {})
+        explanation = _unknown(findings, signals, unavailable or {}, missing, nothing_seen)
         ranked.append(Hypothesis(HypothesisKind.UNKNOWN, unknown, (), explanation))
     order = list(HypothesisKind)
     ranked.sort(key=lambda h: (-h.confidence, order.index(h.kind)))

@@ -1,9 +1,10 @@
-"""Hard rules that outrank scoring: XID codes and model version changes inside the window.
+"""Hard rules that outrank scoring: XID codes, rollouts and engines that died in the window.
 
 A non-application XID (anything but 13, 31, 43, 45, 68) seen in the window is a GPU fault
-with high confidence. A model version that appears inside the window (and was not live in
-the baseline) is a deploy, and boosts `bad_deploy`. The evaluators turn raw series into
-findings; `hard_rules` turns those findings into verdicts the ranking adds on top.
+with high confidence. A rollout inside the window boosts `bad_deploy` only when errors or drift
+(or latency that demand and GPUs do not explain) moved after it. An engine that died beside a
+faulted GPU is a GPU fault. `evaluate_xid` turns raw series into a finding; `hard_rules` turns
+findings into verdicts the ranking adds on top.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from bot.correlation.scoring import to_datetime
 from bot.domain.findings import Direction, Finding, FindingStatus, HypothesisKind
@@ -42,7 +44,11 @@ XID_MEANINGS: dict[int, str] = {
 NEW_HARDWARE_XID_BOOST = 3.0
 OLD_HARDWARE_XID_BOOST = 0.5
 APPLICATION_XID_BOOST = 0.3
-VERSION_CHANGE_BOOST = 1.5
+ROLLOUT_BOOST = 1.5
+ROLLOUT_LATENCY_BOOST = 0.5
+DEATH_BOOST = 1.0
+ROLLOUT_TIE = timedelta(seconds=60)
+LATENCY_SIGNALS = ("ttft_p95", "e2e_latency_p95", "inter_token_latency_p95")
 
 
 @dataclass(frozen=True)
@@ -128,48 +134,6 @@ def evaluate_xid(
     )
 
 
-def evaluate_version(
-    name: str, backend: str, promql: str, series: Sequence[Series], window_start_ts: float
-) -> Finding:
-    """Moved when a model version goes live inside the window that was not live before it."""
-    if not series:
-        return Finding(name, backend, promql, FindingStatus.INCONCLUSIVE, "no data")
-    before: set[str] = set()
-    first_seen: dict[str, float] = {}
-    for s in series:
-        version = s.labels.get("version", "")
-        live = [t for t, v in s.points if math.isfinite(v) and v > 0]
-        if any(t < window_start_ts for t in live):
-            before.add(version)
-        in_window = [t for t in live if t >= window_start_ts]
-        if in_window:
-            first_seen[version] = min(first_seen.get(version, math.inf), in_window[0])
-    if not before:
-        return Finding(
-            name, backend, promql, FindingStatus.INCONCLUSIVE, "no version info before the window"
-        )
-    new = {v: t for v, t in first_seen.items() if v not in before}
-    if not new:
-        reason = f"version {', '.join(sorted(before))} unchanged"
-        return Finding(
-            name, backend, promql, FindingStatus.STEADY, reason, series_count=len(series)
-        )
-    version, ts = min(new.items(), key=lambda item: item[1])
-    previous = ", ".join(sorted(before))
-    return Finding(
-        signal=name,
-        backend=backend,
-        promql=promql,
-        status=FindingStatus.MOVED,
-        reason=f"version {version} went live (was {previous})",
-        direction=Direction.UP,
-        onset_at=to_datetime(ts),
-        series_labels={"version": version, "previous_version": previous},
-        series_count=len(series),
-        moved_series_count=len(new),
-    )
-
-
 def _where(finding: Finding) -> str:
     labels = finding.series_labels
     parts = [f"{k}={labels[k]}" for k in ("Hostname", "hostname", "gpu") if k in labels]
@@ -177,41 +141,91 @@ def _where(finding: Finding) -> str:
 
 
 def hard_rules(findings: Mapping[str, Finding]) -> list[RuleVerdict]:
-    """Verdicts from the XID and model-version findings, whatever scoring says."""
-    verdicts: list[RuleVerdict] = []
+    """Verdicts from the XID, rollout and dead-engine findings, whatever scoring says."""
+    return [*_xid_verdicts(findings), *_rollout_verdicts(findings), *_death_verdicts(findings)]
+
+
+def _xid_verdicts(findings: Mapping[str, Finding]) -> list[RuleVerdict]:
     xid = findings.get("xid_errors")
-    if xid is not None and xid.peak is not None and xid.peak > 0:
-        code = int(xid.peak)
-        at = f" at {xid.onset_at:%H:%M:%S}" if xid.onset_at else ""
-        text = f"{describe_xid(code)}{_where(xid)}{at}"
-        if is_application_xid(code):
-            if xid.moved:
-                note = f"{text} is an application XID"
-                verdicts.append(
-                    RuleVerdict(HypothesisKind.BAD_DEPLOY, APPLICATION_XID_BOOST, xid.signal, note)
-                )
-                verdicts.append(
-                    RuleVerdict(HypothesisKind.GPU_FAULT, APPLICATION_XID_BOOST, xid.signal, note)
-                )
-        elif xid.moved:
-            note = f"{text}: not an application XID"
-            verdicts.append(
-                RuleVerdict(HypothesisKind.GPU_FAULT, NEW_HARDWARE_XID_BOOST, xid.signal, note)
-            )
-        else:
-            note = f"{text} was already present before the baseline"
-            verdicts.append(
-                RuleVerdict(HypothesisKind.GPU_FAULT, OLD_HARDWARE_XID_BOOST, xid.signal, note)
-            )
-    version = findings.get("model_version")
-    if version is not None and version.moved:
-        at = f" at {version.onset_at:%H:%M:%S}" if version.onset_at else ""
-        verdicts.append(
-            RuleVerdict(
-                HypothesisKind.BAD_DEPLOY,
-                VERSION_CHANGE_BOOST,
-                version.signal,
-                f"model {version.reason}{at}",
-            )
-        )
-    return verdicts
+    if xid is None or xid.peak is None or xid.peak <= 0:
+        return []
+    code = int(xid.peak)
+    at = f" at {xid.onset_at:%H:%M:%S}" if xid.onset_at else ""
+    text = f"{describe_xid(code)}{_where(xid)}{at}"
+    if is_application_xid(code):
+        if not xid.moved:
+            return []
+        note = f"{text} is an application XID"
+        return [
+            RuleVerdict(HypothesisKind.BAD_DEPLOY, APPLICATION_XID_BOOST, xid.signal, note),
+            RuleVerdict(HypothesisKind.GPU_FAULT, APPLICATION_XID_BOOST, xid.signal, note),
+        ]
+    if xid.moved:
+        note = f"{text}: not an application XID"
+        return [RuleVerdict(HypothesisKind.GPU_FAULT, NEW_HARDWARE_XID_BOOST, xid.signal, note)]
+    note = f"{text} was already present before the baseline"
+    return [RuleVerdict(HypothesisKind.GPU_FAULT, OLD_HARDWARE_XID_BOOST, xid.signal, note)]
+
+
+def _moved_after(finding: Finding | None, at: datetime) -> bool:
+    return (
+        finding is not None
+        and finding.moved
+        and finding.onset_at is not None
+        and finding.onset_at >= at - ROLLOUT_TIE
+    )
+
+
+def _rollout_verdicts(findings: Mapping[str, Finding]) -> list[RuleVerdict]:
+    """A rollout is blamed only for what moved after it: errors or drift, or latency that
+    rising demand and the GPUs do not explain. A harmless rollout before a surge is not."""
+    rollout = findings.get("rollout")
+    if rollout is None or not rollout.moved or rollout.onset_at is None:
+        return []
+    at = rollout.onset_at
+    what = f"{rollout.reason} at {at:%H:%M:%S}"
+    blamed = [n for n in ("error_ratio", "drift_psi") if _moved_after(findings.get(n), at)]
+    if blamed:
+        boost = ROLLOUT_BOOST * (0.5 if _new_hardware_xid(findings) else 1.0)
+        note = f"{what}, then {' and '.join(blamed)} moved"
+        return [RuleVerdict(HypothesisKind.BAD_DEPLOY, boost, rollout.signal, note)]
+    demand = findings.get("request_rate")
+    demand_rose = demand is not None and demand.moved and demand.direction is Direction.UP
+    gpus_moved = any(
+        findings.get(n) is not None and findings[n].moved
+        for n in ("gpu_temp", "sm_clock", "clock_thermal_reasons", "xid_errors")
+    )
+    slower = [n for n in LATENCY_SIGNALS if _moved_after(findings.get(n), at)]
+    if slower and not demand_rose and not gpus_moved:
+        note = f"{what}, then {' and '.join(slower)} rose with demand steady"
+        return [RuleVerdict(HypothesisKind.BAD_DEPLOY, ROLLOUT_LATENCY_BOOST, rollout.signal, note)]
+    return []
+
+
+def _new_hardware_xid(findings: Mapping[str, Finding]) -> bool:
+    xid = findings.get("xid_errors")
+    return (
+        xid is not None and xid.moved and xid.peak is not None
+        and not is_application_xid(int(xid.peak))
+    )  # fmt: skip
+
+
+def _death_verdicts(findings: Mapping[str, Finding]) -> list[RuleVerdict]:
+    """A dead engine on a GPU that faulted is a GPU fault; on a new release, a bad deploy."""
+    death = findings.get("engine_died")
+    if death is None or not death.moved:
+        return []
+    note = death.reason
+    if _new_hardware_xid(findings) or _moved_down(findings.get("gpu_util")):
+        return [RuleVerdict(HypothesisKind.GPU_FAULT, DEATH_BOOST, death.signal, note)]
+    rollout = findings.get("rollout")
+    if rollout is not None and rollout.moved:
+        return [RuleVerdict(HypothesisKind.BAD_DEPLOY, DEATH_BOOST, death.signal, note)]
+    return [
+        RuleVerdict(HypothesisKind.GPU_FAULT, DEATH_BOOST / 2, death.signal, note),
+        RuleVerdict(HypothesisKind.BAD_DEPLOY, DEATH_BOOST / 4, death.signal, note),
+    ]
+
+
+def _moved_down(finding: Finding | None) -> bool:
+    return finding is not None and finding.moved and finding.direction is Direction.DOWN

@@ -1,34 +1,41 @@
 """What a signal is (a PromQL template plus what its movement means) and how it is scoped.
 
-A template carries a `{scope}` placeholder where the label matchers go; `{rate}` is the rate
-window. Scoping turns the incident's labels into matchers the signal's series actually carry
-(`model_name`, `Hostname`, `namespace`, `pod`, ...); labels a signal cannot match are dropped,
-so a vLLM signal on a GPU incident falls back to the model scope. Values are escaped as PromQL
-double-quoted strings.
+A template names its scope with placeholders written inside a selector's braces, filled from
+the incident's resolved topology:
+
+- `$model`  the model label (catalogue `labels.model`) and, when known, `namespace`;
+- `$pods`   the model's pods over the window: `namespace=~"…", pod=~"…"` (per-pod series such
+            as vLLM's `http_requests_total`, which carry no model label, and kube-state-metrics);
+- `$gpus`   the GPUs those pods ran on: `Hostname=~"…", UUID=~"…"` (dcgm-exporter);
+- `$nodes`, `$hosts` the nodes they ran on, as kube-state-metrics and dcgm-exporter name them;
+- `$rate`   the rate window and `$step` the query step, as PromQL durations.
+
+A signal whose scope is unresolved is not queried: it would match the whole fleet. Values are
+escaped as PromQL strings, regex values with `re.escape` semantics PromQL (RE2) understands.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from bot.domain.findings import Direction, HypothesisKind
 
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_PLACEHOLDER = re.compile(r"\$(model|pods|gpus|nodes|hosts|rate|step)\b")
+_REGEX_SPECIAL = re.compile(r"([.^$*+?()\[\]{}|\\])")
 
-# Incident label names that mean the same thing in different exporters.
-LABEL_ALIASES: dict[str, tuple[str, ...]] = {
-    "Hostname": ("Hostname", "hostname"),
-    "hostname": ("hostname", "Hostname"),
-}
 
-MODEL_SCOPE: tuple[tuple[str, str], ...] = (("model_name", "model_name"),)
-POD_SCOPE: tuple[tuple[str, str], ...] = (
-    ("model_name", "model_name"),
-    ("namespace", "namespace"),
-    ("pod", "pod"),
-)
+class Scope(StrEnum):
+    """What a signal's series are keyed by, and so which placeholder scopes them."""
+
+    MODEL = "model"
+    PODS = "pods"
+    GPUS = "gpus"
+    NODES = "nodes"  # kube-state-metrics' `node`
+    HOSTS = "hosts"  # the same nodes as dcgm-exporter's `Hostname`
 
 
 class Evaluator(StrEnum):
@@ -36,7 +43,6 @@ class Evaluator(StrEnum):
 
     ROBUST = "robust"  # median / IQR baseline, robust z, onset
     XID = "xid"  # hard rule: XID codes seen in the window
-    VERSION = "version"  # hard rule: a model version appeared in the window
 
 
 @dataclass(frozen=True)
@@ -62,18 +68,20 @@ class Signal:
     template: str
     expected: Direction
     supports: tuple[Support, ...] = ()
-    scope_labels: tuple[tuple[str, str], ...] = MODEL_SCOPE
-    fixed_matchers: tuple[tuple[str, str], ...] = ()
     unit: str = ""
     floor_abs: float = 1e-3
     evaluator: Evaluator = Evaluator.ROBUST
     symptom: bool = False
-    requires_scope: bool = False
     description: str = field(default="", compare=False)
+
+    @property
+    def scopes(self) -> frozenset[Scope]:
+        found = {m.group(1) for m in _PLACEHOLDER.finditer(self.template)}
+        return frozenset(Scope(s) for s in found if s in Scope._value2member_map_)
 
 
 class ScopeError(ValueError):
-    """The incident's labels cannot scope this signal (it would match the whole fleet)."""
+    """The incident's topology cannot scope this signal (it would match the whole fleet)."""
 
 
 def escape_label_value(value: str) -> str:
@@ -94,32 +102,49 @@ def matcher(name: str, value: str) -> str:
     return f'{name}="{escape_label_value(value)}"'
 
 
-def _incident_value(labels: dict[str, str], key: str) -> str | None:
-    for alias in LABEL_ALIASES.get(key, (key,)):
-        value = labels.get(alias)
-        if value:
-            return value
-    return None
+def regex_matcher(name: str, values: Sequence[str]) -> str:
+    """`name=~"a|b"` matching exactly these values (an equality matcher for one value)."""
+    unique = sorted(set(values))
+    if len(unique) == 1:
+        return matcher(name, unique[0])
+    if not _LABEL_NAME.match(name):
+        raise ScopeError(f"not a label name: {name!r}")
+    pattern = "|".join(_REGEX_SPECIAL.sub(r"\\\1", v) for v in unique)
+    return f'{name}=~"{escape_label_value(pattern)}"'
 
 
-def scope_matchers(signal: Signal, labels: dict[str, str]) -> list[str]:
-    """The matchers that scope `signal` to the incident, in the signal's own label names."""
-    matchers = [matcher(name, value) for name, value in signal.fixed_matchers]
-    scoped = 0
-    for incident_key, series_key in signal.scope_labels:
-        value = _incident_value(labels, incident_key)
-        if value is not None:
-            matchers.append(matcher(series_key, value))
-            scoped += 1
-    if signal.requires_scope and scoped == 0:
-        wanted = ", ".join(k for k, _ in signal.scope_labels)
-        raise ScopeError(f"no incident label among {wanted} to scope {signal.name}")
-    return matchers
+def duration(seconds: float) -> str:
+    """A PromQL duration of whole seconds, at least 1s."""
+    return f"{max(1, round(seconds))}s"
 
 
-def render(signal: Signal, labels: dict[str, str], *, rate_window_s: float = 60.0) -> str:
-    """The signal's PromQL for this incident: `{scope}` filled, `{rate}` set to the window."""
-    matchers = scope_matchers(signal, labels)
-    scope = "{" + ",".join(matchers) + "}" if matchers else ""
-    rate = f"{max(1, round(rate_window_s))}s"
-    return signal.template.replace("{scope}", scope).replace("{rate}", rate)
+def render_query(
+    template: str, scopes: Mapping[Scope, str], *, rate_window_s: float = 60.0, step_s: float = 15.0
+) -> str:
+    """`template` with every placeholder filled; ScopeError names the scopes not resolved."""
+    wanted = {m.group(1) for m in _PLACEHOLDER.finditer(template)}
+    missing = sorted(
+        w for w in wanted if w in Scope._value2member_map_ and not scopes.get(Scope(w))
+    )
+    if missing:
+        raise ScopeError(f"the incident's {', '.join(missing)} are unknown")
+    values = {
+        **{s.value: text for s, text in scopes.items()},
+        "rate": duration(rate_window_s),
+        "step": duration(step_s),
+    }
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+
+
+def render(
+    signal: Signal,
+    scopes: Mapping[Scope, str],
+    *,
+    rate_window_s: float = 60.0,
+    step_s: float = 15.0,
+) -> str:
+    """The signal's PromQL for this incident; ScopeError when a scope it needs is unresolved."""
+    try:
+        return render_query(signal.template, scopes, rate_window_s=rate_window_s, step_s=step_s)
+    except ScopeError as exc:
+        raise ScopeError(f"{signal.name}: {exc}") from None

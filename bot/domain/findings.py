@@ -178,6 +178,8 @@ class TriageReport:
     queries: tuple[str, ...] = ()
     chart_paths: tuple[str, ...] = ()
     duration_s: float = 0.0
+    topology: dict[str, Any] = field(default_factory=dict)
+    missing: tuple[str, ...] = ()
 
     @property
     def top(self) -> Hypothesis | None:
@@ -191,7 +193,10 @@ class TriageReport:
         top = self.top
         if top is None:
             return "no hypothesis"
-        return f"{top.kind.value} ({top.confidence:.0%}): {top.explanation}"
+        text = f"{top.kind.value} ({top.confidence:.0%}): {top.explanation}"
+        if self.missing and top.kind is not HypothesisKind.UNKNOWN:
+            text += "; cannot see: " + "; ".join(self.missing)
+        return text
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -207,6 +212,8 @@ class TriageReport:
             "queries": list(self.queries),
             "chart_paths": list(self.chart_paths),
             "duration_s": self.duration_s,
+            "topology": dict(self.topology),
+            "missing": list(self.missing),
         }
 
     @classmethod
@@ -224,4 +231,6 @@ class TriageReport:
             queries=tuple(str(q) for q in data.get("queries", [])),
             chart_paths=tuple(str(p) for p in data.get("chart_paths", [])),
             duration_s=float(data.get("duration_s", 0.0)),
+            topology=dict(data.get("topology") or {}),
+            missing=tuple(str(m) for m in data.get("missing", [])),
         )

@@ -1,0 +1,137 @@
+"""Evidence read from the topology itself: rollouts and engines that died.
+
+A rollout is a new ReplicaSet (kube-state-metrics' `created_by_name`, else the ReplicaSet in a
+Deployment pod's name) whose first pod appears inside the window while another one served in
+the baseline; its image tags name the versions. A scale-out adds pods to the same ReplicaSet
+and is no rollout.
+
+An engine died when its vLLM series ended inside the window while its pod lived on (still
+listed, not ready, or restarting): a pod deleted by a rollout or scale-in ends with its listing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.correlation.scoring import to_datetime
+from bot.correlation.topology import Pod, Topology, replicaset_of
+from bot.domain.findings import Direction, Finding, FindingStatus
+
+ROLLOUT = "rollout"
+ENGINE_DIED = "engine_died"
+ENDED_STEPS = 3  # a series this many steps short of the end has ended
+
+
+def _first(pod: Pod) -> float | None:
+    return pod.first_seen if pod.first_seen is not None else pod.listed_until
+
+
+def rollout_finding(topology: Topology, split_ts: float) -> Finding:
+    """Moved when a ReplicaSet new since `split_ts` replaced the one serving before it."""
+    by_replicaset: dict[str, list[Pod]] = {}
+    for pod in topology.pods:
+        replicaset = replicaset_of(pod)
+        if replicaset:
+            by_replicaset.setdefault(replicaset, []).append(pod)
+    if not by_replicaset:
+        reason = (
+            "no pods found" if not topology.pods else "no ReplicaSet known for the model's pods"
+        )
+        return Finding(ROLLOUT, ROLLOUT, "", FindingStatus.INCONCLUSIVE, reason)
+    first_seen = {
+        rs: min((t for p in pods if (t := _first(p)) is not None), default=None)
+        for rs, pods in by_replicaset.items()
+    }
+    before = sorted(rs for rs, t in first_seen.items() if t is not None and t < split_ts)
+    new = sorted(
+        ((t, rs) for rs, t in first_seen.items() if t is not None and t >= split_ts),
+    )
+    if not before:
+        return Finding(
+            ROLLOUT, ROLLOUT, "", FindingStatus.INCONCLUSIVE, "no pod served before the window"
+        )
+    if not new:
+        return Finding(
+            ROLLOUT,
+            ROLLOUT,
+            "",
+            FindingStatus.STEADY,
+            f"ReplicaSet {', '.join(before)} unchanged",
+            series_count=len(by_replicaset),
+        )
+    onset, replicaset = new[0]
+    previous = before[-1]
+    version = _version(by_replicaset[replicaset])
+    was = _version(by_replicaset[previous])
+    change = f" (image tag {was} → {version})" if version and was and version != was else ""
+    labels = {"replicaset": replicaset, "previous_replicaset": previous}
+    if version:
+        labels.update(version=version, previous_version=was)
+    return Finding(
+        signal=ROLLOUT,
+        backend=ROLLOUT,
+        promql="",
+        status=FindingStatus.MOVED,
+        reason=f"rollout to ReplicaSet {replicaset}{change}, replacing {previous}",
+        direction=Direction.UP,
+        onset_at=to_datetime(onset),
+        series_labels=labels,
+        series_count=len(by_replicaset),
+        moved_series_count=len(new),
+    )
+
+
+def _version(pods: Sequence[Pod]) -> str:
+    return next((p.version for p in pods if p.version), "")
+
+
+def engine_death_finding(
+    topology: Topology, window_start_ts: float, end_ts: float, step_s: float
+) -> Finding:
+    """Moved when a pod's engine stopped reporting in the window while the pod lived on."""
+    if "vllm" not in topology.seen:
+        return Finding(ENGINE_DIED, "vllm", "", FindingStatus.INCONCLUSIVE, "no vLLM series")
+    ended_before = end_ts - ENDED_STEPS * step_s
+    dead: list[Pod] = []
+    for pod in topology.pods:
+        if pod.last_seen is None or not window_start_ts <= pod.last_seen < ended_before:
+            continue
+        still_listed = pod.listed_until is not None and pod.listed_until >= ended_before
+        if still_listed or pod.not_ready or pod.restarts > 0:
+            dead.append(pod)
+    if not dead:
+        return Finding(
+            ENGINE_DIED,
+            "vllm",
+            "",
+            FindingStatus.STEADY,
+            "every engine that ended went with its pod",
+            series_count=len(topology.pods),
+        )
+    pod = min(dead, key=lambda p: p.last_seen or 0.0)
+    state = [s for s in ("not ready" if pod.not_ready else "", _restarts(pod)) if s]
+    where = f" on node {pod.node}" if pod.node else ""
+    labels = {"pod": pod.name, "namespace": pod.namespace}
+    if pod.node:
+        labels["node"] = pod.node
+    return Finding(
+        signal=ENGINE_DIED,
+        backend="vllm",
+        promql="",
+        status=FindingStatus.MOVED,
+        reason=(
+            f"engine of pod {pod.name}{where} stopped reporting while the pod lived on"
+            + (f" ({', '.join(state)})" if state else "")
+            + (f"; {len(dead)} pods in all" if len(dead) > 1 else "")
+        ),
+        direction=Direction.UP,
+        onset_at=to_datetime(pod.last_seen),
+        series_labels=labels,
+        series_count=len(topology.pods),
+        moved_series_count=len(dead),
+    )
+
+
+def _restarts(pod: Pod) -> str:
+    count = round(pod.restarts)
+    return f"{count} restart{'s' if count != 1 else ''}" if count else ""
