@@ -1,12 +1,15 @@
 """The remediation use cases on a real SQLite incident store with in-memory runs, targets,
 guards and metrics: planning after triage, approval, ticking to a verified mitigation,
-guard skips recorded, one run per target, dry run, pause, revert and approval timeouts."""
+guard skips recorded, one run per target, dry run, pause, revert and approval timeouts, and
+triage's consent: an unattended runbook triage contradicts waits, and a later triage that
+agrees approves it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,9 +21,9 @@ from bot.domain.timeline import EventKind
 from bot.runbook.errors import ApprovalRefusedError
 from bot.runbook.executor import RunbookExecutor
 from bot.runbook.guards import Guards
-from bot.runbook.loader import load_directory
+from bot.runbook.loader import RunbookCatalog, load_directory
 from bot.runbook.targets import BoundTarget, TargetRegistry
-from bot.services.remediate import TICK_TASK, Remediation
+from bot.services.remediate import TICK_TASK, Remediation, card_state
 from bot.services.run_journal import StoreRunJournal
 from tests.fakes.remediation import FakeRunIndex, RecordingTaskQueue
 from tests.fakes.runbooks import FakeClock, FakeGuardStore, FakeTarget, FakeVerifyMetrics
@@ -41,6 +44,7 @@ class Rig:
     metrics: FakeVerifyMetrics
     tasks: RecordingTaskQueue
     dry_run: bool = False
+    catalog: RunbookCatalog = RUNBOOKS
 
     @property
     def remediation(self) -> Remediation:
@@ -53,7 +57,7 @@ class Rig:
         return Remediation(
             self.store,
             self.runs,
-            RUNBOOKS,
+            self.catalog,
             registry,
             guards,
             executor,
@@ -81,6 +85,12 @@ class Rig:
                 tx.incidents.save_triage(incident.id, report)
         return incident.id
 
+    def triage(self, incident_id: int, *ranked: tuple[str, float]) -> None:
+        """Store a triage report ranking these (kind, confidence) pairs, best first."""
+        report = {"hypotheses": [{"kind": k, "confidence": c} for k, c in ranked]}
+        with self.store.transaction() as tx:
+            tx.incidents.save_triage(incident_id, report)
+
     def drive(self, run_id: int, max_ticks: int = 200) -> Run:
         """Tick like the task does: again after `next_in_s`, until the run stops."""
         for _ in range(max_ticks):
@@ -99,6 +109,11 @@ class Rig:
     def audit(self, incident_id: int) -> list[str]:
         with self.store.transaction() as tx:
             return [row["action"] for row in tx.audit.for_incident(incident_id)]
+
+    def audit_rows(self, incident_id: int, action: str) -> list[dict[str, Any]]:
+        with self.store.transaction() as tx:
+            rows = tx.audit.for_incident(incident_id)
+        return [row for row in rows if row["action"] == action]
 
     def status(self, incident_id: int) -> IncidentStatus:
         with self.store.transaction() as tx:
@@ -315,3 +330,225 @@ def test_mitigation_happens_once_even_when_ticked_again(rig: Rig) -> None:
     rig.clock.advance(timedelta(minutes=1).total_seconds())
     rig.remediation.tick(run_id, holder="worker-2")
     assert rig.audit(incident_id).count("incident_mitigated") == 1
+
+
+# ---- triage's consent ---------------------------------------------------------------------
+
+TTFT = {"alertname": "LLMTTFTErrorBudgetBurn", "model_name": MODEL}
+CONTRADICTED = "triage says unknown 1.00, not capacity_saturation"
+
+
+def held_saturation(rig: Rig) -> tuple[int, Run]:
+    """A saturation incident whose first triage knows nothing: its scale-out run waits."""
+    incident_id = rig.incident(SATURATION)
+    rig.triage(incident_id, ("unknown", 1.0))
+    rig.remediation.plan_incident(incident_id)
+    return incident_id, only_run(rig, incident_id)
+
+
+def test_contradicted_unattended_runbook_waits_with_the_reason(rig: Rig) -> None:
+    """Triage saying 'unknown' keeps scale-out from starting: its run awaits approval, and the
+    run, audit log, timeline and chat card say why."""
+    incident_id = rig.incident(SATURATION)
+    rig.triage(incident_id, ("unknown", 1.0))
+    outcomes = rig.remediation.plan_incident(incident_id)
+    assert [(o.runbook, o.outcome) for o in outcomes] == [("scale-out", "created")]
+    run = only_run(rig, incident_id)
+    assert run.state is RunState.AWAITING_APPROVAL
+    assert run.approval_required
+    assert run.triage_hold == run.reason == CONTRADICTED
+    assert rig.tasks.named(TICK_TASK) == []
+    assert rig.drive(run.id or 0).state is RunState.AWAITING_APPROVAL
+    assert rig.target.calls == []
+    [waiting] = rig.audit_rows(incident_id, "run_awaiting_approval")
+    assert waiting["detail"]["reason"] == CONTRADICTED
+    assert any(f"awaits approval: {CONTRADICTED}" in m for m in rig.timeline(incident_id))
+    line, awaiting = card_state(rig.runs.for_incident(incident_id))
+    assert line == f"scale-out on {MODEL}: awaiting approval ({CONTRADICTED})"
+    assert awaiting == run.id
+
+
+def test_triage_below_the_threshold_holds_the_run(rig: Rig) -> None:
+    """The right cause at too little confidence also waits, naming the threshold."""
+    incident_id = rig.incident(SATURATION)
+    rig.triage(incident_id, ("capacity_saturation", 0.55))
+    rig.remediation.plan_incident(incident_id)
+    run = only_run(rig, incident_id)
+    assert run.state is RunState.AWAITING_APPROVAL
+    assert run.reason == "triage says capacity_saturation 0.55, below 0.70"
+
+
+def test_no_triage_report_holds_the_run(rig: Rig) -> None:
+    """Planning before triage stored a report waits for it rather than act on labels alone."""
+    incident_id = rig.incident(SATURATION)
+    rig.remediation.plan_incident(incident_id)
+    assert only_run(rig, incident_id).reason == "triage has not spoken yet"
+    assert rig.target.calls == []
+
+
+def test_agreeing_triage_starts_the_run_unattended(rig: Rig) -> None:
+    """Triage naming the runbook's cause at or above its threshold lets it start alone."""
+    incident_id = rig.incident(SATURATION)
+    rig.triage(incident_id, ("capacity_saturation", 0.7), ("unknown", 0.3))
+    run_id = rig.remediation.plan_incident(incident_id)[0].run_id
+    run = only_run(rig, incident_id)
+    assert run.state is RunState.APPROVED
+    assert run.triage_hold == ""
+    assert rig.tasks.named(TICK_TASK) == [[run_id]]
+    assert rig.drive(run_id or 0).state is RunState.SUCCEEDED
+    assert rig.target.calls == [("set_replicas", ("primary", 8))]
+
+
+def test_follow_up_triage_that_agrees_approves_the_run_once(rig: Rig) -> None:
+    """When the follow-up triage names the runbook's cause, planning again approves the
+    waiting run as 'triage' (audited, on the timeline); repeating it changes nothing."""
+    incident_id, held = held_saturation(rig)
+    rig.triage(incident_id, ("capacity_saturation", 0.93))
+    outcomes = rig.remediation.plan_incident(incident_id)
+    assert [(o.runbook, o.outcome, o.run_id) for o in outcomes] == [
+        ("scale-out", "approved", held.id)
+    ]
+    run = only_run(rig, incident_id)
+    assert run.state is RunState.APPROVED
+    assert (run.history[-1].by, run.history[-1].reason) == (
+        "triage",
+        "triage says capacity_saturation 0.93",
+    )
+    assert rig.tasks.named(TICK_TASK) == [[held.id]]
+    [approved] = rig.audit_rows(incident_id, "run_approved")
+    assert approved["actor"] == "triage"
+    approvals = [m for m in rig.timeline(incident_id) if "approved by triage" in m]
+    assert approvals == [
+        f"RUN-{held.id} scale-out on {MODEL}: approved by triage "
+        "(triage says capacity_saturation 0.93)"
+    ]
+    again = rig.remediation.plan_incident(incident_id)
+    assert [o.outcome for o in again] == ["exists"]
+    assert len(rig.audit_rows(incident_id, "run_approved")) == 1
+    assert rig.tasks.named(TICK_TASK) == [[held.id]]
+    assert rig.drive(held.id or 0).state is RunState.SUCCEEDED
+    assert rig.target.calls == [("set_replicas", ("primary", 8))]
+    assert rig.status(incident_id) is IncidentStatus.MITIGATED
+
+
+def test_follow_up_triage_that_disagrees_keeps_the_run_waiting(rig: Rig) -> None:
+    """A follow-up naming another cause leaves the run waiting with the new reason, noted
+    once however often planning repeats."""
+    incident_id, held = held_saturation(rig)
+    rig.triage(incident_id, ("thermal_throttling", 0.84))
+    outcomes = rig.remediation.plan_incident(incident_id)
+    outcomes += rig.remediation.plan_incident(incident_id)
+    reason = "triage says thermal_throttling 0.84, not capacity_saturation"
+    assert [(o.outcome, o.reason) for o in outcomes] == [("held", reason), ("held", reason)]
+    run = only_run(rig, incident_id)
+    assert run.state is RunState.AWAITING_APPROVAL
+    assert run.triage_hold == run.reason == reason
+    notes = [m for m in rig.timeline(incident_id) if "still awaits approval" in m]
+    assert notes == [f"RUN-{held.id} scale-out on {MODEL}: still awaits approval ({reason})"]
+    assert len(rig.audit_rows(incident_id, "run_hold_updated")) == 1
+    assert rig.audit_rows(incident_id, "run_approved") == []
+    assert rig.tasks.named(TICK_TASK) == []
+    assert rig.target.calls == []
+    assert card_state([run])[0] == f"scale-out on {MODEL}: awaiting approval ({reason})"
+
+
+def test_a_human_may_still_approve_a_run_triage_holds(rig: Rig) -> None:
+    """On-call can overrule triage: approving the waiting run starts it."""
+    incident_id, held = held_saturation(rig)
+    rig.remediation.approve(held.id or 0, "alice")
+    assert rig.drive(held.id or 0).state is RunState.SUCCEEDED
+    assert any("approved by alice" in m for m in rig.timeline(incident_id))
+
+
+def test_triage_does_not_approve_a_run_past_its_deadline(rig: Rig) -> None:
+    """A waiting run whose approval deadline passed times out, even if triage now agrees."""
+    incident_id, _ = held_saturation(rig)
+    rig.clock.advance(901)
+    rig.triage(incident_id, ("capacity_saturation", 0.93))
+    [outcome] = rig.remediation.plan_incident(incident_id)
+    assert outcome.outcome == "timed_out"
+    assert only_run(rig, incident_id).state is RunState.TIMED_OUT
+    assert rig.tasks.named(TICK_TASK) == []
+
+
+def test_approval_required_runbooks_are_never_approved_by_triage(rig: Rig) -> None:
+    """A rollback waits for a human whatever triage says, before and after the follow-up."""
+    incident_id = rig.incident(DRIFT)
+    rig.triage(incident_id, ("unknown", 1.0))
+    rig.remediation.plan_incident(incident_id)
+    run = only_run(rig, incident_id)
+    assert (run.state, run.reason, run.triage_hold) == (
+        RunState.AWAITING_APPROVAL,
+        "approval required",
+        "",
+    )
+    rig.triage(incident_id, ("bad_deploy", 0.97))
+    assert [o.outcome for o in rig.remediation.plan_incident(incident_id)] == ["exists"]
+    run = only_run(rig, incident_id)
+    assert run.state is RunState.AWAITING_APPROVAL
+    assert rig.audit_rows(incident_id, "run_approved") == []
+
+
+def test_gpu_fault_with_a_ttft_alert_does_not_scale_out(rig: Rig) -> None:
+    """A TTFT alert from a faulted GPU plans the failover (awaiting a human) and never starts
+    the scale-out its labels also match."""
+    incident_id = rig.incident(TTFT)
+    rig.triage(incident_id, ("gpu_fault", 0.91), ("capacity_saturation", 0.4))
+    outcomes = rig.remediation.plan_incident(incident_id)
+    assert [(o.runbook, o.outcome) for o in outcomes] == [
+        ("failover", "created"),
+        ("scale-out", "skipped"),
+    ]
+    run = only_run(rig, incident_id)
+    assert (run.runbook, run.state) == ("failover", RunState.AWAITING_APPROVAL)
+    assert rig.tasks.named(TICK_TASK) == []
+    assert rig.target.calls == []
+
+
+def test_runbook_listing_no_hypotheses_runs_on_its_matchers(rig: Rig, tmp_path: Path) -> None:
+    """A runbook that lists no hypotheses starts unattended whatever triage says."""
+    folder = tmp_path / "runbooks"
+    folder.mkdir()
+    source = (Path(__file__).resolve().parents[2] / "runbooks" / "scale-out.yml").read_text()
+    text = source.replace("hypotheses: [capacity_saturation]", "hypotheses: []")
+    assert text != source
+    (folder / "scale-out.yml").write_text(text)
+    rig.catalog = load_directory(folder)
+    incident_id = rig.incident(SATURATION)
+    rig.triage(incident_id, ("gpu_fault", 0.95))
+    run_id = rig.remediation.plan_incident(incident_id)[0].run_id
+    assert only_run(rig, incident_id).state is RunState.APPROVED
+    assert rig.drive(run_id or 0).state is RunState.SUCCEEDED
+
+
+def test_a_person_starting_a_runbook_is_its_approval(rig: Rig) -> None:
+    """Triage's consent governs what Firebreak starts alone, not what on-call asks for."""
+    incident_id = rig.incident(SATURATION)
+    rig.triage(incident_id, ("unknown", 1.0))
+    outcome = rig.remediation.start(incident_id, "scale-out", "U-ONCALL")
+    run = rig.runs.load(outcome.run_id or 0)
+    assert run is not None
+    assert run.state is RunState.APPROVED
+
+
+def test_preview_and_dry_run_show_why_a_run_would_wait(rig: Rig) -> None:
+    """The preview and the dry-run plan on the timeline name triage's disagreement."""
+    rig.dry_run = True
+    incident_id = rig.incident(SATURATION)
+    rig.triage(incident_id, ("unknown", 1.0))
+    _, plans = rig.remediation.preview(incident_id)
+    assert f"approval required ({CONTRADICTED})" in plans[0][0]
+    rig.remediation.plan_incident(incident_id)
+    assert any(f"approval required ({CONTRADICTED})" in m for m in rig.timeline(incident_id))
+
+
+def test_a_second_planner_does_not_approve_what_another_claimed(rig: Rig) -> None:
+    """Two plan tasks at once: the one that finds triage's approval already claimed in the
+    ledger leaves the run alone, so it is approved once."""
+    incident_id, held = held_saturation(rig)
+    with rig.store.transaction() as tx:
+        assert tx.ledger.claim(incident_id, f"runbooks:triage_approved:{held.id}")
+    rig.triage(incident_id, ("capacity_saturation", 0.93))
+    assert [o.outcome for o in rig.remediation.plan_incident(incident_id)] == ["exists"]
+    assert only_run(rig, incident_id).state is RunState.AWAITING_APPROVAL
+    assert rig.audit_rows(incident_id, "run_approved") == []
