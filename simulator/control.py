@@ -13,7 +13,8 @@ Routes:
     GET    /control/models/{model}          one model: pools, weights, versions
     PUT    /control/models/{model}/replicas {"pool": "primary", "replicas": N}
     PUT    /control/models/{model}/traffic  {"weights": {"primary": 0, "secondary": 100}}
-    PUT    /control/models/{model}/version  {"version": "2.3.0"}
+    PUT    /control/models/{model}/version  {"version": "2.3.0"}   deploy a released version
+    POST   /control/models/{model}/releases {"version"?: "2.3.1"}  roll out a new healthy release
 
 Every PUT sets desired state and answers with the model's state; repeating it changes nothing.
 """
@@ -73,6 +74,7 @@ class ControlApi:
             ("PUT", re.compile(r"/control/models/(?P<model>[^/]+)/replicas"), _set_replicas),
             ("PUT", re.compile(r"/control/models/(?P<model>[^/]+)/traffic"), _set_traffic),
             ("PUT", re.compile(r"/control/models/(?P<model>[^/]+)/version"), _set_version),
+            ("POST", re.compile(r"/control/models/(?P<model>[^/]+)/releases"), _release),
         ]
 
     def handles(self, path: str) -> bool:
@@ -95,7 +97,11 @@ class ControlApi:
             if route_method != method:
                 allowed.append(route_method)
                 continue
-            document = _parse_json(body) if method in ("POST", "PUT") else None
+            document = (
+                _parse_json(body, allow_empty=handler is _release)
+                if method in ("POST", "PUT")
+                else None
+            )
             try:
                 return handler(self._simulation, match.groupdict(), document)
             except UnknownModelError as missing:
@@ -114,8 +120,10 @@ class ControlApi:
         raise ApiError(404, "not_found", f"no route {method} {path}")
 
 
-def _parse_json(body: bytes) -> object:
+def _parse_json(body: bytes, allow_empty: bool = False) -> object:
     if not body.strip():
+        if allow_empty:
+            return {}
         raise ApiError(400, "invalid_json", "a JSON body is required")
     try:
         document: object = json.loads(body)
@@ -194,3 +202,17 @@ def _set_version(simulation: Simulation, params: dict[str, str], body: object) -
         raise InvalidActionError("version must be a non-empty string")
     simulation.set_version(params["model"], version)
     return JsonResponse(200, simulation.describe_model(params["model"]))
+
+
+def _release(simulation: Simulation, params: dict[str, str], body: object) -> JsonResponse:
+    simulation.model(params["model"])
+    if not isinstance(body, dict):
+        raise InvalidActionError("body must be a JSON object")
+    unknown = sorted(set(body) - {"version"})
+    if unknown:
+        raise InvalidActionError(f"unknown field(s): {', '.join(unknown)}")
+    version = body.get("version")
+    if version is not None and (not isinstance(version, str) or not version):
+        raise InvalidActionError("version must be a non-empty string")
+    simulation.release(params["model"], version)
+    return JsonResponse(201, simulation.describe_model(params["model"]))

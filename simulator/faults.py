@@ -1,18 +1,22 @@
 """Fault kinds, validation of fault requests, and the registry of active faults.
 
-A fault never edits the fleet directly (except ``bad_deploy``, which ships a release through
-the fleet like any deploy): the registry turns active faults into per-model ``FaultEffects``
-that ``simulator.traffic`` applies on every step. Clearing a fault removes its effects.
+A fault never edits the fleet directly (except ``bad_deploy``, which rolls a release out
+through the fleet like any deploy): the registry turns active faults into per-model
+``FaultEffects`` and cluster-wide ``NodeEffects`` that ``simulator.traffic`` applies on every
+step. Clearing a fault removes its effects.
 
 Intensity (0..1, default 0.5) scales each fault:
 
 - ``saturation``       traffic multiplied by 2 + 2 * intensity (x3 by default)
-- ``gpu_xid``          one node's GPU reports an XID (79 by default; 48 = double-bit ECC);
-                       a non-application XID stops that replica serving
-- ``bad_deploy``       ships the model's next version with a defect: error ratio
-                       0.08 + 0.17 * intensity, drift PSI 0.30 + 0.40 * intensity
-- ``thermal``          one node's GPU heads for 88 + 4 * intensity degrees C and throttles
-- ``upstream_errors``  a share 0.10 + 0.30 * intensity of requests fail on the vector DB
+- ``gpu_xid``          the GPU of the model's pod on one node reports an XID (79 by default;
+                       48 = double-bit ECC); a non-application XID kills that pod's engine
+- ``bad_deploy``       rolls the model out to a new version with a defect: its pods fail
+                       0.08 + 0.17 * intensity of requests with 5xx, drift PSI
+                       0.30 + 0.40 * intensity
+- ``thermal``          a node's cooling fails: every GPU on it heats (busy ones towards
+                       88 + 4 * intensity degrees C) and throttles
+- ``upstream_errors``  a share 0.10 + 0.30 * intensity of requests fail in the API server on
+                       a dependency, before the engine (5xx on every pod of the model)
 """
 
 from __future__ import annotations
@@ -64,6 +68,8 @@ class Fault:
     intensity: float
     started_at_s: float
     node: str | None = None
+    gpu: str | None = None
+    """For ``gpu_xid``: the index of the GPU on ``node`` that reports the XID."""
     xid: int | None = None
     version: str | None = None
     """For ``bad_deploy``: the defective release it shipped."""
@@ -75,6 +81,7 @@ class Fault:
             "model": self.model,
             "intensity": self.intensity,
             "node": self.node,
+            "gpu": self.gpu,
             "xid": self.xid,
             "version": self.version,
             "started_at_s": round(self.started_at_s, 3),
@@ -89,7 +96,14 @@ class FaultEffects:
     defective_versions: Mapping[str, float] = field(default_factory=dict)
     """Version -> intensity of its defect."""
     upstream_error_ratio: float = 0.0
-    xid_by_node: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NodeEffects:
+    """What the active faults do to the cluster's hardware, whichever models it serves."""
+
+    xid_by_gpu: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    """(node, GPU index) -> the XID that GPU reports."""
     thermal_intensity_by_node: Mapping[str, float] = field(default_factory=dict)
 
 
@@ -155,12 +169,10 @@ class FaultRegistry:
         return list(self._faults.values())
 
     def effects_for(self, model: str) -> FaultEffects:
-        """Combine every active fault on ``model`` into one set of effects."""
+        """Combine every active model-level fault on ``model`` into one set of effects."""
         traffic_multiplier = 1.0
         defective_versions: dict[str, float] = {}
         upstream_error_ratio = 0.0
-        xid_by_node: dict[str, int] = {}
-        thermal_by_node: dict[str, float] = {}
         for fault in self._faults.values():
             if fault.model != model:
                 continue
@@ -171,15 +183,22 @@ class FaultRegistry:
                 defective_versions[fault.version] = max(previous, fault.intensity)
             elif fault.kind is FaultKind.UPSTREAM_ERRORS:
                 upstream_error_ratio = max(upstream_error_ratio, 0.1 + 0.3 * fault.intensity)
-            elif fault.kind is FaultKind.GPU_XID and fault.node is not None:
-                xid_by_node[fault.node] = fault.xid or DEFAULT_XID
-            elif fault.kind is FaultKind.THERMAL and fault.node is not None:
-                previous = thermal_by_node.get(fault.node, 0.0)
-                thermal_by_node[fault.node] = max(previous, fault.intensity)
         return FaultEffects(
             traffic_multiplier=traffic_multiplier,
             defective_versions=defective_versions,
             upstream_error_ratio=upstream_error_ratio,
-            xid_by_node=xid_by_node,
-            thermal_intensity_by_node=thermal_by_node,
         )
+
+    def node_effects(self) -> NodeEffects:
+        """Combine every active hardware fault, across models."""
+        xid_by_gpu: dict[tuple[str, str], int] = {}
+        thermal_by_node: dict[str, float] = {}
+        for fault in self._faults.values():
+            if fault.node is None:
+                continue
+            if fault.kind is FaultKind.GPU_XID and fault.gpu is not None:
+                xid_by_gpu[(fault.node, fault.gpu)] = fault.xid or DEFAULT_XID
+            elif fault.kind is FaultKind.THERMAL:
+                previous = thermal_by_node.get(fault.node, 0.0)
+                thermal_by_node[fault.node] = max(previous, fault.intensity)
+        return NodeEffects(xid_by_gpu=xid_by_gpu, thermal_intensity_by_node=thermal_by_node)

@@ -1,25 +1,29 @@
 """A model's signals summarised the way the alert rules see them, read straight from state.
 
-``read_model`` takes a snapshot (gauges now, counters so far); ``Window`` compares two
-snapshots to get ratios over the time between them, like ``rate()`` over a range. Used by the
-simulator's tests, benchmarks and demo narration; Prometheus never sees this module.
+``read_model`` takes a snapshot (gauges now, counters so far, per pod); ``Window`` compares
+two snapshots to get ratios over the time between them, like ``rate()`` over a range: a pod
+that appeared (or whose container restarted) counts from zero, a pod that was deleted drops
+out. Used by the simulator's tests and benchmarks; Prometheus never sees this module.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from simulator.simulation import Simulation
-from simulator.telemetry import TTFT_BUCKETS_S
+from simulator.telemetry import HTTP_STATUSES, TTFT_BUCKETS_S
 
 TTFT_SLO_S = 2.5
 
 
 @dataclass(frozen=True)
 class GpuReadout:
-    """One GPU, by the node it sits on."""
+    """The GPU one of the model's pods runs on."""
 
     node: str
+    gpu: str
+    pod: str
     pool: str
     utilization_pct: float
     temperature_c: float
@@ -29,8 +33,19 @@ class GpuReadout:
 
 
 @dataclass(frozen=True)
+class PodReadout:
+    """One pod's counters so far; ``key`` changes when its container restarts."""
+
+    key: tuple[str, str]
+    requests_by_status: dict[str, float]
+    ttft_count: float
+    ttft_over_slo: float
+    preemptions: float
+
+
+@dataclass(frozen=True)
 class ModelReadout:
-    """One model (or one pool of it) at one instant; gateway counters are model-wide."""
+    """One model (or one pool of it) at one instant."""
 
     clock_s: float
     version: str
@@ -39,15 +54,28 @@ class ModelReadout:
     running: float
     kv_cache_usage_avg: float
     kv_cache_usage_max: float
-    preemptions: float
-    ttft_count: float
-    ttft_over_slo: float
-    requests_by_code: dict[str, float]
-    upstream_errors: float
+    pods: dict[tuple[str, str], PodReadout]
     gpus: list[GpuReadout]
 
     def gpu(self, node: str) -> GpuReadout:
+        """The GPU of the model's (first) pod on ``node``."""
         return next(gpu for gpu in self.gpus if gpu.node == node)
+
+    @property
+    def requests_by_status(self) -> dict[str, float]:
+        totals = dict.fromkeys(HTTP_STATUSES, 0.0)
+        for pod in self.pods.values():
+            for status, count in pod.requests_by_status.items():
+                totals[status] += count
+        return totals
+
+    @property
+    def preemptions(self) -> float:
+        return sum(pod.preemptions for pod in self.pods.values())
+
+    @property
+    def ttft_count(self) -> float:
+        return sum(pod.ttft_count for pod in self.pods.values())
 
 
 @dataclass(frozen=True)
@@ -57,44 +85,54 @@ class Window:
     before: ModelReadout
     after: ModelReadout
 
-    def requests(self, code: str | None = None) -> float:
-        codes = [code] if code is not None else list(self.after.requests_by_code)
-        return sum(
-            self.after.requests_by_code.get(c, 0.0) - self.before.requests_by_code.get(c, 0.0)
-            for c in codes
-        )
+    def _delta(self, read: Callable[[PodReadout], float]) -> float:
+        total = 0.0
+        for key, pod in self.after.pods.items():
+            previous = self.before.pods.get(key)
+            total += read(pod) - (read(previous) if previous is not None else 0.0)
+        return total
+
+    def requests(self, status: str | None = None) -> float:
+        """Responses in the window, of one status class ("2xx", "4xx", "5xx") or all."""
+        statuses = [status] if status is not None else list(HTTP_STATUSES)
+        return self._delta(lambda pod: sum(pod.requests_by_status[s] for s in statuses))
 
     @property
     def error_ratio(self) -> float:
-        """Share of requests answered with a 5xx."""
+        """Share of responses that were server errors (5xx)."""
         total = self.requests()
-        errors = sum(self.requests(code) for code in self.after.requests_by_code if code[0] == "5")
-        return errors / total if total else 0.0
+        return self.requests("5xx") / total if total else 0.0
 
     @property
     def ttft_slo_miss_ratio(self) -> float:
         """Share of requests whose first token came later than the SLO threshold."""
-        count = self.after.ttft_count - self.before.ttft_count
-        missed = self.after.ttft_over_slo - self.before.ttft_over_slo
+        count = self._delta(lambda pod: pod.ttft_count)
+        missed = self._delta(lambda pod: pod.ttft_over_slo)
         return missed / count if count else 0.0
 
     @property
     def preemptions(self) -> float:
-        return self.after.preemptions - self.before.preemptions
-
-    @property
-    def upstream_errors_per_request(self) -> float:
-        total = self.requests()
-        return (self.after.upstream_errors - self.before.upstream_errors) / total if total else 0.0
+        return self._delta(lambda pod: pod.preemptions)
 
 
 def read_model(simulation: Simulation, name: str, pool: str | None = None) -> ModelReadout:
-    """Snapshot the model's signals now; engine and GPU signals of one pool if ``pool``."""
+    """Snapshot the model's signals now; one pool's only if ``pool``."""
     model = simulation.model(name)
     replicas = [r for r in model.replicas() if pool is None or r.pool == pool]
     serving = [replica for replica in replicas if replica.is_serving]
     slo_bucket = TTFT_BUCKETS_S.index(TTFT_SLO_S)
     kv = [replica.kv_cache_usage for replica in serving] or [0.0]
+    pods = {}
+    for replica in replicas:
+        ttft = replica.counters.time_to_first_token
+        key = (replica.pod, replica.container_id)
+        pods[key] = PodReadout(
+            key=key,
+            requests_by_status=replica.http.by_status(),
+            ttft_count=ttft.count,
+            ttft_over_slo=ttft.count - ttft.cumulative[slo_bucket],
+            preemptions=replica.counters.preemptions,
+        )
     return ModelReadout(
         clock_s=simulation.clock_s,
         version=model.version,
@@ -103,18 +141,12 @@ def read_model(simulation: Simulation, name: str, pool: str | None = None) -> Mo
         running=sum(replica.num_requests_running for replica in replicas),
         kv_cache_usage_avg=sum(kv) / len(kv),
         kv_cache_usage_max=max(kv),
-        preemptions=sum(replica.counters.preemptions for replica in replicas),
-        ttft_count=sum(replica.counters.time_to_first_token.count for replica in replicas),
-        ttft_over_slo=sum(
-            replica.counters.time_to_first_token.count
-            - replica.counters.time_to_first_token.cumulative[slo_bucket]
-            for replica in replicas
-        ),
-        requests_by_code=dict(model.gateway.requests),
-        upstream_errors=model.gateway.upstream_errors,
+        pods=pods,
         gpus=[
             GpuReadout(
                 node=replica.node,
+                gpu=replica.gpu.index,
+                pod=replica.pod,
                 pool=replica.pool,
                 utilization_pct=replica.gpu.utilization_pct,
                 temperature_c=replica.gpu.temperature_c,

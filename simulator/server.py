@@ -5,8 +5,12 @@ A ``ThreadingHTTPServer`` answers requests; a ticker thread advances the simulat
 and every request, so a scrape always sees one consistent instant.
 
 Entry points:
-    run(host, port, seed, speed)                 block until Ctrl-C (``firebreak simulate``)
-    start_in_thread(host, port, seed, speed)     for tests and the demo; returns a handle
+    run(host, port, seed, speed, options, shared_nodes)   block until Ctrl-C
+                                                          (``firebreak simulate``)
+    start_in_thread(host, port, seed, speed, ...)         for tests and the demo; a handle
+
+``options`` (``ExporterOptions``) shape the /metrics text like a given exporter deployment;
+``shared_nodes`` lays the fleet out with two models on some nodes.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from types import FrameType
 
 from simulator.control import ControlApi, JsonResponse
 from simulator.exposition import CONTENT_TYPE, render
+from simulator.series import ExporterOptions
 from simulator.simulation import Simulation
 
 logger = logging.getLogger(__name__)
@@ -36,9 +41,15 @@ class SimulatorHttpServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], simulation: Simulation) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        simulation: Simulation,
+        options: ExporterOptions | None = None,
+    ) -> None:
         super().__init__(address, _SimulatorRequestHandler)
         self.simulation = simulation
+        self.options = options or ExporterOptions()
         self.lock = threading.Lock()
         self.api = ControlApi(simulation)
 
@@ -55,7 +66,7 @@ class _SimulatorRequestHandler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path == "/metrics":
             with self.server.lock:
-                payload = render(self.server.simulation)
+                payload = render(self.server.simulation, self.server.options)
             self._send(HTTPStatus.OK, payload, CONTENT_TYPE)
         elif path in ("/healthz", "/"):
             with self.server.lock:
@@ -164,11 +175,14 @@ def start_in_thread(
     seed: int = 0,
     speed: float = 1.0,
     tick_s: float = DEFAULT_TICK_S,
+    options: ExporterOptions | None = None,
+    shared_nodes: bool = False,
 ) -> RunningSimulator:
     """Serve a new simulation in background threads; port 0 picks a free port."""
     if speed <= 0.0 or tick_s <= 0.0:
         raise ValueError("speed and tick_s must be positive")
-    server = SimulatorHttpServer((host, port), Simulation(seed=seed))
+    simulation = Simulation(seed=seed, shared_nodes=shared_nodes)
+    server = SimulatorHttpServer((host, port), simulation, options)
     ticker = Ticker(server, speed=speed, tick_s=tick_s)
     serving = threading.Thread(target=server.serve_forever, name="simulator-http", daemon=True)
     ticker.start()
@@ -179,11 +193,20 @@ def start_in_thread(
     return RunningSimulator(host, server.port, server.simulation, server, ticker, serving)
 
 
-def run(host: str, port: int, seed: int, speed: float) -> None:
+def run(
+    host: str,
+    port: int,
+    seed: int,
+    speed: float,
+    options: ExporterOptions | None = None,
+    shared_nodes: bool = False,
+) -> None:
     """Serve the simulator in the foreground until interrupted (Ctrl-C or SIGTERM)."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
-    running = start_in_thread(host=host, port=port, seed=seed, speed=speed)
+    running = start_in_thread(
+        host=host, port=port, seed=seed, speed=speed, options=options, shared_nodes=shared_nodes
+    )
     print(
         json.dumps(
             {"event": "simulator_started", "url": running.url, "seed": seed, "speed": speed}

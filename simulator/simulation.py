@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from typing import Any
 
 from simulator.catalog import DEFAULT_FLEET, MAX_REPLICAS_PER_POOL, ModelSpec
 from simulator.faults import DEFAULT_XID, Fault, FaultKind, FaultRegistry, FaultRequest
 from simulator.fleet import Fleet, ModelState
-from simulator.traffic import step_model
+from simulator.traffic import apply_xids, step_gpus, step_model
 
 MAX_STEP_S = 1.0
 """Longest simulated step; longer advances are split so queues and lags stay smooth."""
@@ -35,11 +36,19 @@ class UnknownFaultError(LookupError):
 class Simulation:
     """The whole simulated fleet. Not thread-safe: callers hold one lock around it."""
 
-    def __init__(self, seed: int = 0, specs: tuple[ModelSpec, ...] = DEFAULT_FLEET) -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        specs: tuple[ModelSpec, ...] = DEFAULT_FLEET,
+        shared_nodes: bool = False,
+    ) -> None:
+        """``shared_nodes``: reranker-v2's pods run on llama's primary nodes (GPU "1"), so
+        one node hosts two models; otherwise every Deployment has nodes of its own."""
         self.seed = seed
+        self.shared_nodes = shared_nodes
         self.clock_s = 0.0
         self._noise = random.Random(seed)
-        self.fleet = Fleet(specs, identity_seed=seed)
+        self.fleet = Fleet(specs, identity_seed=seed, shared_nodes=shared_nodes)
         self.faults = FaultRegistry()
 
     # -- time -------------------------------------------------------------------------------
@@ -51,9 +60,12 @@ class Simulation:
         steps = max(1, math.ceil(simulated_s / MAX_STEP_S))
         step_s = simulated_s / steps
         for _ in range(steps):
+            node_effects = self.faults.node_effects()
+            apply_xids(self.fleet.cluster, node_effects)
             self.fleet.reconcile(self.clock_s)
             for model in self.fleet.models.values():
                 step_model(model, self.faults.effects_for(model.name), step_s, self._noise)
+            step_gpus(self.fleet.cluster, node_effects, step_s, self._noise)
             self.clock_s += step_s
 
     # -- reading ----------------------------------------------------------------------------
@@ -88,11 +100,21 @@ class Simulation:
             ],
             "pools": {
                 pool.name: {
+                    "deployment": pool.deployment,
                     "desired_replicas": pool.desired_replicas,
                     "ready_replicas": pool.ready_replicas,
                     "traffic_weight": pool.traffic_weight,
                     "replicas": [
-                        {"pod": replica.pod, "node": replica.node, "phase": replica.phase.value}
+                        {
+                            "pod": replica.pod,
+                            "node": replica.node,
+                            "gpu": replica.gpu.index,
+                            "phase": replica.phase.value,
+                            "ready": replica.is_ready,
+                            "restarts": replica.restarts,
+                            "replicaset": replica.replicaset,
+                            "version": replica.version,
+                        }
                         for replica in pool.replicas
                     ],
                 }
@@ -138,6 +160,18 @@ class Simulation:
                 f"{name} has no release {version!r}; known: {', '.join(model.known_versions)}"
             )
         self.fleet.deploy(name, version, self.clock_s)
+        self.fleet.reconcile(self.clock_s)
+
+    def release(self, name: str, version: str | None = None) -> str:
+        """Roll out a new healthy release (default: the next patch version); return it."""
+        model = self.model(name)
+        if version is None:
+            version = _next_version(model.known_versions, model.known_versions[-1], part=2)
+        elif not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", version):
+            raise InvalidActionError(f"{version!r} is not a valid image tag")
+        self.fleet.deploy(name, version, self.clock_s)
+        self.fleet.reconcile(self.clock_s)
+        return version
 
     # -- faults -----------------------------------------------------------------------------
 
@@ -145,6 +179,7 @@ class Simulation:
         """Start a fault; node faults without a node pick the model's first replica's node."""
         model = self.model(request.model)
         node: str | None = None
+        gpu: str | None = None
         version: str | None = None
         if request.kind in (FaultKind.GPU_XID, FaultKind.THERMAL):
             nodes = self.fleet.nodes_of(model.name)
@@ -156,8 +191,10 @@ class Simulation:
             if not nodes:
                 raise InvalidActionError(f"{model.name} has no replicas to fault")
             node = request.node or nodes[0]
+            if request.kind is FaultKind.GPU_XID:
+                gpu = next(r.gpu.index for r in model.replicas() if r.node == node)
         if request.kind is FaultKind.BAD_DEPLOY:
-            version = model.spec.next_version
+            version = _next_version(model.known_versions, model.spec.next_version, part=1)
             self.fleet.deploy(model.name, version, self.clock_s)
         fault = Fault(
             id=self.faults.new_id(),
@@ -166,10 +203,12 @@ class Simulation:
             intensity=request.intensity,
             started_at_s=self.clock_s,
             node=node,
+            gpu=gpu,
             xid=(request.xid or DEFAULT_XID) if request.kind is FaultKind.GPU_XID else None,
             version=version,
         )
         self.faults.add(fault)
+        self.fleet.reconcile(self.clock_s)
         return fault
 
     def clear(self, fault_id: str) -> Fault:
@@ -178,3 +217,15 @@ class Simulation:
             return self.faults.remove(fault_id)
         except KeyError:
             raise UnknownFaultError(fault_id) from None
+
+
+def _next_version(known: list[str], candidate: str, part: int) -> str:
+    """``candidate`` if never released, else it bumped at ``part`` (0 major, 1 minor, 2 patch)
+    until it is new: "v1.4.2" -> "v1.4.3" (patch), "2.4.0" -> "2.5.0" (minor)."""
+    while candidate in known:
+        prefix, numbers = re.fullmatch(r"([^0-9]*)([0-9.]+)", candidate).groups()  # type: ignore[union-attr]
+        parts = [int(number) for number in numbers.split(".")]
+        parts[part] += 1
+        parts[part + 1 :] = [0] * (len(parts) - part - 1)
+        candidate = prefix + ".".join(str(number) for number in parts)
+    return candidate

@@ -1,4 +1,4 @@
-"""Monotonic counters and latency histograms, as a vLLM engine and a gateway accumulate them.
+"""Monotonic counters and latency histograms, as a vLLM engine and its API server count them.
 
 Observations arrive in bulk (thousands of requests per simulated step), so a histogram takes a
 count and a log-normal latency distribution and spreads the count over its buckets with the
@@ -26,8 +26,10 @@ E2E_BUCKETS_S: tuple[float, ...] = (
 )  # fmt: skip
 
 FINISHED_REASONS: tuple[str, ...] = ("stop", "length", "abort")
-GATEWAY_CODES: tuple[str, ...] = ("200", "499", "500", "502", "503")
-ERROR_CODES: tuple[str, ...] = ("500", "502", "503")
+HTTP_STATUSES: tuple[str, ...] = ("2xx", "4xx", "5xx")
+"""prometheus-fastapi-instrumentator groups status codes by class by default."""
+HTTP_DURATION_BUCKETS_S: tuple[float, ...] = (0.1, 0.5, 1.0)
+"""The instrumentator's default buckets for ``http_request_duration_seconds``."""
 
 
 def lognormal_cdf(value: float, median: float, sigma: float) -> float:
@@ -80,17 +82,32 @@ class EngineCounters:
 
 
 @dataclass
-class GatewayCounters:
-    """What the model's gateway has counted: requests by HTTP code and upstream failures."""
+class HttpCounters:
+    """What one vLLM API server counted (prometheus-fastapi-instrumentator's defaults).
 
-    requests: dict[str, float] = field(default_factory=lambda: dict.fromkeys(GATEWAY_CODES, 0.0))
-    upstream_errors: float = 0.0
+    A response is counted when it starts: for streaming clients that is admission, so
+    ``requests`` reflects demand; failures count as 5xx on the pod that answered them.
+    """
 
-    def record(self, code: str, count: float) -> None:
-        """Count ``count`` responses with HTTP status ``code``."""
+    handlers: tuple[str, ...]
+    requests: dict[tuple[str, str], float] = field(default_factory=dict)
+    """(handler, status class) -> responses; every pair exists from the start, at 0."""
+    duration: dict[str, Histogram] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for handler in self.handlers:
+            for status in HTTP_STATUSES:
+                self.requests.setdefault((handler, status), 0.0)
+            self.duration.setdefault(handler, Histogram(HTTP_DURATION_BUCKETS_S))
+
+    def record(self, handler: str, status: str, count: float) -> None:
+        """Count ``count`` responses of ``handler`` with status class ``status``."""
         if count > 0.0:
-            self.requests[code] = self.requests.get(code, 0.0) + count
+            self.requests[(handler, status)] += count
 
-    def errors(self) -> dict[str, float]:
-        """Server-side errors (5xx) by code."""
-        return {code: value for code, value in self.requests.items() if code.startswith("5")}
+    def by_status(self) -> dict[str, float]:
+        """Responses by status class over every handler."""
+        totals = dict.fromkeys(HTTP_STATUSES, 0.0)
+        for (_, status), count in self.requests.items():
+            totals[status] += count
+        return totals

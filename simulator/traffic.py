@@ -1,18 +1,20 @@
 """The traffic model: one step of load against capacity, and everything that follows from it.
 
-For each model the gateway splits demand (base rate x fault multiplier x mild noise) across
-pools by traffic weight and evenly across each pool's serving replicas. Each replica is a fluid
-queue: when arrivals exceed its capacity (per-replica throughput x thermal throttle factor) a
-backlog builds, which fills the KV cache, causes preemptions and adds queueing delay to time to
-first token. Below capacity, steady-state queueing (rho^2 / (1 - rho)) keeps waiting small.
-GPU utilisation, power and temperature follow the replica's load; a thermal fault pushes the
-temperature past the throttle point, which cuts clocks and therefore capacity.
+For each model, demand (base rate x fault multiplier x mild noise) is split across pools by
+traffic weight, and evenly across each pool's ready pods (the Service's endpoints). Each pod's
+vLLM API server counts every request when its response starts (``http_requests_total``): a
+small share of client errors (4xx), failures before the engine (an upstream dependency, a
+defective release: 5xx), and the rest admitted to the engine (2xx; clients that give up in
+the queue later show as ``finished_reason="abort"``). A pod whose engine just died answers
+everything with 5xx until it turns not-ready. A pool with traffic but no ready pod loses it
+(no endpoint answers, so no pod counts it).
 
-Gateway outcomes per request: 200, 499 (client gave up in the queue), 500 (application error,
-e.g. a defective release), 502 (the vector DB upstream failed), 503 (no healthy engine: a GPU
-that fell off the bus, or a pool with traffic but no replicas). The engine on a GPU that fell
-off the bus still passes its readiness probe, so it keeps receiving its share and failing it;
-half of those failures are retried by clients onto the pool's healthy replicas.
+Each engine is a fluid queue: when arrivals exceed its capacity (per-replica throughput x
+thermal throttle factor) a backlog builds, which fills the KV cache, causes preemptions and
+adds queueing delay to time to first token. Below capacity, steady-state queueing
+(rho^2 / (1 - rho)) keeps waiting small. Every GPU of the cluster then follows its engine's
+load; a node's cooling failure pushes its working GPUs past the throttle point, which cuts
+clocks and therefore capacity.
 """
 
 from __future__ import annotations
@@ -29,15 +31,16 @@ from simulator.catalog import (
     VLLM_GPU_MEMORY_UTILIZATION,
     ModelSpec,
 )
-from simulator.faults import FaultEffects
-from simulator.fleet import Gpu, ModelState, Pool, Replica
+from simulator.cluster import Cluster, Gpu
+from simulator.faults import FaultEffects, NodeEffects
+from simulator.fleet import ModelState, Pool, Replica, ReplicaPhase
 
 BASELINE_APP_ERROR_RATIO = 0.002
+BASELINE_CLIENT_ERROR_RATIO = 0.003
 BASELINE_ABORT_RATIO = 0.001
-CLIENT_RETRY_RATIO = 0.5
-"""Share of requests failed by a broken engine that clients retry onto a healthy replica."""
-BASELINE_UPSTREAM_RETRY_RATIO = 0.0005
-"""Upstream calls that fail and succeed on retry: counted upstream, invisible to clients."""
+BASELINE_DRIFT_PSI = 0.02
+FAILED_RESPONSE_S = 0.02
+"""Median duration of a request the API server fails before the engine."""
 
 THROTTLE_START_C = 87.0
 HW_SLOWDOWN_C = 89.0
@@ -65,26 +68,22 @@ def defect_drift_psi(intensity: float) -> float:
 
 
 def step_model(model: ModelState, effects: FaultEffects, dt_s: float, rng: random.Random) -> None:
-    """Advance one model by ``dt_s`` simulated seconds under the given fault effects."""
+    """Advance one model's pods by ``dt_s`` simulated seconds under the given fault effects."""
     spec = model.spec
-    defect = effects.defective_versions.get(model.version)
-    app_error_ratio = BASELINE_APP_ERROR_RATIO
-    drift_target = 0.02 + abs(rng.gauss(0.0, 0.004))
-    if defect is not None:
-        app_error_ratio += defect_error_ratio(defect)
-        drift_target = defect_drift_psi(defect) + rng.gauss(0.0, 0.01)
-    model.drift_psi = max(0.0, approach(model.drift_psi, drift_target, dt_s, DRIFT_TIME_CONSTANT_S))
-
     demand_rps = spec.request_rate_rps * effects.traffic_multiplier
     demand_rps *= max(0.5, 1.0 + rng.gauss(0.0, 0.03))
-    model.gateway.upstream_errors += demand_rps * BASELINE_UPSTREAM_RETRY_RATIO * dt_s
     total_weight = sum(pool.traffic_weight for pool in model.pools.values())
-    if total_weight <= 0.0:
-        model.gateway.record("503", demand_rps * dt_s)
-
+    drifted_psi, served_rps = 0.0, 0.0
     for pool in model.pools.values():
         pool_rps = demand_rps * pool.traffic_weight / total_weight if total_weight > 0 else 0.0
-        _step_pool(model, pool, pool_rps, effects, app_error_ratio, dt_s, rng)
+        pool_drift, pool_served = _step_pool(model, pool, pool_rps, effects, dt_s, rng)
+        drifted_psi += pool_drift
+        served_rps += pool_served
+    drift_target = BASELINE_DRIFT_PSI + abs(rng.gauss(0.0, 0.004))
+    if served_rps > 0.0 and drifted_psi > 0.0:
+        drifted_share_psi = drifted_psi / served_rps
+        drift_target = max(drift_target, drifted_share_psi + rng.gauss(0.0, 0.01))
+    model.drift_psi = max(0.0, approach(model.drift_psi, drift_target, dt_s, DRIFT_TIME_CONSTANT_S))
 
 
 def _step_pool(
@@ -92,42 +91,58 @@ def _step_pool(
     pool: Pool,
     pool_rps: float,
     effects: FaultEffects,
-    app_error_ratio: float,
     dt_s: float,
     rng: random.Random,
-) -> None:
-    """Route a pool's share of demand to its replicas and count the outcomes at the gateway."""
-    gateway = model.gateway
-    upstream_failed_rps = pool_rps * effects.upstream_error_ratio
-    gateway.record("502", upstream_failed_rps * dt_s)
-    gateway.upstream_errors += upstream_failed_rps * dt_s
-    engine_rps = pool_rps - upstream_failed_rps
-    serving = [replica for replica in pool.replicas if replica.is_serving]
-    if not serving:
-        gateway.record("503", engine_rps * dt_s)
-    per_replica_rps = engine_rps / len(serving) if serving else 0.0
+) -> tuple[float, float]:
+    """Route a pool's share to its ready pods; return (served x drift PSI, served) per second."""
+    ready = [replica for replica in pool.replicas if replica.is_ready]
+    per_replica_rps = pool_rps / len(ready) if ready else 0.0
+    drifted_psi = served_total = 0.0
     for replica in pool.replicas:
-        replica.gpu.last_xid = effects.xid_by_node.get(replica.node, 0)
-    broken = sum(1 for replica in serving if replica.gpu.has_fallen_over)
-    healthy = len(serving) - broken
-    retried_rps = per_replica_rps * broken * CLIENT_RETRY_RATIO / healthy if healthy else 0.0
-    for replica in pool.replicas:
-        arrival_rps = per_replica_rps if replica.is_serving else 0.0
-        if replica.gpu.has_fallen_over:
-            gateway.record("503", arrival_rps * dt_s)
-            _step_dead_gpu(replica.gpu, dt_s)
-            _idle_engine(replica)
-            continue
-        if replica.is_serving:
-            arrival_rps += retried_rps
-        served_rps, aborted_rps = _step_engine(replica, model.spec, arrival_rps, dt_s, rng)
-        completed = served_rps * dt_s
-        gateway.record("500", completed * app_error_ratio)
-        gateway.record("200", completed * (1.0 - app_error_ratio - BASELINE_ABORT_RATIO))
-        gateway.record("499", aborted_rps * dt_s + completed * BASELINE_ABORT_RATIO)
-        busy = min(1.0, arrival_rps / _capacity_rps(replica, model.spec))
-        thermal = effects.thermal_intensity_by_node.get(replica.node)
-        _step_gpu(replica, busy, thermal, dt_s, rng)
+        arrival_rps = per_replica_rps if replica.is_ready else 0.0
+        engine_rps = _answer_requests(replica, model.spec, arrival_rps, effects, dt_s)
+        served_rps = _step_engine(replica, model.spec, engine_rps, dt_s, rng)
+        defect = effects.defective_versions.get(replica.version)
+        if defect is not None:
+            drifted_psi += served_rps * defect_drift_psi(defect)
+        served_total += served_rps
+        is_working = replica.is_serving and engine_rps > 0.0
+        replica.gpu.busy = (
+            min(1.0, engine_rps / _capacity_rps(replica, model.spec)) if is_working else 0.0
+        )
+    return drifted_psi, served_total
+
+
+def _answer_requests(
+    replica: Replica, spec: ModelSpec, arrival_rps: float, effects: FaultEffects, dt_s: float
+) -> float:
+    """Count the pod's responses by handler and status; return requests admitted per second."""
+    if arrival_rps <= 0.0:
+        return 0.0
+    defect = effects.defective_versions.get(replica.version)
+    app_error_ratio = BASELINE_APP_ERROR_RATIO
+    if defect is not None:
+        app_error_ratio += defect_error_ratio(defect)
+    client_errors = arrival_rps * BASELINE_CLIENT_ERROR_RATIO
+    valid = arrival_rps - client_errors
+    if replica.phase is ReplicaPhase.DYING:
+        failed = valid
+    else:
+        upstream_failed = valid * effects.upstream_error_ratio
+        failed = upstream_failed + (valid - upstream_failed) * app_error_ratio
+    admitted = valid - failed
+    ttft_s = spec.prefill_s / replica.gpu.throttle_factor + replica.num_requests_waiting / max(
+        _capacity_rps(replica, spec), 1e-6
+    )
+    for handler, share in spec.handler_shares:
+        http = replica.http
+        http.record(handler, "4xx", client_errors * share * dt_s)
+        http.record(handler, "5xx", failed * share * dt_s)
+        http.record(handler, "2xx", admitted * share * dt_s)
+        duration = http.duration[handler]
+        duration.observe_lognormal((client_errors + failed) * share * dt_s, FAILED_RESPONSE_S, 0.5)
+        duration.observe_lognormal(admitted * share * dt_s, ttft_s, 0.4)
+    return admitted
 
 
 def _capacity_rps(replica: Replica, spec: ModelSpec) -> float:
@@ -136,11 +151,11 @@ def _capacity_rps(replica: Replica, spec: ModelSpec) -> float:
 
 def _step_engine(
     replica: Replica, spec: ModelSpec, arrival_rps: float, dt_s: float, rng: random.Random
-) -> tuple[float, float]:
-    """Advance one vLLM engine; return (completed, abandoned) requests per second."""
+) -> float:
+    """Advance one vLLM engine; return the requests it completed per second."""
     if not replica.is_serving:
         _idle_engine(replica)
-        return 0.0, 0.0
+        return 0.0
     capacity_rps = _capacity_rps(replica, spec)
     backlog_before = replica.backlog
     backlog = max(0.0, backlog_before + (arrival_rps - capacity_rps) * dt_s)
@@ -186,7 +201,7 @@ def _step_engine(
     counters.prompt_tokens += completed * spec.prompt_tokens_mean
     counters.generation_tokens += completed * spec.generation_tokens_mean
     counters.preemptions += completed * max(0.0, replica.kv_cache_usage - 0.9) * 3.0
-    return served_rps, aborted_rps
+    return served_rps
 
 
 def _idle_engine(replica: Replica) -> None:
@@ -196,14 +211,29 @@ def _idle_engine(replica: Replica) -> None:
     replica.kv_cache_usage = 0.0
 
 
-def _step_gpu(
-    replica: Replica, busy: float, thermal: float | None, dt_s: float, rng: random.Random
-) -> None:
-    """Utilisation follows load; temperature follows utilisation (or a cooling fault)."""
-    gpu = replica.gpu
-    gpu.framebuffer_used_mib = GPU_FRAMEBUFFER_MIB * VLLM_GPU_MEMORY_UTILIZATION
-    if busy > 0.0:
-        utilization = 100.0 * (0.12 + 0.88 * busy) + rng.gauss(0.0, 1.5)
+def apply_xids(cluster: Cluster, effects: NodeEffects) -> None:
+    """Every GPU reports the XID its active fault gives it (0 when none)."""
+    for gpu in cluster.gpus():
+        gpu.last_xid = effects.xid_by_gpu.get((gpu.node, gpu.index), 0)
+
+
+def step_gpus(cluster: Cluster, effects: NodeEffects, dt_s: float, rng: random.Random) -> None:
+    """Advance every GPU of the cluster: its engine's load, its node's cooling, its XID."""
+    for node in cluster.nodes:
+        thermal = effects.thermal_intensity_by_node.get(node.name)
+        for gpu in node.gpus:
+            if gpu.has_fallen_over:
+                _step_dead_gpu(gpu, dt_s)
+            else:
+                _step_gpu(gpu, thermal, dt_s, rng)
+
+
+def _step_gpu(gpu: Gpu, thermal: float | None, dt_s: float, rng: random.Random) -> None:
+    """Utilisation follows load; temperature follows utilisation (or a cooling failure)."""
+    loaded = GPU_FRAMEBUFFER_MIB * VLLM_GPU_MEMORY_UTILIZATION
+    gpu.framebuffer_used_mib = loaded if gpu.loaded else 0.0
+    if gpu.busy > 0.0:
+        utilization = 100.0 * (0.12 + 0.88 * gpu.busy) + rng.gauss(0.0, 1.5)
         gpu.utilization_pct = float(round(min(100.0, max(1.0, utilization))))
     else:
         gpu.utilization_pct = 0.0
@@ -243,4 +273,5 @@ def _step_dead_gpu(gpu: Gpu, dt_s: float) -> None:
     gpu.power_w = 0.0
     gpu.throttle_factor = 1.0
     gpu.clock_event_reasons = 0
+    gpu.framebuffer_used_mib = 0.0
     gpu.temperature_c = approach(gpu.temperature_c, 34.0, dt_s, TEMPERATURE_TIME_CONSTANT_S)
