@@ -13,6 +13,7 @@ from bot.cli_runbooks import add_parser as add_runbooks_parser
 from bot.demo.scenarios import SCENARIOS
 from bot.runbook.errors import RunbookError
 from bot.settings import Settings
+from simulator.command_line import add_simulator_flags
 
 
 def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
@@ -112,9 +113,17 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from simulator.command_line import exporter_options
     from simulator.server import run
 
-    run(args.host, args.port, args.seed, args.speed)
+    run(
+        args.host,
+        args.port,
+        args.seed,
+        args.speed,
+        options=exporter_options(args),
+        shared_nodes=args.shared_nodes,
+    )
     return 0
 
 
@@ -155,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--port", type=int, default=9400)
     simulate.add_argument("--seed", type=int, default=7)
     simulate.add_argument("--speed", type=float, default=1.0)
+    add_simulator_flags(simulate)
     simulate.set_defaults(handler=_cmd_simulate)
     return parser
 

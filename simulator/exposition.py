@@ -54,7 +54,9 @@ def format_labels(labels: Labels) -> str:
 
 
 def format_value(value: float) -> str:
-    return floatToGoString(value)
+    """A sample value as Go (and so Prometheus) writes it: "1.0", "+Inf", "1e+06"."""
+    text: str = floatToGoString(value)  # type: ignore[no-untyped-call]
+    return text
 
 
 def _escape_label(value: str) -> str:

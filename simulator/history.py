@@ -24,6 +24,8 @@ from simulator.exposition import sample_lines
 from simulator.series import ExporterOptions, Family, Kind, Labels, Series, collect
 from simulator.simulation import Simulation
 
+__all__ = ["ExporterOptions", "HistoryWriter"]
+
 
 @dataclass
 class _FamilyHistory:

@@ -189,7 +189,9 @@ def _http(engines: list[tuple[str, Replica]]) -> Iterator[Family]:
         pod = (("namespace", NAMESPACE), ("pod", replica.pod))
         for handler in replica.http.handlers:
             for status in HTTP_STATUSES:
-                labels = (("handler", handler), ("method", "POST"), ("status", status), *pod)
+                labels: Labels = (
+                    ("handler", handler), ("method", "POST"), ("status", status), *pod
+                )  # fmt: skip
                 requests.add(labels, target, math.floor(replica.http.requests[(handler, status)]))
             labels = (("handler", handler), ("method", "POST"), *pod)
             duration.add_histogram(labels, target, replica.http.duration[handler])
