@@ -23,8 +23,9 @@ from bot.runbook.executor import RunbookExecutor
 from bot.runbook.guards import Guards
 from bot.runbook.loader import RunbookCatalog, load_directory
 from bot.runbook.targets import BoundTarget, TargetRegistry
-from bot.services.remediate import TICK_TASK, Remediation, card_state
+from bot.services.remediate import TICK_TASK, Remediation
 from bot.services.run_journal import StoreRunJournal
+from bot.services.run_views import card_state
 from tests.fakes.remediation import FakeRunIndex, RecordingTaskQueue
 from tests.fakes.runbooks import FakeClock, FakeGuardStore, FakeTarget, FakeVerifyMetrics
 

@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from bot.domain.runbooks import Run, RunState
-from bot.services.remediate import run_view
+from bot.services.run_views import run_view
 from bot.web.deps import ApiAuth, ContainerDep, OutboxRelayDep
 from bot.web.errors import http_errors
 
