@@ -13,7 +13,9 @@ from slack_sdk.models.blocks import Block
 from bot.domain.alerts import Severity
 from bot.domain.cards import IncidentCard
 from bot.domain.incidents import Incident, IncidentStatus
+from bot.domain.runbooks import Run, RunState
 from bot.domain.timeline import EventKind, TimelineEvent
+from bot.services.run_views import card_state
 from bot.slack_app.views import (
     ActionId,
     SlackMessage,
@@ -203,3 +205,29 @@ def test_plan_offers_confirm_and_cancel_with_the_runbook_and_incident() -> None:
     assert set(found) == {ActionId.CONFIRM_RUN, ActionId.CANCEL_RUN}
     value = json.loads(found[ActionId.CONFIRM_RUN]["value"])
     assert value == {"incident_id": 7, "runbook": "scale-out"}
+
+
+def test_card_says_why_triage_holds_a_run_for_approval() -> None:
+    """A run waiting because triage disagreed shows its reason beside Approve and Deny."""
+    reason = "triage says gpu_fault 0.91, not capacity_saturation"
+    run = Run(
+        id=41,
+        incident_id=7,
+        runbook="scale-out",
+        target="llama-3-70b",
+        model="llama-3-70b",
+        steps=[],
+        approval_required=True,
+        triage_hold=reason,
+        cooldown_s=900,
+        max_runs_per_hour=2,
+        lock_ttl_s=600,
+        created_at=T0,
+        state=RunState.AWAITING_APPROVAL,
+        reason=reason,
+    )
+    line, awaiting = card_state([run])
+    message = incident_message(make_card(runbook_state=line, awaiting_run_id=awaiting))
+    rendered = json.dumps(validated(message))
+    assert f"scale-out on llama-3-70b: awaiting approval ({reason})" in rendered
+    assert ActionId.APPROVE in buttons(message)
