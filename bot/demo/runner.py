@@ -117,14 +117,17 @@ def step(client: DemoClient, progress: ActProgress, incident_id: int, console: C
     verified = False
     for run in client.api(f"/api/v1/incidents/{incident_id}/runbook-runs"):
         state = run["state"]
+        why = f" ({run['reason']})" if state == "awaiting_approval" and run.get("reason") else ""
         progress.note(
             console,
             f"run:{run['id']}:{state}",
-            f"{ref} runbook {run['runbook']} RUN-{run['id']}: {state}",
+            f"{ref} runbook {run['runbook']} RUN-{run['id']}: {state}{why}",
         )
+        # On-call approves the act's runbook; a run triage holds (another cause) stays waiting.
         if (
             state == "awaiting_approval"
             and act.approve
+            and run["runbook"] == act.runbook
             and f"approved:{run['id']}" not in progress.seen
         ):
             client.approve(incident_id, int(run["id"]))
