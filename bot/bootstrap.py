@@ -23,6 +23,7 @@ from bot.adapters.slack import SlackChatClient, SlackUserGroups, slack_web_clien
 from bot.adapters.sql_runs import SqlRunStore
 from bot.adapters.sql_store import SqlStore
 from bot.adapters.unconfigured_metrics import UnconfiguredMetricsSource
+from bot.correlation.catalogue import Catalogue, load_catalogue
 from bot.domain.redaction import redact
 from bot.ports import (
     AlertSource,
@@ -137,6 +138,11 @@ class Container:
         if self.settings.prometheus_url:
             return PrometheusMetricsSource(self.settings.prometheus_url)
         return UnconfiguredMetricsSource()
+
+    @cached_property
+    def signals(self) -> Catalogue:
+        """The signal catalogue with the user's overrides; a bad entry raises CatalogueError."""
+        return load_catalogue(self.settings.signals_file)
 
     @cached_property
     def summariser(self) -> Summariser:

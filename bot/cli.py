@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.cli_runbooks import add_parser as add_runbooks_parser
+from bot.cli_signals import add_parser as add_signals_parser
+from bot.correlation.catalogue import CatalogueError
 from bot.demo.scenarios import SCENARIOS
 from bot.runbook.errors import RunbookError
 from bot.settings import Settings
@@ -155,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     postmortem.add_argument("--output", "-o", default="", help="file to write (default stdout)")
     postmortem.set_defaults(handler=_cmd_postmortem)
     add_runbooks_parser(sub)
+    add_signals_parser(sub)
     demo = sub.add_parser("demo", help="the whole loop on this machine, end to end")
     demo.add_argument("--scenario", choices=sorted(SCENARIOS), default="default")
     demo.add_argument("--speed", type=float, default=30.0, help="fleet time compression")
@@ -186,6 +189,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = args.handler(args, settings)
     except RunbookError as exc:
         print(f"firebreak: cannot start: runbook error: {exc}", file=sys.stderr)
+        return 2
+    except CatalogueError as exc:
+        print(f"firebreak: cannot start: signal catalogue error: {exc}", file=sys.stderr)
         return 2
     return result
 

@@ -90,8 +90,11 @@ def write_schema(output: str) -> int:
 
 
 def check_startup(settings: Settings) -> None:
-    """Load the runbooks and targets a process will use; raises RunbookError (file:line)."""
+    """Load the runbooks, targets and signal catalogue a process will use; raises RunbookError
+    (file:line) or CatalogueError (the entry)."""
     from bot.bootstrap import build_targets
+    from bot.correlation.catalogue import load_catalogue
 
     load_directory(settings.runbooks_dir)
     build_targets(settings.targets_file)
+    load_catalogue(settings.signals_file)

@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     triage_step_s: float | None = None
     triage_rate_window_s: float = 60.0
     triage_follow_up_s: float = 120.0
+    signals_file: Path | None = None  # overrides merged over the shipped signal catalogue
     llm_timeout_s: float = 30.0
     llm_incident_token_budget: int = 60_000
     runbooks_dir: Path = PROJECT_ROOT / "runbooks"

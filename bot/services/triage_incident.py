@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from bot.correlation.catalogue import Catalogue
 from bot.correlation.engine import correlate
 from bot.domain.errors import NotFoundError
 from bot.domain.findings import TriageReport
@@ -53,6 +54,8 @@ def triage_incident(
     now: datetime,
     chart_dir: Path,
     windows: TriageWindows = TriageWindows(),  # frozen: sharing it is safe
+    *,
+    catalogue: Catalogue | None = None,
 ) -> TriageReport:
     """Correlate, store the ranked report, note it on the timeline, and queue chat and runbooks.
 
@@ -78,6 +81,7 @@ def triage_incident(
         lead_s=windows.lead_s,
         step_s=windows.step_s,
         rate_window_s=windows.rate_window_s,
+        catalogue=catalogue,
     )
     document = {**report.to_dict(), "related_incidents": [o.id for o in related]}
     with store.transaction() as tx:

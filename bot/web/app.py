@@ -21,6 +21,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     container = container or Container(settings or Settings())
     container.runbooks  # noqa: B018  (a bad runbook stops startup: RunbookError names file:line)
     container.targets  # noqa: B018
+    container.signals  # noqa: B018  (so does a bad signal catalogue: CatalogueError names it)
     relay = OutboxRelayLoop(container.store, container.tasks)
 
     @asynccontextmanager

@@ -27,7 +27,13 @@ def incident(self: Task, incident_id: int, follow_up: bool = True) -> None:
             settings.triage_rate_window_s,
         )
         triage_incident(
-            c.store, c.metrics, incident_id, c.clock(), settings.home / "charts", windows
+            c.store,
+            c.metrics,
+            incident_id,
+            c.clock(),
+            settings.home / "charts",
+            windows,
+            catalogue=c.signals,
         )
         relay_outbox(c.store, c.tasks)
     if follow_up and settings.triage_follow_up_s > 0:
