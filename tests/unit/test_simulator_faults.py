@@ -11,6 +11,7 @@ from simulator.faults import (
     InvalidFaultError,
     parse_fault_request,
 )
+from simulator.fleet import ReplicaPhase
 from simulator.readout import Window, observe
 from simulator.simulation import InvalidActionError, Simulation, UnknownFaultError
 from simulator.traffic import CLOCKS_EVENT_HW_THERMAL, CLOCKS_EVENT_SW_THERMAL
@@ -53,21 +54,46 @@ def test_saturation_moves_queue_kv_and_latency_only(simulation: Simulation) -> N
     assert_gpus_nominal(faulty)
 
 
-def test_gpu_xid_stops_one_replica_and_raises_errors(simulation: Simulation) -> None:
-    """XID 79 on one node zeroes its GPU, fails its share with 503s and slows its pool a bit."""
+def test_gpu_xid_kills_the_engine_and_the_service_routes_around_it(
+    simulation: Simulation,
+) -> None:
+    """XID 79 zeroes the GPU; its pod answers 5xx briefly, then turns not-ready and crash-loops
+    while the pool's other replicas take its share without errors."""
     node = simulation.fleet.nodes_of(LLAMA_NAME)[0]
-    healthy, faulty = baseline_and_fault(
-        simulation, FaultRequest(FaultKind.GPU_XID, LLAMA_NAME, node=node)
-    )
+    pool = simulation.model(LLAMA_NAME).pools["primary"]
+    victim = next(replica for replica in pool.replicas if replica.node == node)
+    healthy = observe(simulation, LLAMA_NAME, 300)
+    simulation.inject(FaultRequest(FaultKind.GPU_XID, LLAMA_NAME, node=node))
+    simulation.advance(3)
+    assert victim.phase is ReplicaPhase.DYING
+    assert victim.http.by_status()["5xx"] > 0
+    simulation.advance(57)
+    assert victim.phase is ReplicaPhase.CRASH_LOOP
+    assert not victim.is_ready
+    assert pool.ready_replicas == 3
+    restarts = victim.restarts
+    faulty = observe(simulation, LLAMA_NAME, 240)
+    assert victim.restarts >= restarts + 3
+    assert victim.phase is ReplicaPhase.CRASH_LOOP
     broken = faulty.after.gpu(node)
     assert (broken.last_xid, broken.utilization_pct, broken.sm_clock_mhz) == (79, 0, 0)
-    assert 0.05 < faulty.error_ratio < 0.3
-    assert faulty.requests("503") > 0
+    assert faulty.error_ratio < 0.01
     others = [gpu for gpu in faulty.after.gpus if gpu.node != node and gpu.pool == "primary"]
     before = [gpu for gpu in healthy.after.gpus if gpu.node != node and gpu.pool == "primary"]
     assert min(gpu.utilization_pct for gpu in others) > max(gpu.utilization_pct for gpu in before)
     assert faulty.after.kv_cache_usage_max < 0.9
     assert faulty.after.drift_psi < 0.05
+
+
+def test_a_crash_looping_pod_serves_again_once_the_gpu_recovers(
+    simulation: Simulation,
+) -> None:
+    """Clearing the XID lets the container's next restart load the model and serve."""
+    fault = simulation.inject(FaultRequest(FaultKind.GPU_XID, LLAMA_NAME))
+    simulation.advance(120)
+    simulation.clear(fault.id)
+    simulation.advance(60 + 60 + 5)
+    assert simulation.model(LLAMA_NAME).pools["primary"].ready_replicas == 4
 
 
 def test_failover_away_from_the_xid_pool_restores_service(simulation: Simulation) -> None:
@@ -113,7 +139,7 @@ def test_bad_deploy_changes_version_drift_and_errors(simulation: Simulation) -> 
     assert (healthy.after.version, faulty.after.version) == ("2.3.0", "2.4.0")
     assert faulty.after.drift_psi > 0.25
     assert faulty.error_ratio > 0.05
-    assert faulty.requests("500") > 0
+    assert faulty.requests("5xx") > 0
     assert faulty.after.waiting < 20
     assert faulty.ttft_slo_miss_ratio < 0.01
     assert_gpus_nominal(faulty)
@@ -137,8 +163,8 @@ def test_rollback_to_known_good_relieves_a_bad_deploy(simulation: Simulation) ->
     assert versions == ["2.2.1", "2.3.0", "2.4.0", "2.3.0"]
 
 
-def test_thermal_throttles_one_gpu_and_slows_it(simulation: Simulation) -> None:
-    """A cooling fault takes one GPU to ~90 C with thermal clock reasons and a lower SM clock."""
+def test_thermal_throttles_the_nodes_gpu_and_slows_it(simulation: Simulation) -> None:
+    """A cooling failure takes the node's working GPU to ~90 C, thermal reasons, lower clock."""
     node = simulation.fleet.nodes_of(LLAMA_NAME)[1]
     healthy, faulty = baseline_and_fault(
         simulation, FaultRequest(FaultKind.THERMAL, LLAMA_NAME, node=node)
@@ -166,18 +192,36 @@ def test_draining_a_hot_gpu_lets_it_cool(simulation: Simulation) -> None:
     assert gpu.clock_event_reasons & THERMAL_BITS == 0
 
 
-def test_upstream_errors_raise_5xx_but_leave_gpus_and_kv_alone(simulation: Simulation) -> None:
-    """A failing vector DB raises upstream errors and 502s; engines and GPUs are unaffected."""
+def test_upstream_errors_raise_5xx_on_every_pod_but_leave_engines_alone(
+    simulation: Simulation,
+) -> None:
+    """A failing dependency fails requests in the API server: 5xx on every pod of the model;
+    engines, GPUs, drift and the release are unaffected."""
     healthy, faulty = baseline_and_fault(
         simulation, FaultRequest(FaultKind.UPSTREAM_ERRORS, LLAMA_NAME, intensity=0.5)
     )
-    assert faulty.upstream_errors_per_request > 0.2
-    assert healthy.upstream_errors_per_request < 0.01
+    assert healthy.error_ratio < 0.01
     assert faulty.error_ratio > 0.2
-    assert faulty.requests("502") > 0
+    for replica in simulation.model(LLAMA_NAME).replicas():
+        assert replica.http.by_status()["5xx"] > 0.1 * replica.http.by_status()["2xx"]
     assert faulty.after.kv_cache_usage_max < 0.6
     assert faulty.ttft_slo_miss_ratio < 0.01
+    assert faulty.after.drift_psi < 0.05
+    assert faulty.after.version == healthy.after.version
     assert_gpus_nominal(faulty)
+
+
+def test_shared_node_thermal_hurts_both_models() -> None:
+    """With shared nodes a cooling failure heats and throttles both models' GPUs."""
+    simulation = Simulation(seed=11, shared_nodes=True)
+    node = simulation.fleet.nodes_of(RERANKER_NAME)[0]
+    assert node in simulation.fleet.nodes_of(LLAMA_NAME)
+    simulation.inject(FaultRequest(FaultKind.THERMAL, RERANKER_NAME, node=node))
+    simulation.advance(240)
+    for name in (LLAMA_NAME, RERANKER_NAME):
+        gpu = observe(simulation, name, 5).after.gpu(node)
+        assert gpu.temperature_c >= 87, name
+        assert gpu.clock_event_reasons & THERMAL_BITS, name
 
 
 def test_clearing_a_fault_ends_its_effects(simulation: Simulation) -> None:
