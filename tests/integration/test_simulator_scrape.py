@@ -56,21 +56,29 @@ def eventually(
 
 
 def test_every_pod_and_gpu_is_scraped_with_its_labels(prometheus: RunningProcess) -> None:
-    """vLLM series per pod and DCGM series per GPU arrive with the contract's labels."""
-    engines = eventually(prometheus, 'vllm:kv_cache_usage_perc{job="genai-fleet"}', FLEET_PODS)
+    """vLLM series per pod and DCGM series per GPU arrive with the contract's labels only."""
+    engines = eventually(prometheus, "vllm:kv_cache_usage_perc", FLEET_PODS)
     assert {series["metric"]["engine"] for series in engines} == {"0"}
     assert {series["metric"]["namespace"] for series in engines} == {"genai"}
-    gpus = eventually(prometheus, "DCGM_FI_DEV_GPU_TEMP", FLEET_PODS)
-    assert all(g["metric"]["Hostname"] == g["metric"]["hostname"] for g in gpus)
-    assert {g["metric"]["model_name"] for g in gpus} == {LLAMA, "reranker-v2"}
+    assert all("pool" not in series["metric"] for series in engines)
+    gpus = eventually(prometheus, "DCGM_FI_DEV_GPU_TEMP", 8 * FLEET_PODS)
+    assert not any("model_name" in g["metric"] or "hostname" in g["metric"] for g in gpus)
+    mapped = eventually(prometheus, 'DCGM_FI_DEV_GPU_TEMP{pod!=""}', FLEET_PODS)
+    assert {g["metric"]["pod"] for g in mapped} == {e["metric"]["pod"] for e in engines}
+    eventually(prometheus, 'kube_pod_status_ready{condition="true"} == 1', FLEET_PODS)
 
 
 def test_rates_and_histograms_are_queryable(prometheus: RunningProcess) -> None:
     """Request rates, error ratios and TTFT quantiles compute from the scraped counters."""
     eventually(prometheus, "up == 1", 1)
     time.sleep(3)
-    rates = query(prometheus, "sum by (model_name) (rate(llm_requests_total[1m])) > 0")
+    rates = query(prometheus, "sum by (model_name) (rate(vllm:request_success_total[1m])) > 0")
     assert {series["metric"]["model_name"] for series in rates} == {LLAMA, "reranker-v2"}
+    errors = query(
+        prometheus,
+        'sum(rate(http_requests_total{status="5xx"}[1m])) / sum(rate(http_requests_total[1m]))',
+    )
+    assert 0 <= float(errors[0]["value"][1]) < 0.05
     p99 = query(
         prometheus,
         "histogram_quantile(0.99, sum by (le, model_name) "
@@ -88,7 +96,8 @@ def test_counters_never_reset_between_scrapes(prometheus: RunningProcess) -> Non
         "vllm:num_preemptions_total", "vllm:request_success_total", "vllm:prompt_tokens_total",
         "vllm:generation_tokens_total", "vllm:time_to_first_token_seconds_bucket",
         "vllm:e2e_request_latency_seconds_bucket", "vllm:inter_token_latency_seconds_bucket",
-        "llm_requests_total", "llm_request_errors_total", "llm_upstream_errors_total",
+        "http_requests_total", "http_request_duration_seconds_bucket",
+        "kube_pod_container_status_restarts_total",
     ]  # fmt: skip
     for counter in counters:
         assert query(prometheus, f"resets({counter}[1m]) > 0") == [], counter
@@ -97,10 +106,11 @@ def test_counters_never_reset_between_scrapes(prometheus: RunningProcess) -> Non
 def test_control_actions_show_up_in_prometheus(
     prometheus: RunningProcess, simulator: RunningSimulator
 ) -> None:
-    """Scaling a pool through the control API changes llm_replicas as Prometheus sees it."""
+    """Scaling a pool through the control API changes its Deployment as Prometheus sees it."""
     httpx.put(
         f"{simulator.url}/control/models/{LLAMA}/replicas",
         json={"pool": "secondary", "replicas": 5},
     ).raise_for_status()
-    eventually(prometheus, f'llm_replicas{{model_name="{LLAMA}", pool="secondary"}} == 5', 1)
+    deployment = f"{LLAMA}-secondary"
+    eventually(prometheus, f'kube_deployment_spec_replicas{{deployment="{deployment}"}} == 5', 1)
     eventually(prometheus, f'count(vllm:num_requests_running{{model_name="{LLAMA}"}}) == 9', 1)
