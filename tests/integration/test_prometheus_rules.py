@@ -1,11 +1,13 @@
 """The shipped Prometheus and Alertmanager configs: checked by promtool / amtool, and firing.
 
-The firing tests run one scenario against the real binaries with the shipped rules unchanged:
+The firing tests run two scenarios against the real binaries with the shipped rules unchanged:
 the simulator (20x speed, emitting only what vLLM, its API server, dcgm-exporter and
 kube-state-metrics emit) with five faults at once, keyed so each alert can only come from its
 own fault -- saturation and a bad deploy on llama, a GPU XID and upstream errors on the
 reranker, thermal throttling on one llama secondary node. Prometheus scrapes and evaluates
-every second; Alertmanager posts to a loopback webhook receiver.
+every second; Alertmanager posts to a loopback webhook receiver. The second scenario runs an
+older exporter set -- dcgm-exporter without pod mapping and with its old field names, vLLM
+before 0.10 -- on nodes that two models share.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from bot.demo.monitoring import (
     start_alertmanager,
     start_prometheus,
 )
+from simulator.series import ExporterOptions
 from simulator.server import RunningSimulator, start_in_thread
 
 T = TypeVar("T")
@@ -39,6 +42,8 @@ DEPLOY_PROMETHEUS = PROMETHEUS_CONFIG.parent
 LLAMA, RERANKER = "llama-3-70b-instruct", "reranker-v2"
 THERMAL_NODE = "gpu-node-05"
 XID_NODE = "gpu-node-08"
+SHARED_NODE = "gpu-node-01"
+"""With shared nodes: a llama primary pod and a reranker pod on the same node."""
 NAMESPACE = "genai"
 WEBHOOK_TOKEN = "am-webhook-test-token"
 FIRING_TIMEOUT_S = 60.0
@@ -288,3 +293,71 @@ def test_alertmanager_delivers_to_the_firebreak_webhook(
     assert body["status"] == "firing"
     assert body["groupLabels"] == {"alertname": "GPUXidError", "model_name": RERANKER}
     assert body["alerts"][0]["labels"]["Hostname"] == XID_NODE
+
+
+@pytest.fixture(scope="module")
+def older_exporters_on_shared_nodes(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[RunningProcess]:
+    """No dcgm pod mapping, old DCGM and vLLM names, a node serving two models; faults injected."""
+    tmp_path = tmp_path_factory.mktemp("rules-old-exporters")
+    options = ExporterOptions(dcgm_pod_mapping=False, vllm_names="old", dcgm_names="old")
+    simulator = start_in_thread(port=0, seed=17, speed=20.0, options=options, shared_nodes=True)
+    prometheus = start_prometheus(tmp_path, [f"127.0.0.1:{simulator.port}"], [PROMETHEUS_RULES])
+    try:
+        wait_for(lambda: query(prometheus, 'up{job="genai-fleet"} == 1'), timeout_s=20)
+        time.sleep(3)
+        faults = [
+            {"kind": "saturation", "model": LLAMA},
+            {"kind": "thermal", "model": LLAMA, "node": THERMAL_NODE},
+            {"kind": "gpu_xid", "model": RERANKER, "node": SHARED_NODE, "xid": 79},
+        ]
+        for fault in faults:
+            httpx.post(f"{simulator.url}/faults", json=fault).raise_for_status()
+        yield prometheus
+    finally:
+        prometheus.stop()
+        simulator.stop()
+
+
+def test_xid_on_a_shared_node_without_pod_mapping_fires_once_per_model(
+    older_exporters_on_shared_nodes: RunningProcess,
+) -> None:
+    """Without pod mapping, the faulty GPU's node is joined to its models through
+    kube-state-metrics: one GPUXidError per model on the node, all for the same GPU."""
+
+    def models_alerted() -> set[str] | None:
+        found = {
+            alert["labels"].get("model_name", "")
+            for alert in alerts(older_exporters_on_shared_nodes)
+            if alert["state"] == "firing"
+            and alert["labels"]["alertname"] == "GPUXidError"
+            and alert["labels"]["Hostname"] == SHARED_NODE
+        }
+        return found if found == {LLAMA, RERANKER} else None
+
+    wait_for(models_alerted, FIRING_TIMEOUT_S)
+    xid = [
+        alert["labels"]
+        for alert in alerts(older_exporters_on_shared_nodes)
+        if alert["labels"]["alertname"] == "GPUXidError"
+    ]
+    assert len({(labels["Hostname"], labels["gpu"]) for labels in xid}) == 1
+    assert all("pod" not in labels for labels in xid)
+
+
+def test_old_exporter_names_fire_thermal_and_saturation(
+    older_exporters_on_shared_nodes: RunningProcess,
+) -> None:
+    """DCGM_FI_DEV_CLOCK_THROTTLE_REASONS and vllm:gpu_cache_usage_perc fire the same alerts as
+    their new names, the GPU one named with its node's model."""
+    thermal = wait_for_firing(
+        older_exporters_on_shared_nodes, alertname="GPUThermalThrottling", Hostname=THERMAL_NODE
+    )
+    assert thermal["labels"]["model_name"] == LLAMA
+    wait_for_firing(
+        older_exporters_on_shared_nodes,
+        alertname="LLMKVCacheSaturated",
+        model_name=LLAMA,
+        namespace=NAMESPACE,
+    )
