@@ -6,7 +6,8 @@ the baseline; its image tags name the versions. A scale-out adds pods to the sam
 and is no rollout.
 
 An engine died when its vLLM series ended inside the window while its pod lived on (still
-listed, not ready, or restarting): a pod deleted by a rollout or scale-in ends with its listing.
+listed, not ready, or restarting), or when a pod that served before the window is now not ready
+and restarting: a pod deleted by a rollout or scale-in ends with its listing.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from bot.domain.findings import Direction, Finding, FindingStatus
 
 ROLLOUT = "rollout"
 ENGINE_DIED = "engine_died"
-ENDED_STEPS = 3  # a series this many steps short of the end has ended
+ENDED_STEPS = 1.5  # a series this many steps short of the end has ended
 
 
 def _first(pod: Pod) -> float | None:
@@ -60,7 +61,8 @@ def rollout_finding(topology: Topology, split_ts: float) -> Finding:
             series_count=len(by_replicaset),
         )
     onset, replicaset = new[0]
-    previous = before[-1]
+    same_workload = [rs for rs in before if _workload(rs) == _workload(replicaset)]
+    previous = (same_workload or before)[-1]
     version = _version(by_replicaset[replicaset])
     was = _version(by_replicaset[previous])
     change = f" (image tag {was} → {version})" if version and was and version != was else ""
@@ -81,6 +83,11 @@ def rollout_finding(topology: Topology, split_ts: float) -> Finding:
     )
 
 
+def _workload(replicaset: str) -> str:
+    """The Deployment a ReplicaSet belongs to: its name less the pod-template hash."""
+    return replicaset.rsplit("-", 1)[0]
+
+
 def _version(pods: Sequence[Pod]) -> str:
     return next((p.version for p in pods if p.version), "")
 
@@ -94,11 +101,15 @@ def engine_death_finding(
     ended_before = end_ts - ENDED_STEPS * step_s
     dead: list[Pod] = []
     for pod in topology.pods:
-        if pod.last_seen is None or not window_start_ts <= pod.last_seen < ended_before:
+        if pod.last_seen is None or pod.last_seen < window_start_ts:
             continue
-        still_listed = pod.listed_until is not None and pod.listed_until >= ended_before
-        if still_listed or pod.not_ready or pod.restarts > 0:
-            dead.append(pod)
+        crash_looping = pod.not_ready and pod.restarts > 0
+        if pod.last_seen < ended_before:
+            still_listed = pod.listed_until is not None and pod.listed_until >= ended_before
+            if still_listed or pod.not_ready or pod.restarts > 0:
+                dead.append(pod)
+        elif crash_looping and (pod.first_seen or end_ts) < window_start_ts:
+            dead.append(pod)  # served before the window, now restarting and not ready
     if not dead:
         return Finding(
             ENGINE_DIED,

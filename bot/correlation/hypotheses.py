@@ -215,6 +215,8 @@ def rank(
                 lead_by_kind.setdefault(support.kind, []).append(finding.signal)
     lead_names = {f.signal for f in lead}
     for verdict in verdicts:
+        if verdict.boost <= 0:
+            continue
         if verdict.evidence in lead_names and verdict.evidence not in lead_by_kind.get(
             verdict.kind, []
         ):
@@ -224,6 +226,9 @@ def rank(
 
     for verdict in verdicts:
         tally = tallies.setdefault(verdict.kind, _Tally())
+        if verdict.boost < 0:
+            tally.penalty *= max(0.0, 1.0 + verdict.boost)
+            continue
         tally.score += verdict.boost
         tally.parts.append((verdict.boost, verdict.evidence, verdict.explanation))
 

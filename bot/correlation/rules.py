@@ -53,7 +53,8 @@ LATENCY_SIGNALS = ("ttft_p95", "e2e_latency_p95", "inter_token_latency_p95")
 
 @dataclass(frozen=True)
 class RuleVerdict:
-    """A hard rule fired: add `boost` to `kind`, citing the finding and why."""
+    """A hard rule fired: add `boost` to `kind`, citing the finding and why; a negative boost
+    explains `kind` away instead, scaling its confidence by 1 + boost."""
 
     kind: HypothesisKind
     boost: float
@@ -188,7 +189,10 @@ def _rollout_verdicts(findings: Mapping[str, Finding]) -> list[RuleVerdict]:
     if blamed:
         boost = ROLLOUT_BOOST * (0.5 if _new_hardware_xid(findings) else 1.0)
         note = f"{what}, then {' and '.join(blamed)} moved"
-        return [RuleVerdict(HypothesisKind.BAD_DEPLOY, boost, rollout.signal, note)]
+        return [
+            RuleVerdict(HypothesisKind.BAD_DEPLOY, boost, rollout.signal, note),
+            RuleVerdict(HypothesisKind.UPSTREAM_ERRORS, -0.6, rollout.signal, note),
+        ]
     demand = findings.get("request_rate")
     demand_rose = demand is not None and demand.moved and demand.direction is Direction.UP
     gpus_moved = any(

@@ -3,7 +3,7 @@
 A template names its scope with placeholders written inside a selector's braces, filled from
 the incident's resolved topology:
 
-- `$model`  the model label (catalogue `labels.model`) and, when known, `namespace`;
+- `$model`  the model label (catalogue `labels.model`);
 - `$pods`   the model's pods over the window: `namespace=~"…", pod=~"…"` (per-pod series such
             as vLLM's `http_requests_total`, which carry no model label, and kube-state-metrics);
 - `$gpus`   the GPUs those pods ran on: `Hostname=~"…", UUID=~"…"` (dcgm-exporter);

@@ -87,10 +87,7 @@ class Topology:
         """The matchers each placeholder expands to; a scope not resolved is absent."""
         scopes: dict[Scope, str] = {}
         if self.models:
-            parts = [regex_matcher(self.model_label, self.models)]
-            if self.namespaces:
-                parts.append(regex_matcher("namespace", self.namespaces))
-            scopes[Scope.MODEL] = ", ".join(parts)
+            scopes[Scope.MODEL] = regex_matcher(self.model_label, self.models)
         if self.pods:
             scopes[Scope.PODS] = _pods_matchers(self.pods)
         if self.gpus:

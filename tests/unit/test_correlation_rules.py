@@ -1,14 +1,17 @@
-"""Hard rules: XID codes and model version changes inside the incident window."""
+"""Hard rules: XID codes, rollouts blamed only for what followed them, and dead engines."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
 from bot.correlation.rules import (
     NEW_HARDWARE_XID_BOOST,
-    evaluate_version,
+    ROLLOUT_BOOST,
     evaluate_xid,
     hard_rules,
 )
-from bot.domain.findings import FindingStatus, HypothesisKind
+from bot.domain.findings import Direction, Finding, FindingStatus, HypothesisKind
 from bot.domain.signals import Series
 
 T0 = 1_700_000_000.0
@@ -82,46 +85,77 @@ def test_no_xid_data_is_inconclusive() -> None:
     assert finding.status is FindingStatus.INCONCLUSIVE
 
 
-def version_series(version: str, from_ts: float | None, until_ts: float | None) -> Series:
-    grid = [T0 + i * 15 for i in range(60)]
-    points = {
-        ts: 1.0
-        for ts in grid
-        if (from_ts is None or ts >= from_ts) and (until_ts is None or ts < until_ts)
-    }
-    return gauge(points, {"version": version, "pool": "a"})
+AT = datetime.fromtimestamp(T0 + 700, UTC)
 
 
-def test_new_model_version_inside_the_window_is_a_deploy() -> None:
-    """A version going live inside the window is moved and boosts bad_deploy."""
-    finding = evaluate_version(
-        "model_version",
-        "drift",
-        "q",
-        [version_series("v1", None, T0 + 720), version_series("v2", T0 + 690, None)],
-        WINDOW_START,
+def finding(name: str, minutes_after: float, direction: Direction = Direction.UP) -> Finding:
+    return Finding(
+        name, "x", "q", FindingStatus.MOVED, peak=1.0, baseline_median=0.0, z=20.0,
+        direction=direction, onset_at=AT + timedelta(minutes=minutes_after),
+    )  # fmt: skip
+
+
+ROLLOUT = Finding(
+    "rollout", "rollout", "", FindingStatus.MOVED,
+    reason="rollout to ReplicaSet m-7c9d5f8b6d (image tag 2.3.0 → 2.4.0), replacing m-5b8c7d9f4c",
+    direction=Direction.UP, onset_at=AT,
+)  # fmt: skip
+
+
+def test_rollout_followed_by_errors_is_blamed() -> None:
+    """Errors that rose after a rollout make it a bad deploy, quoting the versions."""
+    verdicts = hard_rules({"rollout": ROLLOUT, "error_ratio": finding("error_ratio", 2)})
+    assert [(v.kind, v.boost > 0) for v in verdicts] == [
+        (HypothesisKind.BAD_DEPLOY, True),
+        (HypothesisKind.UPSTREAM_ERRORS, False),  # the errors are explained away
+    ]
+    assert verdicts[0].boost == ROLLOUT_BOOST
+    assert "2.4.0" in verdicts[0].explanation
+    assert "error_ratio" in verdicts[0].explanation
+
+
+def test_harmless_rollout_before_a_surge_is_not_blamed() -> None:
+    """Latency that rose after a rollout together with demand is the surge, not the release."""
+    verdicts = hard_rules(
+        {
+            "rollout": ROLLOUT,
+            "ttft_p95": finding("ttft_p95", 6),
+            "request_rate": finding("request_rate", 5),
+        }
     )
-    assert finding.status is FindingStatus.MOVED
-    assert finding.series_labels == {"version": "v2", "previous_version": "v1"}
-    assert finding.onset_at is not None
-    assert finding.onset_at.timestamp() == T0 + 690
-    verdicts = hard_rules({"model_version": finding})
+    assert verdicts == []
+
+
+def test_errors_that_preceded_the_rollout_do_not_blame_it() -> None:
+    """A rollout landing after the errors began did not cause them."""
+    verdicts = hard_rules({"rollout": ROLLOUT, "error_ratio": finding("error_ratio", -10)})
+    assert verdicts == []
+
+
+def test_latency_after_a_rollout_with_steady_demand_is_weakly_blamed() -> None:
+    """A slower release (latency up, demand and GPUs steady) counts, below errors or drift."""
+    latency = finding("inter_token_latency_p95", 3)
+    verdicts = hard_rules({"rollout": ROLLOUT, "inter_token_latency_p95": latency})
     assert [v.kind for v in verdicts] == [HypothesisKind.BAD_DEPLOY]
-    assert "v2" in verdicts[0].explanation
+    assert verdicts[0].boost < ROLLOUT_BOOST
 
 
-def test_unchanged_version_is_steady() -> None:
-    """The same version throughout is steady and adds nothing."""
-    finding = evaluate_version(
-        "model_version", "drift", "q", [version_series("v1", None, None)], WINDOW_START
-    )
-    assert finding.status is FindingStatus.STEADY
-    assert hard_rules({"model_version": finding}) == []
+def test_dead_engine_beside_a_hardware_xid_is_a_gpu_fault() -> None:
+    """A pod whose engine died on a node whose GPU reports XID 79 is a GPU fault twice over."""
+    death = Finding(
+        "engine_died", "vllm", "", FindingStatus.MOVED, reason="engine of pod p died",
+        direction=Direction.UP, onset_at=AT,
+    )  # fmt: skip
+    xid = replace(finding("xid_errors", 0), signal="xid_errors", peak=79.0)
+    kinds = [v.kind for v in hard_rules({"engine_died": death, "xid_errors": xid})]
+    assert kinds == [HypothesisKind.GPU_FAULT, HypothesisKind.GPU_FAULT]
 
 
-def test_version_without_history_is_inconclusive() -> None:
-    """A version seen only inside the window cannot be called a change."""
-    finding = evaluate_version(
-        "model_version", "drift", "q", [version_series("v2", T0 + 700, None)], WINDOW_START
-    )
-    assert finding.status is FindingStatus.INCONCLUSIVE
+def test_dead_engine_after_a_rollout_is_the_release() -> None:
+    """New pods crash-looping after a rollout, with healthy GPUs, blame the deploy."""
+    death = Finding(
+        "engine_died", "vllm", "", FindingStatus.MOVED, reason="engine of pod p died",
+        direction=Direction.UP, onset_at=AT + timedelta(minutes=1),
+    )  # fmt: skip
+    verdicts = hard_rules({"engine_died": death, "rollout": ROLLOUT})
+    assert [v.kind for v in verdicts] == [HypothesisKind.BAD_DEPLOY]
