@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install run test lint demo monitoring bench
+.PHONY: install run test lint demo monitoring bench bench-triage
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -32,3 +32,6 @@ monitoring:  ## Prometheus and Alertmanager from Debian, when missing and instal
 
 bench: install
 	$(PY) bench/ingest.py
+
+bench-triage: install  ## triage accuracy and latency through real Prometheus (figures, not a gate)
+	$(PY) bench/triage.py

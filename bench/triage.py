@@ -1,105 +1,251 @@
-"""Triage benchmark: top-1 / top-3 accuracy, latency and queries per incident (not a test).
+"""Triage benchmark through a real Prometheus over promtool-backfilled simulator histories.
 
-Runs `correlate` over synthetic fault scenarios (tests.fakes.metrics) at several severities,
-noise levels and alert delays, with a small per-query delay standing in for Prometheus.
-`--decoy-deploys 0.3` adds a benign model rollout to 30% of the non-deploy incidents.
-The scenarios were written with the catalogue in mind, so figures are an upper bound.
-Run from the repository root: `.venv/bin/python -m bench.triage [--incidents N]`.
+Not a test: it prints figures and never gates CI. Each scenario (simulator/scenarios.py) is two
+hours of fleet history at a 15 s scrape interval around one fault, or none for a control,
+written as OpenMetrics and backfilled with `promtool tsdb create-blocks-from openmetrics` into
+one TSDB, each scenario at its own time range in the recent past. One `prometheus` serves it all
+(no scrape jobs, `--query.lookback-delta=1m`: backfilled blocks carry no staleness markers, so a
+deleted pod's series must end as they would live). Every incident is then triaged through the
+real adapter, `PrometheusMetricsSource`, with the public `correlate(...)`, the alert's labels and
+names as the shipped rules and Alertmanager would deliver them, at the alert's start plus
+Alertmanager's group wait.
+
+Printed per fault kind and per variant: top-1 and top-3 accuracy, mean confidence of the first
+hypothesis, what top-1 answered (the confusion), triage latency p50 / p95 and Prometheus
+queries per incident.
+
+    python bench/triage.py [--seeds 1] [--kinds saturation,gpu_xid] [--variants baseline]
+                           [--dir DIR] [--keep] [--json FILE]
+
+Histories are generated once per run in a temporary folder (two worker processes); `--keep`
+keeps it and `--dir` reuses a kept one without generating anything again.
 """
 
 from __future__ import annotations
 
 import argparse
-import random
+import json
+import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
-from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import structlog
 
-from bot.correlation.engine import correlate
-from tests.fakes.metrics import ALERTS, FAULTS, fault_scenario
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-KINDS = [k for k in FAULTS if k != "healthy"] + ["healthy"]
-EXPECTED = {k: ("unknown" if k == "healthy" else k) for k in KINDS}
+from bot.adapters.prometheus import PrometheusMetricsSource  # noqa: E402
+from bot.correlation.engine import correlate  # noqa: E402
+from bot.demo.monitoring import backfill_openmetrics, binary, serve_tsdb  # noqa: E402
+from bot.domain.signals import Series  # noqa: E402
+from simulator.scenarios import (  # noqa: E402
+    KINDS,
+    VARIANTS,
+    Recording,
+    load_recordings,
+    plan,
+    record_all,
+    time_slots,
+)
+
+LOOKBACK_DELTA = "1m"
 
 
-def percentile(values: list[float], share: float) -> float:
+class CountingSource:
+    """The real Prometheus source, counting the queries one triage sends through it."""
+
+    def __init__(self, source: PrometheusMetricsSource) -> None:
+        self.source = source
+        self.queries = 0
+
+    def query_range(
+        self, promql: str, start: datetime, end: datetime, step_s: float
+    ) -> list[Series]:
+        self.queries += 1
+        return self.source.query_range(promql, start, end, step_s)
+
+    def query(self, promql: str, at: datetime | None = None) -> list[Series]:
+        self.queries += 1
+        return self.source.query(promql, at)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One triaged incident."""
+
+    recording: Recording
+    ranked: tuple[str, ...]
+    confidence: float
+    latency_ms: float
+    queries: int
+
+    @property
+    def top1(self) -> bool:
+        return bool(self.ranked) and self.ranked[0] == self.recording.scenario.expected
+
+    @property
+    def top3(self) -> bool:
+        return self.recording.scenario.expected in self.ranked[:3]
+
+    def to_json(self) -> dict[str, Any]:
+        scenario = self.recording.scenario
+        return {
+            "scenario": scenario.name,
+            "kind": scenario.kind,
+            "variant": scenario.variant.name,
+            "seed": scenario.seed,
+            "model": scenario.model,
+            "intensity": scenario.intensity,
+            "xid": scenario.xid,
+            "expected": scenario.expected,
+            "ranked": list(self.ranked),
+            "confidence": self.confidence,
+            "latency_ms": round(self.latency_ms, 1),
+            "queries": self.queries,
+            "alert_names": list(self.recording.alert.names),
+            "alert_labels": self.recording.alert.labels,
+            "notes": list(self.recording.notes),
+        }
+
+
+def percentile(values: Sequence[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--incidents", type=int, default=12, help="incidents per fault kind")
-    parser.add_argument("--query-delay-ms", type=float, default=5.0)
-    parser.add_argument("--with-alert-names", action="store_true")
-    parser.add_argument("--charts", action="store_true", help="also draw charts")
-    parser.add_argument(
-        "--decoy-deploys",
-        type=float,
-        default=0.0,
-        help="share of non-deploy incidents that also get a benign model rollout",
+def triage(url: str, recording: Recording) -> Outcome:
+    """Correlate one recorded incident through the real adapter, timed and counted."""
+    source = CountingSource(PrometheusMetricsSource(url, timeout_s=30))
+    alert = recording.alert
+    started_at = datetime.fromtimestamp(alert.started_ts, UTC)
+    now = datetime.fromtimestamp(recording.triage_ts, UTC)
+    clock = time.perf_counter()
+    report = correlate(source, dict(alert.labels), list(alert.names), started_at, now)
+    latency_ms = (time.perf_counter() - clock) * 1000
+    source.source.close()
+    ranked = tuple(h.kind.value for h in report.hypotheses)
+    confidence = report.hypotheses[0].confidence if report.hypotheses else 0.0
+    return Outcome(recording, ranked, confidence, latency_ms, source.queries)
+
+
+def table(title: str, groups: dict[str, list[Outcome]]) -> list[str]:
+    lines = [
+        f"{title:<22}{'n':>4}{'top-1':>7}{'top-3':>7}{'conf':>6}{'p50 ms':>8}{'p95 ms':>8}"
+        f"{'queries':>9}  top-1 answers"
+    ]
+    for name, outcomes in groups.items():
+        latencies = [o.latency_ms for o in outcomes]
+        answers = Counter(o.ranked[0] if o.ranked else "-" for o in outcomes)
+        lines.append(
+            f"{name:<22}{len(outcomes):>4}"
+            f"{statistics.mean(o.top1 for o in outcomes):>7.0%}"
+            f"{statistics.mean(o.top3 for o in outcomes):>7.0%}"
+            f"{statistics.mean(o.confidence for o in outcomes):>6.2f}"
+            f"{percentile(latencies, 0.5):>8.0f}{percentile(latencies, 0.95):>8.0f}"
+            f"{statistics.mean(o.queries for o in outcomes):>9.1f}"
+            f"  {', '.join(f'{k}:{n}' for k, n in answers.most_common())}"
+        )
+    return lines
+
+
+def version_of(*command: str) -> str:
+    completed = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
+    return (completed.stdout + completed.stderr).strip().splitlines()[0]
+
+
+def triage_version() -> str:
+    commit = version_of("git", "log", "-1", "--format=%h", "--", "bot/correlation")
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "bot/correlation"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    ).stdout.strip()
+    return commit + (" + uncommitted changes" if dirty else "")
+
+
+def histories(args: argparse.Namespace, folder: Path) -> list[Recording]:
+    """The run's recordings: reused from a kept folder, or generated and backfilled now."""
+    if (folder / "recordings.json").exists():
+        print(f"reusing the histories in {folder}", flush=True)
+        return load_recordings(folder)
+    scenarios = plan(args.kinds, [VARIANTS[v] for v in args.variants], range(args.seeds))
+    clock = time.perf_counter()
+    print(f"recording and backfilling {len(scenarios)} scenarios in {folder} ...", flush=True)
+    recordings = record_all(
+        scenarios,
+        time_slots(len(scenarios), time.time()),
+        folder,
+        backfill_openmetrics,
+        workers=args.workers,
     )
+    print(f"  done in {time.perf_counter() - clock:.0f} s", flush=True)
+    return recordings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seeds", type=int, default=1, help="seeds per kind and variant")
+    parser.add_argument("--kinds", type=lambda s: s.split(","), default=list(KINDS))
+    parser.add_argument("--variants", type=lambda s: s.split(","), default=list(VARIANTS))
+    parser.add_argument("--workers", type=int, default=2, help="processes recording histories")
+    parser.add_argument("--dir", type=Path, help="folder for the histories (reused if kept)")
+    parser.add_argument("--keep", action="store_true", help="keep the histories and TSDB")
+    parser.add_argument("--json", type=Path, help="write every incident's outcome here")
     args = parser.parse_args()
+    unknown = sorted(set(args.variants) - set(VARIANTS))
+    if unknown:
+        parser.error(f"unknown variant(s) {unknown}; known: {', '.join(VARIANTS)}")
     structlog.configure(logger_factory=structlog.ReturnLoggerFactory())
 
-    rng = random.Random(7)
-    onset = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
-    rows: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    confusion: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    latencies_ms: list[float] = []
-    chart_root = Path(tempfile.mkdtemp(prefix="firebreak-bench-"))
-    for kind in KINDS:
-        for i in range(args.incidents):
-            severity = rng.choice([0.1, 0.2, 0.35, 0.5, 1.0])
-            noise = rng.choice([1.0, 3.0, 5.0])
-            alert_delay_s = rng.uniform(60, 360)
-            scenario = fault_scenario(kind, onset, seed=i, severity=severity, noise_scale=noise)
-            if kind != "bad_deploy" and rng.random() < args.decoy_deploys:
-                rollout_ts = (onset + timedelta(seconds=rng.uniform(-120, 240))).timestamp()
-                scenario.versions = [("v1", None, rollout_ts + 60), ("v2", rollout_ts, None)]
-            source = scenario.source(delay_s=args.query_delay_ms / 1000)
-            started_at = onset + timedelta(seconds=alert_delay_s)
-            names = ALERTS[kind] if args.with_alert_names else []
-            clock = time.perf_counter()
-            report = correlate(
-                source,
-                {"model_name": "llama-3-8b"},
-                names,
-                started_at,
-                started_at + timedelta(minutes=5),
-                chart_dir=chart_root / f"{kind}-{i}" if args.charts else None,
-            )
-            latencies_ms.append((time.perf_counter() - clock) * 1000)
-            ranked = [h.kind.value for h in report.hypotheses]
-            confusion[kind][ranked[0]] += 1
-            rows[kind]["top1"].append(float(ranked[0] == EXPECTED[kind]))
-            rows[kind]["top3"].append(float(EXPECTED[kind] in ranked[:3]))
-            rows[kind]["queries"].append(float(len(report.queries)))
-            rows[kind]["confidence"].append(report.hypotheses[0].confidence)
+    folder = args.dir or Path(tempfile.mkdtemp(prefix="firebreak-bench-triage-"))
+    keep = args.keep or args.dir is not None
+    try:
+        recordings = histories(args, folder)
+        with serve_tsdb(folder, folder / "data", lookback_delta=LOOKBACK_DELTA) as prometheus:
+            outcomes = [triage(prometheus.url, recording) for recording in recordings]
+    finally:
+        if keep:
+            print(f"histories and TSDB kept in {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
 
-    print(f"{'fault':<22}{'top-1':>7}{'top-3':>7}{'conf':>7}{'queries':>9}  top-1 answers")
-    for kind in KINDS:
-        row = rows[kind]
-        answers = ", ".join(f"{k}:{n}" for k, n in sorted(confusion[kind].items()))
-        print(
-            f"{kind:<22}{statistics.mean(row['top1']):>7.0%}{statistics.mean(row['top3']):>7.0%}"
-            f"{statistics.mean(row['confidence']):>7.2f}{statistics.mean(row['queries']):>9.1f}"
-            f"  {answers}"
-        )
-    top1 = statistics.mean(v for r in rows.values() for v in r["top1"])
-    top3 = statistics.mean(v for r in rows.values() for v in r["top3"])
-    print(f"{'all':<22}{top1:>7.0%}{top3:>7.0%}")
-    p50_ms, p95_ms = percentile(latencies_ms, 0.5), percentile(latencies_ms, 0.95)
+    by_kind: dict[str, list[Outcome]] = defaultdict(list)
+    by_variant: dict[str, list[Outcome]] = defaultdict(list)
+    for outcome in outcomes:
+        by_kind[outcome.recording.scenario.kind].append(outcome)
+        by_variant[outcome.recording.scenario.variant.name].append(outcome)
+    prometheus_version = version_of(binary("prometheus"), "--version")
+    print()
     print(
-        f"latency ms p50 {p50_ms:.0f}  p95 {p95_ms:.0f}"
-        f"  ({len(latencies_ms)} incidents, {args.query_delay_ms:g} ms per query, "
-        f"charts {'on' if args.charts else 'off'})"
+        f"Triage measured through real Prometheus ({prometheus_version.split('(')[0].strip()}, "
+        f"lookback {LOOKBACK_DELTA}) over promtool-backfilled simulator histories: "
+        f"{len(outcomes)} incidents, triage at bot/correlation {triage_version()}"
     )
+    print()
+    print("\n".join(table("kind (expected)", dict(by_kind))))
+    print()
+    print("\n".join(table("variant", dict(by_variant))))
+    print()
+    print("\n".join(table("all", {"all": outcomes})))
+    notes = [(o.recording.scenario.name, n) for o in outcomes for n in o.recording.notes]
+    for name, note in notes:
+        print(f"note: {name}: {note}")
+    if args.json:
+        args.json.write_text(json.dumps([o.to_json() for o in outcomes], indent=1))
+        print(f"outcomes written to {args.json}")
 
 
 if __name__ == "__main__":
