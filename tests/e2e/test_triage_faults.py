@@ -29,7 +29,7 @@ FAULTS = [
         "upstream",
         "reranker-v2",
         "upstream_errors",
-        ("LLMUpstreamErrors",),
+        ("LLMServerErrors",),
         "upstream_errors",
         "",
         approve=False,

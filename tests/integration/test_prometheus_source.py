@@ -17,15 +17,14 @@ from pathlib import Path
 import pytest
 
 from bot.adapters.prometheus import PrometheusMetricsSource, step_for
+from bot.correlation.catalogue import default_catalogue
 from bot.correlation.engine import correlate
-from bot.correlation.signals import CATALOGUE
-from bot.correlation.templates import ScopeError, render
+from bot.correlation.templates import Scope, regex_matcher, render, render_query
 from bot.domain.errors import UpstreamUnavailableError
 from bot.domain.findings import BadQueryError, FindingStatus
 
 PROMETHEUS = "/usr/bin/prometheus"
 KV_JUMP_AFTER_S = 12.0
-MODEL = {"model_name": "m1", "namespace": "serving", "Hostname": "h1"}
 
 
 def free_port() -> int:
@@ -60,7 +59,8 @@ class Exporter(BaseHTTPRequestHandler):
         elapsed = time.monotonic() - Exporter.started
         kv = 0.97 if elapsed > KV_JUMP_AFTER_S else 0.41
         requests = int(elapsed * 10)
-        labels = 'model_name="m1",pod="p1",namespace="serving",pool="a",engine="0"'
+        labels = 'model_name="m1",pod="p1",namespace="serving",engine="0"'
+        gpu = 'gpu="{}",UUID="GPU-{}",device="nvidia{}",modelName="NVIDIA H100",Hostname="h1"'
         body = "\n".join(
             [
                 "# TYPE vllm:kv_cache_usage_perc gauge",
@@ -73,8 +73,10 @@ class Exporter(BaseHTTPRequestHandler):
                 f"vllm:time_to_first_token_seconds_sum{{{labels}}} {requests * 0.3}",
                 f"vllm:time_to_first_token_seconds_count{{{labels}}} {requests}",
                 "# TYPE DCGM_FI_DEV_GPU_TEMP gauge",
-                'DCGM_FI_DEV_GPU_TEMP{gpu="0",Hostname="h1",hostname="h1",model_name="m1"} 64',
-                'DCGM_FI_DEV_GPU_TEMP{gpu="1",Hostname="h1",hostname="h1",model_name="m1"} 66',
+                "DCGM_FI_DEV_GPU_TEMP{" + gpu.format(0, 0, 0) + "} 64",
+                "DCGM_FI_DEV_GPU_TEMP{" + gpu.format(1, 1, 1) + "} 66",
+                "# TYPE kube_pod_info gauge",
+                'kube_pod_info{namespace="serving",pod="p1",node="h1",created_by_name="rs1"} 1',
                 "",
             ]
         ).encode()
@@ -163,7 +165,7 @@ def test_query_range_returns_our_series(source: PrometheusMetricsSource) -> None
 
 def test_instant_query_returns_the_current_value(source: PrometheusMetricsSource) -> None:
     """An instant query answers one point per series."""
-    series = source.query('max(DCGM_FI_DEV_GPU_TEMP{model_name="m1"})', datetime.now(UTC))
+    series = source.query('max(DCGM_FI_DEV_GPU_TEMP{Hostname="h1"})', datetime.now(UTC))
     assert len(series) == 1
     assert series[0].values == [66.0]
 
@@ -188,13 +190,19 @@ def test_invalid_promql_is_a_bad_query_error(source: PrometheusMetricsSource) ->
 
 
 def test_every_catalogue_query_parses(source: PrometheusMetricsSource) -> None:
-    """Real Prometheus accepts every rendered catalogue template."""
+    """Real Prometheus accepts every rendered catalogue query, topology ones included."""
     end = datetime.now(UTC)
-    for signal in CATALOGUE:
-        try:
-            promql = render(signal, MODEL)
-        except ScopeError:
-            continue
+    catalogue = default_catalogue()
+    scopes = {
+        Scope.MODEL: 'model_name="m1"',
+        Scope.PODS: 'namespace="serving", ' + regex_matcher("pod", ["p1", "p.2"]),
+        Scope.GPUS: 'Hostname="h1", UUID=~"GPU-0|GPU-1"',
+        Scope.NODES: 'node="h1"',
+        Scope.HOSTS: 'Hostname="h1"',
+    }
+    queries = [render(signal, scopes) for signal in catalogue.signals]
+    queries += [render_query(q, scopes) for q in catalogue.topology.model_dump().values()]
+    for promql in queries:
         source.query_range(promql, end - timedelta(minutes=2), end, 1.0)
 
 
@@ -308,3 +316,5 @@ def test_correlate_against_real_prometheus_sees_the_kv_jump(
     assert drift.status is FindingStatus.INCONCLUSIVE
     assert report.top is not None
     assert report.top.kind.value == "capacity_saturation"
+    assert report.topology["nodes"] == ["h1"]
+    assert [g["UUID"] for g in report.topology["gpus"]] == ["GPU-0", "GPU-1"]
