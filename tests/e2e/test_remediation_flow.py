@@ -29,6 +29,8 @@ MODEL = "llama-3-70b-instruct"
 SPEED = 30.0
 HOOK = {"Content-Type": "application/json", "Authorization": f"Bearer {WEBHOOK_TOKEN}"}
 API = {"Authorization": f"Bearer {API_TOKEN}"}
+# Scale-out matched on its alert alone, without hypotheses: it needs no consent from triage.
+LABELS_ONLY_SCALE_OUT = {"scale-out": {"match": {"matchers": ['alertname="LLMKVCacheSaturated"']}}}
 
 
 @dataclass
@@ -108,7 +110,10 @@ def test_saturation_is_scaled_out_once_and_verified(
 ) -> None:
     """Two incidents on one saturated model: one scale-out run, unattended, verified by TTFT
     p95 from Prometheus, mitigating its incident; the other incident is skipped by guard."""
-    stack = launch()
+    # The fault is injected as the alert fires, before triage has a baseline to see it by, so
+    # this scale-out lists no hypotheses and runs on its matchers (triage's consent is the
+    # demo's and tests/unit/test_remediate_service.py's to show).
+    stack = launch(overrides=LABELS_ONLY_SCALE_OUT)
     fleet.inject("saturation")
     fire(stack, "LLMKVCacheSaturated", "sat-a")
     fire(stack, "LLMKVCacheSaturated", "sat-b")
@@ -166,8 +171,13 @@ def test_worker_killed_mid_step_never_repeats_it(
     scaled and completes it without calling the control API again."""
     proxy = ControlProxy(fleet.simulator.url, stall="/replicas")
     try:
-        # No fault is injected, so there is no queue to drain before verifying.
-        stack = launch(target_url=proxy.url, verify={"scale-out": {"initial_delay_s": 2}})
+        # No fault is injected, so there is no queue to drain before verifying, and no cause
+        # for triage to agree with: this scale-out runs on its matchers.
+        stack = launch(
+            target_url=proxy.url,
+            verify={"scale-out": {"initial_delay_s": 2}},
+            overrides=LABELS_ONLY_SCALE_OUT,
+        )
         fire(stack, "LLMKVCacheSaturated", "sat")
         assert proxy.stalled.wait(30)
         children = subprocess.run(
