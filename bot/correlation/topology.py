@@ -307,12 +307,13 @@ def _gpus(
     """The GPUs the model's pods ran on: by pod mapping when the exporter has it, else by node."""
     pod_names = {name for _, name in pods}
     nodes = sorted({p.node for p in pods.values() if p.node} | set(seed_nodes))
+    if not nodes and not pod_names:
+        return [], "none"
+    answer = None
     if nodes:
         answer = r.ask(r.queries.gpus, {Scope.HOSTS: regex_matcher("Hostname", nodes)})
-    elif pod_names:
+    if not answer and pod_names:  # dcgm-exporter's Hostname may not be the node's name
         answer = r.ask(r.queries.gpus_of_pods, {Scope.PODS: _pods_matchers(pods.values())})
-    else:
-        return [], "none"
     found = [
         Gpu(r.label(s, "gpu_host"), r.label(s, "gpu"), r.label(s, "gpu_uuid"), r.label(s, "pod"))
         for s in answer or []
