@@ -9,14 +9,9 @@ written as OpenMetrics with timestamps from ``start_ts``, ready for
 ``promtool tsdb create-blocks-from openmetrics``. Variants that differ only in how the fleet is
 exported share one simulation (`incident_key`), so they compare the same incident.
 
-The alert is what Alertmanager would hand Firebreak for the first alert the fault raises: the
-names of the alerts the fault raises (the others' incidents are related ones) and the group's
-common labels as the shipped rules put them there. GPU alerts carry the dcgm-exporter labels of
-the GPUs whose alert fires, read back from the history (pod / namespace / container only with
-pod mapping), and ``model_name`` as the rules join it (the GPU's pod, else each model on the
-node); serving alerts carry ``model_name`` (and ``namespace`` when the rule keeps it). A control
-raises a TTFT burn alert with nothing behind it. Triage runs Alertmanager's group wait after the
-alert starts.
+Each recording carries the alert Firebreak would receive for it (simulator/scenario_alerts.py:
+the names the shipped rules raise, the group's common labels) and when triage runs, Alertmanager's
+group wait after the alert starts.
 
     scenarios = plan(KINDS, VARIANTS.values(), seeds=range(2))
     starts = time_slots(len(scenarios), now_ts=time.time())
@@ -30,7 +25,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import re
 import shutil
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -40,6 +34,7 @@ from typing import Any, Literal
 
 from simulator.faults import Fault, FaultKind, FaultRequest
 from simulator.history import ExporterOptions, HistoryWriter
+from simulator.scenario_alerts import CONTROL, GPU_KINDS, MODELS, Alert, alert_for
 from simulator.simulation import Simulation
 
 SCRAPE_INTERVAL_S = 15.0
@@ -55,11 +50,8 @@ GROUP_WAIT_S = 10.0
 SLOT_S = 4 * 3600.0
 """Room per scenario in one TSDB: two 2 h block ranges, so no two scenarios share a block."""
 
-MODELS = ("llama-3-70b-instruct", "reranker-v2")
-NAMESPACE = "genai"
 INTENSITIES = (0.5, 0.8, 0.3)
 XIDS = (79, 48)
-CONTROL = "control"
 KINDS: tuple[str, ...] = (*(kind.value for kind in FaultKind), CONTROL)
 EXPECTED: dict[str, str] = {
     "saturation": "capacity_saturation",
@@ -70,28 +62,6 @@ EXPECTED: dict[str, str] = {
     CONTROL: "unknown",
 }
 """The cause triage should rank first for each kind of scenario."""
-
-GPU_KINDS = frozenset({"gpu_xid", "thermal"})
-ALERTS: dict[str, tuple[str, ...]] = {
-    "saturation": ("LLMKVCacheSaturated", "LLMTTFTErrorBudgetBurn"),
-    "gpu_xid": ("GPUXidError",),
-    "bad_deploy": ("LLMErrorRatioAfterDeploy", "LLMModelDrift"),
-    "thermal": ("GPUThermalThrottling",),
-    "upstream_errors": ("LLMServerErrors",),
-    CONTROL: ("LLMTTFTErrorBudgetBurn",),
-}
-"""The alerts each fault raises in deploy/prometheus/rules/genai.yml, the first one first."""
-SERVING_ALERT_LABELS = {"LLMKVCacheSaturated": ("namespace", "model_name")}
-"""Labels a serving alert keeps besides model_name (its `by` clause)."""
-SEVERITY = {
-    "LLMKVCacheSaturated": "warning",
-    "LLMTTFTErrorBudgetBurn": "critical",
-    "GPUXidError": "critical",
-    "GPUThermalThrottling": "warning",
-    "LLMErrorRatioAfterDeploy": "critical",
-    "LLMModelDrift": "warning",
-    "LLMServerErrors": "warning",
-}
 
 
 Names = Literal["new", "old"]
@@ -149,15 +119,6 @@ class Scenario:
     @property
     def expected(self) -> str:
         return EXPECTED[self.kind]
-
-
-@dataclass(frozen=True)
-class Alert:
-    """What Alertmanager hands Firebreak: the group's common labels and the alert names."""
-
-    names: tuple[str, ...]
-    labels: dict[str, str]
-    started_ts: float
 
 
 @dataclass(frozen=True)
@@ -295,7 +256,7 @@ def record_together(
             writer.write(out)
         alert_ts = start_ts + alert_at_s
         fault = faults[0] if faults else None
-        alert, notes = _alert(scenario, fault, path, alert_ts)
+        alert, notes = alert_for(scenario.kind, scenario.model, fault, path, alert_ts)
         recordings.append(
             Recording(
                 scenario=scenario,
@@ -308,82 +269,6 @@ def record_together(
             )
         )
     return recordings
-
-
-def _alert(
-    scenario: Scenario, fault: Fault | None, path: Path, alert_ts: float
-) -> tuple[Alert, list[str]]:
-    """The first alert the fault raises, as Alertmanager groups it (by alertname, model_name).
-
-    GPU alerts follow the shipped rules: one alert per faulty GPU (the one reporting the XID,
-    or each thermally throttled GPU on the node) with its DCGM series labels, named by its own
-    pod's model with pod mapping, else once per model with pods on its node, else unnamed. The
-    incident is the group of the faulty model; its labels are what the group's alerts share.
-    """
-    names = ALERTS[scenario.kind]
-    static = {"alertname": names[0], "severity": SEVERITY[names[0]], "service": "llm-serving"}
-    if scenario.kind not in GPU_KINDS or fault is None:
-        keep = SERVING_ALERT_LABELS.get(names[0], ("model_name",))
-        serving = {"model_name": scenario.model, "namespace": NAMESPACE}
-        return Alert(names, static | {k: serving[k] for k in keep}, alert_ts), []
-    firing, models_on_node = _firing_gpus(path, fault, alert_ts)
-    if not firing:
-        return Alert(names, dict(static), alert_ts), [f"no GPU alert on {fault.node} at the alert"]
-    alerts = []
-    for gpu in firing:
-        series = static | gpu
-        if "pod" in gpu:
-            alerts.append(series | {"model_name": _model_of_pod(gpu["pod"])})
-        else:
-            alerts.extend(series | {"model_name": m} for m in models_on_node)
-            alerts.extend([] if models_on_node else [series])
-    ours = [a for a in alerts if a.get("model_name") == scenario.model] or alerts
-    group = [a for a in alerts if a.get("model_name") == ours[0].get("model_name")]
-    common = {k: v for k, v in group[0].items() if all(a.get(k) == v for a in group)}
-    return Alert(names, common, alert_ts), []
-
-
-def _model_of_pod(pod: str) -> str:
-    """The model a pod serves: its Deployment is `<model>-<pool>`."""
-    return next((m for m in MODELS if pod.startswith(m + "-")), pod)
-
-
-_SAMPLE = re.compile(r"^([\w:]+)\{(.*)\} (\S+) (\S+)$")
-_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
-THERMAL_REASONS = 0x20 | 0x40
-"""Clock event reason bits of SW and HW thermal slowdown."""
-LOOKBACK_S = 60.0
-
-
-def _firing_gpus(
-    path: Path, fault: Fault, alert_ts: float
-) -> tuple[list[dict[str, str]], list[str]]:
-    """From the history at `alert_ts`: the series labels of the GPUs whose alert fires on the
-    fault's node, and the models with pods on that node (kube-state-metrics)."""
-    metrics: tuple[str, ...] = ("DCGM_FI_DEV_XID_ERRORS",)
-    if fault.kind is FaultKind.THERMAL:
-        metrics = ("DCGM_FI_DEV_CLOCKS_EVENT_REASONS", "DCGM_FI_DEV_CLOCK_THROTTLE_REASONS")
-    host, node = f'Hostname="{fault.node}"', f'node="{fault.node}"'
-    latest: dict[str, tuple[float, dict[str, str]]] = {}
-    models: set[str] = set()
-    with path.open() as lines:
-        for line in lines:
-            gpu_line = line.startswith(metrics) and host in line
-            if not gpu_line and not (line.startswith("kube_pod_info{") and node in line):
-                continue
-            match = _SAMPLE.match(line.rstrip("\n"))
-            if match is None or not alert_ts - LOOKBACK_S < float(match.group(4)) <= alert_ts:
-                continue
-            labels = dict(_LABEL.findall(match.group(2)))
-            if gpu_line:
-                latest[labels.get("UUID", line)] = (float(match.group(3)), labels)
-            else:
-                models.add(_model_of_pod(labels.get("pod", "")))
-    if fault.kind is FaultKind.GPU_XID:
-        firing = [g for v, g in latest.values() if v != 0 and g.get("gpu") == fault.gpu]
-    else:
-        firing = [g for v, g in latest.values() if int(v) & THERMAL_REASONS]
-    return firing, sorted(models & set(MODELS))
 
 
 def _record_and_backfill(
