@@ -48,6 +48,9 @@ ROLLOUT_BOOST = 1.5
 ROLLOUT_LATENCY_BOOST = 0.5
 DEATH_BOOST = 1.0
 ROLLOUT_TIE = timedelta(seconds=60)
+# A release shows its errors and latency as soon as its pods take traffic; drift jobs lag.
+ROLLOUT_BLAME = {"error_ratio": timedelta(seconds=150), "drift_psi": timedelta(minutes=15)}
+ROLLOUT_LATENCY_BLAME = timedelta(seconds=150)
 LATENCY_SIGNALS = ("ttft_p95", "e2e_latency_p95", "inter_token_latency_p95")
 
 
@@ -168,24 +171,26 @@ def _xid_verdicts(findings: Mapping[str, Finding]) -> list[RuleVerdict]:
     return [RuleVerdict(HypothesisKind.GPU_FAULT, OLD_HARDWARE_XID_BOOST, xid.signal, note)]
 
 
-def _moved_after(finding: Finding | None, at: datetime) -> bool:
+def _moved_after(finding: Finding | None, at: datetime, within: timedelta) -> bool:
+    """Moved from `at` (give or take a tie) to `within` after it."""
     return (
         finding is not None
         and finding.moved
         and finding.onset_at is not None
-        and finding.onset_at >= at - ROLLOUT_TIE
+        and at - ROLLOUT_TIE <= finding.onset_at <= at + within
     )
 
 
 def _rollout_verdicts(findings: Mapping[str, Finding]) -> list[RuleVerdict]:
-    """A rollout is blamed only for what moved after it: errors or drift, or latency that
-    rising demand and the GPUs do not explain. A harmless rollout before a surge is not."""
+    """A rollout is blamed only for what moved right after it: errors or drift, or latency that
+    rising demand and the GPUs do not explain. A harmless rollout before a surge is not, nor one
+    whose pods served cleanly for minutes before the errors began."""
     rollout = findings.get("rollout")
     if rollout is None or not rollout.moved or rollout.onset_at is None:
         return []
     at = rollout.onset_at
     what = f"{rollout.reason} at {at:%H:%M:%S}"
-    blamed = [n for n in ("error_ratio", "drift_psi") if _moved_after(findings.get(n), at)]
+    blamed = [n for n, w in ROLLOUT_BLAME.items() if _moved_after(findings.get(n), at, w)]
     if blamed:
         boost = ROLLOUT_BOOST * (0.5 if _new_hardware_xid(findings) else 1.0)
         note = f"{what}, then {' and '.join(blamed)} moved"
@@ -199,7 +204,9 @@ def _rollout_verdicts(findings: Mapping[str, Finding]) -> list[RuleVerdict]:
         findings.get(n) is not None and findings[n].moved
         for n in ("gpu_temp", "sm_clock", "clock_thermal_reasons", "xid_errors")
     )
-    slower = [n for n in LATENCY_SIGNALS if _moved_after(findings.get(n), at)]
+    slower = [
+        n for n in LATENCY_SIGNALS if _moved_after(findings.get(n), at, ROLLOUT_LATENCY_BLAME)
+    ]
     if slower and not demand_rose and not gpus_moved:
         note = f"{what}, then {' and '.join(slower)} rose with demand steady"
         return [RuleVerdict(HypothesisKind.BAD_DEPLOY, ROLLOUT_LATENCY_BOOST, rollout.signal, note)]

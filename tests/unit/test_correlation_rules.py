@@ -126,6 +126,12 @@ def test_harmless_rollout_before_a_surge_is_not_blamed() -> None:
     assert verdicts == []
 
 
+def test_errors_long_after_a_clean_rollout_do_not_blame_it() -> None:
+    """A release that served cleanly for minutes before errors began did not cause them."""
+    verdicts = hard_rules({"rollout": ROLLOUT, "error_ratio": finding("error_ratio", 9)})
+    assert verdicts == []
+
+
 def test_errors_that_preceded_the_rollout_do_not_blame_it() -> None:
     """A rollout landing after the errors began did not cause them."""
     verdicts = hard_rules({"rollout": ROLLOUT, "error_ratio": finding("error_ratio", -10)})
@@ -134,7 +140,7 @@ def test_errors_that_preceded_the_rollout_do_not_blame_it() -> None:
 
 def test_latency_after_a_rollout_with_steady_demand_is_weakly_blamed() -> None:
     """A slower release (latency up, demand and GPUs steady) counts, below errors or drift."""
-    latency = finding("inter_token_latency_p95", 3)
+    latency = finding("inter_token_latency_p95", 2)
     verdicts = hard_rules({"rollout": ROLLOUT, "inter_token_latency_p95": latency})
     assert [v.kind for v in verdicts] == [HypothesisKind.BAD_DEPLOY]
     assert verdicts[0].boost < ROLLOUT_BOOST
