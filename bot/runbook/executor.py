@@ -150,6 +150,15 @@ class RunbookExecutor:
         log.info("runbook_run_hold_updated", run_id=run.id, reason=reason)
         return run
 
+    def withdraw(self, run_id: int, reason: str) -> Run:
+        """Deny, as `triage`, a run that waits only on triage when triage names another cause
+        whose runbook needs the target; any other run is returned unchanged."""
+        run = self._load(run_id)
+        if run.state is RunState.AWAITING_APPROVAL and run.triage_hold:
+            run.wake_at = None
+            self._move(run, RunState.DENIED, reason, by=TRIAGE_ACTOR)
+        return run
+
     def deny(
         self, run_id: int, approver: str, approver_groups: tuple[str, ...] = (), reason: str = ""
     ) -> Run:

@@ -147,9 +147,11 @@ class Remediation:
         hypothesis = ranked[0].kind if ranked else None
         runs = self._runs.for_incident(incident_id)
         held = [r for r in runs if r.triage_hold and r.state is RunState.AWAITING_APPROVAL]
-        outcomes = [self._reconsider(run, ranked) for run in held]
         done = {run.runbook for run in runs}
-        for found in match_runbooks(self._catalog, dict(incident.labels), hypothesis):
+        matches = match_runbooks(self._catalog, dict(incident.labels), hypothesis)
+        named = any(m.by_hypothesis and m.runbook.name not in done for m in matches)
+        outcomes = [self._reconsider(run, ranked, superseded=named) for run in held]
+        for found in matches:
             name = found.runbook.name
             if name in done:
                 if all(r.runbook != name for r in held):
@@ -218,14 +220,21 @@ class Remediation:
                 tx.outbox.add(TICK_TASK, [run.id])
         return PlanOutcome(name, "created", run.id, run.state.value)
 
-    def _reconsider(self, waiting: Run, ranked: list[RankedHypothesis] | None) -> PlanOutcome:
+    def _reconsider(
+        self, waiting: Run, ranked: list[RankedHypothesis] | None, *, superseded: bool
+    ) -> PlanOutcome:
         """A run waiting only on triage, after a new triage: approved by `triage` (once, claimed
-        in the ledger) when it now agrees, else still waiting with the reason brought up to
-        date. A runbook now requiring approval, or gone, leaves the run to a human."""
+        in the ledger) when it now agrees; withdrawn when triage names a cause another runbook
+        answers (the waiting run would hold the target it needs); else still waiting with the
+        reason brought up to date. A runbook now requiring approval, or gone, leaves the run to
+        a human."""
         run_id, name, incident_id = waiting.id, waiting.runbook, waiting.incident_id
         assert run_id is not None
         runbook = self._catalog.get(name)
         consent = None if runbook is None else triage_consent(runbook, ranked)
+        if consent is not None and consent.withheld and superseded:
+            run = self._executor.withdraw(run_id, f"withdrawn: {consent.reason}")
+            return PlanOutcome(name, run.state.value, run_id, run.reason)
         if consent is not None and consent.withheld:
             run = self._executor.rehold(run_id, consent.reason)
             return PlanOutcome(name, "held", run_id, run.reason)

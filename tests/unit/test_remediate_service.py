@@ -506,6 +506,27 @@ def test_gpu_fault_with_a_ttft_alert_does_not_scale_out(rig: Rig) -> None:
     assert rig.target.calls == []
 
 
+def test_follow_up_naming_a_gpu_fault_withdraws_the_waiting_scale_out(rig: Rig) -> None:
+    """First triage unknown, the follow-up a GPU fault: the scale-out waiting on triage is
+    withdrawn by triage so the failover can take the model, and never acts."""
+    incident_id = rig.incident(TTFT)
+    rig.triage(incident_id, ("unknown", 1.0))
+    rig.remediation.plan_incident(incident_id)
+    held = only_run(rig, incident_id)
+    assert (held.runbook, held.state) == ("scale-out", RunState.AWAITING_APPROVAL)
+    rig.triage(incident_id, ("gpu_fault", 0.93))
+    outcomes = rig.remediation.plan_incident(incident_id)
+    assert [(o.runbook, o.outcome) for o in outcomes] == [
+        ("scale-out", "denied"),
+        ("failover", "created"),
+    ]
+    runs = {run.runbook: run for run in rig.runs.for_incident(incident_id)}
+    assert runs["scale-out"].state is RunState.DENIED
+    assert runs["scale-out"].reason.startswith("withdrawn: triage says gpu_fault 0.93")
+    assert runs["failover"].state is RunState.AWAITING_APPROVAL
+    assert rig.target.calls == []
+
+
 def test_runbook_listing_no_hypotheses_runs_on_its_matchers(rig: Rig, tmp_path: Path) -> None:
     """A runbook that lists no hypotheses starts unattended whatever triage says."""
     folder = tmp_path / "runbooks"
