@@ -38,7 +38,8 @@ from bot.runbook.executor import RunbookExecutor
 from bot.runbook.guards import Guards
 from bot.runbook.loader import RunbookCatalog
 from bot.runbook.targets import KubernetesTargetConfig, TargetRegistry
-from bot.services.remediate import Remediation, card_state, run_story
+from bot.services.remediate import Remediation
+from bot.services.run_views import card_state, run_story
 from bot.settings import Settings
 from bot.slack_app.authorisation import SlackAuthoriser
 from bot.slack_app.deps import SlackDeps

@@ -45,11 +45,6 @@ from bot.services.change_status import change_status
 from bot.services.ingest_alerts import PROCESS_TASK
 from bot.services.relay_outbox import relay_outbox
 
-# Re-exported for the composition root, which still imports them from here.
-from bot.services.run_views import card_state as card_state
-from bot.services.run_views import run_story as run_story
-from bot.services.run_views import run_view as run_view
-
 log = structlog.get_logger(__name__)
 
 PLAN_TASK = "firebreak.runbooks.plan"
