@@ -210,6 +210,7 @@ def main() -> None:
         parser.error(f"unknown variant(s) {unknown}; known: {', '.join(VARIANTS)}")
     structlog.configure(logger_factory=structlog.ReturnLoggerFactory())
 
+    triage_at = triage_version()  # what this process imported, before anyone commits again
     folder = args.dir or Path(tempfile.mkdtemp(prefix="firebreak-bench-triage-"))
     keep = args.keep or args.dir is not None
     try:
@@ -232,7 +233,7 @@ def main() -> None:
     print(
         f"Triage measured through real Prometheus ({prometheus_version.split('(')[0].strip()}, "
         f"lookback {LOOKBACK_DELTA}) over promtool-backfilled simulator histories: "
-        f"{len(outcomes)} incidents, triage at bot/correlation {triage_version()}"
+        f"{len(outcomes)} incidents, triage at bot/correlation {triage_at}"
     )
     print()
     print("\n".join(table("kind (expected)", dict(by_kind))))

@@ -55,10 +55,19 @@ class Alert:
 
 
 def alert_for(
-    kind: str, model: str, fault: Fault | None, path: Path, alert_ts: float
+    kind: str,
+    model: str,
+    fault: Fault | None,
+    path: Path,
+    alert_ts: float,
+    *,
+    rolled_out_recently: bool = False,
 ) -> tuple[Alert, list[str]]:
     """The first alert a fault of `kind` on `model` raises by `alert_ts`, recorded at `path`,
     as Alertmanager groups it (by alertname, model_name); notes say what could not be found.
+
+    Server errors within 30 minutes of a rollout of the model (`rolled_out_recently`) raise
+    LLMErrorRatioAfterDeploy, and Alertmanager inhibits the generic LLMServerErrors.
 
     GPU alerts follow the shipped rules: one alert per faulty GPU (the one reporting the XID,
     or each thermally throttled GPU on the node) with its DCGM series labels, named by its own
@@ -66,6 +75,8 @@ def alert_for(
     incident is the group of the faulty model; its labels are what the group's alerts share.
     """
     names = ALERTS[kind]
+    if rolled_out_recently and names[0] == "LLMServerErrors":
+        names = ("LLMErrorRatioAfterDeploy",)
     static = {"alertname": names[0], "severity": SEVERITY[names[0]], "service": "llm-serving"}
     if kind not in GPU_KINDS or fault is None:
         keep = SERVING_ALERT_LABELS.get(names[0], ("model_name",))

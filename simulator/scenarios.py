@@ -256,7 +256,14 @@ def record_together(
             writer.write(out)
         alert_ts = start_ts + alert_at_s
         fault = faults[0] if faults else None
-        alert, notes = alert_for(scenario.kind, scenario.model, fault, path, alert_ts)
+        alert, notes = alert_for(
+            scenario.kind,
+            scenario.model,
+            fault,
+            path,
+            alert_ts,
+            rolled_out_recently=first.variant.decoy_rollout,  # 5-20 min before the alert
+        )
         recordings.append(
             Recording(
                 scenario=scenario,
