@@ -227,9 +227,7 @@ def correlate(
         breaker.record(ok=True)
         return series
 
-    topology, topology_queries = resolve(
-        catalogue, ask, labels, step_s=step, end_ts=now.timestamp()
-    )
+    topology, topology_queries = resolve(catalogue, ask, labels, step_s=step)
     scopes = topology.scopes()
     signals = catalogue.signals
     answers: list[_Answer] = []

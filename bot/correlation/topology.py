@@ -13,12 +13,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import structlog
 
-from bot.correlation.catalogue import Catalogue
+from bot.correlation.catalogue import Catalogue, LabelNames
 from bot.correlation.templates import Scope, ScopeError, matcher, regex_matcher, render_query
 from bot.domain.errors import UpstreamUnavailableError
 from bot.domain.findings import BadQueryError
@@ -75,7 +75,7 @@ class Topology:
     gpu_mapping: str = "none"  # "pod", "node" or "none"
     seen: frozenset[str] = frozenset()  # backends that answered: vllm, kube, dcgm
     missing: tuple[str, ...] = ()
-    model_label: str = "model_name"
+    names: LabelNames = field(default_factory=LabelNames)
     alerted_nodes: tuple[str, ...] = ()  # named by the incident's own labels
 
     @property
@@ -86,20 +86,21 @@ class Topology:
     def scopes(self) -> dict[Scope, str]:
         """The matchers each placeholder expands to; a scope not resolved is absent."""
         scopes: dict[Scope, str] = {}
+        names = self.names
         if self.models:
-            scopes[Scope.MODEL] = regex_matcher(self.model_label, self.models)
+            scopes[Scope.MODEL] = regex_matcher(names.model, self.models)
         if self.pods:
-            scopes[Scope.PODS] = _pods_matchers(self.pods)
+            scopes[Scope.PODS] = pods_matchers(names, self.pods)
         if self.gpus:
             scopes[Scope.GPUS] = ", ".join(
                 (
-                    regex_matcher("Hostname", [g.host for g in self.gpus]),
-                    regex_matcher("UUID", [g.uuid for g in self.gpus]),
+                    regex_matcher(names.gpu_host, [g.host for g in self.gpus]),
+                    regex_matcher(names.gpu_uuid, [g.uuid for g in self.gpus]),
                 )
             )
         if self.nodes:
-            scopes[Scope.NODES] = regex_matcher("node", self.nodes)
-            scopes[Scope.HOSTS] = regex_matcher("Hostname", self.nodes)
+            scopes[Scope.NODES] = regex_matcher(names.node, self.nodes)
+            scopes[Scope.HOSTS] = regex_matcher(names.gpu_host, self.nodes)
         return scopes
 
     def node_of(self, pod: str) -> str:
@@ -144,12 +145,13 @@ def replicaset_of(pod: Pod) -> str:
     return match["replicaset"] if match else ""
 
 
-def _pods_matchers(pods: Iterable[Pod]) -> str:
+def pods_matchers(names: LabelNames, pods: Iterable[Pod]) -> str:
+    """`namespace=~"…", pod=~"…"` for these pods, in the catalogue's label names."""
     pods = list(pods)
-    parts = [regex_matcher("pod", [p.name for p in pods])]
+    parts = [regex_matcher(names.pod, [p.name for p in pods])]
     namespaces = [p.namespace for p in pods if p.namespace]
     if namespaces:
-        parts.insert(0, regex_matcher("namespace", namespaces))
+        parts.insert(0, regex_matcher(names.namespace, namespaces))
     return ", ".join(parts)
 
 
@@ -166,12 +168,11 @@ def _last_value(series: Series) -> float:
 class _Resolver:
     """One resolution: asks through `ask`, remembers what failed, builds the Topology."""
 
-    def __init__(self, catalogue: Catalogue, ask: Ask, step_s: float, end_ts: float) -> None:
+    def __init__(self, catalogue: Catalogue, ask: Ask, step_s: float) -> None:
         self.names = catalogue.labels
         self.queries = catalogue.topology
         self._ask = ask
         self.step_s = step_s
-        self.end_ts = end_ts
         self.failures: list[str] = []
         self.queries_issued: list[str] = []
 
@@ -193,15 +194,16 @@ class _Resolver:
 
 
 def resolve(
-    catalogue: Catalogue, ask: Ask, labels: Mapping[str, str], *, step_s: float, end_ts: float
+    catalogue: Catalogue, ask: Ask, labels: Mapping[str, str], *, step_s: float
 ) -> tuple[Topology, list[str]]:
     """The incident's topology, and the PromQL it asked (for the report)."""
-    r = _Resolver(catalogue, ask, step_s, end_ts)
+    r = _Resolver(catalogue, ask, step_s)
     names = catalogue.labels
     model = labels.get(names.model, "")
     namespace = labels.get(names.namespace, "")
     seed_pod = labels.get(names.pod, "")
-    seed_nodes = sorted({labels[k] for k in NODE_LABELS if labels.get(k)})
+    node_labels = dict.fromkeys((names.gpu_host, names.node, *NODE_LABELS))
+    seed_nodes = sorted({labels[k] for k in node_labels if labels.get(k)})
     seen: set[str] = set()
 
     models = [model] if model else []
@@ -212,7 +214,7 @@ def resolve(
     if models:
         scope = [regex_matcher(names.model, models)]
         if namespaces:
-            scope.append(regex_matcher("namespace", namespaces))
+            scope.append(regex_matcher(names.namespace, namespaces))
         for series in r.ask(r.queries.pods, {Scope.MODEL: ", ".join(scope)}) or []:
             name = r.label(series, "pod")
             if not name:
@@ -233,7 +235,7 @@ def resolve(
         gpus=tuple(gpus),
         gpu_mapping=mapping,
         seen=frozenset(seen),
-        model_label=names.model,
+        names=names,
         alerted_nodes=tuple(seed_nodes),
     )
     return replace(topology, missing=tuple(_missing(topology, r.failures))), r.queries_issued
@@ -245,11 +247,13 @@ def _models_from_seeds(
     """Models serving on the incident's pod or nodes (a GPU alert names no model)."""
     pod_names = {seed_pod} if seed_pod else set()
     if seed_nodes:
-        on_nodes = r.ask(r.queries.pods_on_nodes, {Scope.NODES: regex_matcher("node", seed_nodes)})
+        nodes = {Scope.NODES: regex_matcher(r.names.node, seed_nodes)}
+        on_nodes = r.ask(r.queries.pods_on_nodes, nodes)
         for series in on_nodes or []:
             seen.add("kube")
             pod_names.add(r.label(series, "pod"))
-        mapped = r.ask(r.queries.gpus, {Scope.HOSTS: regex_matcher("Hostname", seed_nodes)})
+        hosts = {Scope.HOSTS: regex_matcher(r.names.gpu_host, seed_nodes)}
+        mapped = r.ask(r.queries.gpus, hosts)
         for series in mapped or []:
             seen.add("dcgm")
             if r.label(series, "pod"):
@@ -257,9 +261,9 @@ def _models_from_seeds(
     pod_names.discard("")
     if not pod_names:
         return []
-    scope = regex_matcher("pod", sorted(pod_names))
+    scope = regex_matcher(r.names.pod, sorted(pod_names))
     if namespace:
-        scope += ", " + matcher("namespace", namespace)
+        scope += ", " + matcher(r.names.namespace, namespace)
     found = r.ask(r.queries.models, {Scope.PODS: scope}) or []
     return sorted({r.label(s, "model") for s in found if r.label(s, "model")})
 
@@ -270,7 +274,7 @@ def _with_kube_state(
     """Nodes, ReplicaSets, images, readiness and restarts from kube-state-metrics."""
     if not pods:
         return pods
-    scopes = {Scope.PODS: _pods_matchers(pods.values())}
+    scopes = {Scope.PODS: pods_matchers(r.names, pods.values())}
     updates: dict[tuple[str, str], dict[str, Any]] = {key: {} for key in pods}
 
     def each(template: str) -> Iterable[tuple[tuple[str, str], Series]]:
@@ -311,9 +315,10 @@ def _gpus(
         return [], "none"
     answer = None
     if nodes:
-        answer = r.ask(r.queries.gpus, {Scope.HOSTS: regex_matcher("Hostname", nodes)})
+        answer = r.ask(r.queries.gpus, {Scope.HOSTS: regex_matcher(r.names.gpu_host, nodes)})
     if not answer and pod_names:  # dcgm-exporter's Hostname may not be the node's name
-        answer = r.ask(r.queries.gpus_of_pods, {Scope.PODS: _pods_matchers(pods.values())})
+        scopes = {Scope.PODS: pods_matchers(r.names, pods.values())}
+        answer = r.ask(r.queries.gpus_of_pods, scopes)
     found = [
         Gpu(r.label(s, "gpu_host"), r.label(s, "gpu"), r.label(s, "gpu_uuid"), r.label(s, "pod"))
         for s in answer or []
@@ -322,7 +327,7 @@ def _gpus(
     if found:
         seen.add("dcgm")
     mapped = any(g.pod for g in found)
-    alerted = labels.get("UUID", "")
+    alerted = labels.get(r.names.gpu_uuid, "")
     if mapped and pod_names:
         chosen = [g for g in found if g.pod in pod_names or g.uuid == alerted]
         mapping = "pod"
@@ -340,7 +345,7 @@ def _missing(topology: Topology, failures: Sequence[str]) -> list[str]:
         notes.append(f"topology queries failed: {failures[0]}")
     if not topology.models:
         notes.append(
-            f"no model resolved (no {topology.model_label} label on the incident, and no vLLM "
+            f"no model resolved (no {topology.names.model} label on the incident, and no vLLM "
             "pod found on its node or pod); serving signals cannot be scoped"
         )
     elif not topology.pods:

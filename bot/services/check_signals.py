@@ -42,7 +42,7 @@ def check_signals(
     def ask(promql: str) -> list[Series]:
         return source.query_range(promql, start, now, step_s)
 
-    topology, _ = resolve(catalogue, ask, labels, step_s=step_s, end_ts=now.timestamp())
+    topology, _ = resolve(catalogue, ask, labels, step_s=step_s)
     scopes = topology.scopes()
     probes = []
     for signal in catalogue.signals:
