@@ -62,8 +62,12 @@ def check(settings: Settings, model: str, namespace: str, window_s: float) -> in
         print(f"    {pod.namespace}/{pod.name}  {where}" + (f"  {state}" if state else ""))
     print(f"  nodes: {', '.join(topology.nodes) or '-'}")
     print(f"  GPUs ({len(topology.gpus)}, mapped by {topology.gpu_mapping}):")
-    for gpu in topology.gpus:
-        print(f"    {gpu.host} gpu {gpu.gpu} {gpu.uuid}" + (f" pod {gpu.pod}" if gpu.pod else ""))
+    if topology.gpu_mapping == "node":
+        for node in topology.nodes:
+            indexes = ", ".join(g.gpu for g in topology.gpus_on(node))
+            print(f"    {node}: gpu {indexes or '-'}")
+    for gpu in topology.gpus if topology.gpu_mapping == "pod" else ():
+        print(f"    {gpu.host} gpu {gpu.gpu} {gpu.uuid} pod {gpu.pod or '-'}")
     images = sorted({p.image for p in topology.pods if p.image})
     print(f"  images: {', '.join(images) or '-'}")
     for note in topology.missing:
