@@ -94,6 +94,7 @@ VARIANTS: dict[str, Variant] = {
         Variant("old-vllm-names", vllm_names="old"),
         Variant("old-dcgm-names", dcgm_names="old"),
         Variant("shared-nodes", shared_nodes=True),
+        Variant("shared-nodes-no-pod-mapping", shared_nodes=True, pod_mapping=False),
         Variant("decoy-rollout", decoy_rollout=True),
     )
 }
