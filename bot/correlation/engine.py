@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -140,6 +140,15 @@ def _evaluate(
     return finding, [] if chosen is None else list(chosen.points)
 
 
+def _with_pod(finding: Finding, topology: Topology) -> Finding:
+    """A GPU finding names the model's pod on that GPU too, when the topology knows it."""
+    labels = finding.series_labels
+    if "pod" in labels or not {"Hostname", "gpu"} <= labels.keys():
+        return finding
+    pod = topology.pod_on(labels["Hostname"], labels["gpu"])
+    return replace(finding, series_labels={**labels, "pod": pod}) if pod else finding
+
+
 def _chart_rank(finding: Finding, lead: Sequence[str]) -> tuple[int, float]:
     """Charts follow the top hypothesis's evidence, then the largest deviations."""
     position = lead.index(finding.signal) if finding.signal in lead else len(lead)
@@ -248,7 +257,10 @@ def correlate(
     order = {s.name: i for i, s in enumerate(signals)}
     answers.sort(key=lambda a: order[a.signal.name])
 
-    evaluated = [_evaluate(a, window_start.timestamp(), policy) for a in answers]
+    evaluated = [
+        (_with_pod(f, topology), points)
+        for f, points in (_evaluate(a, window_start.timestamp(), policy) for a in answers)
+    ]
     rollout = evidence.rollout_finding(topology, rollout_split.timestamp())
     death = evidence.engine_death_finding(topology, window_start.timestamp(), now.timestamp(), step)
     findings = [f for f, _ in evaluated] + [rollout, death]

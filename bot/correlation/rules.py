@@ -140,7 +140,7 @@ def evaluate_xid(
 
 def _where(finding: Finding) -> str:
     labels = finding.series_labels
-    parts = [f"{k}={labels[k]}" for k in ("Hostname", "hostname", "gpu") if k in labels]
+    parts = [f"{k}={labels[k]}" for k in ("Hostname", "gpu", "pod") if k in labels]
     return " on " + " ".join(dict.fromkeys(parts)) if parts else ""
 
 

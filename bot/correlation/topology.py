@@ -103,8 +103,13 @@ class Topology:
             scopes[Scope.HOSTS] = regex_matcher(names.gpu_host, self.nodes)
         return scopes
 
-    def node_of(self, pod: str) -> str:
-        return next((p.node for p in self.pods if p.name == pod and p.node), "")
+    def pod_on(self, host: str, gpu: str) -> str:
+        """The model's pod on this GPU: dcgm-exporter's mapping, else the one pod on its node."""
+        mapped = next((g.pod for g in self.gpus if (g.host, g.gpu) == (host, gpu) and g.pod), "")
+        if mapped:
+            return mapped
+        on_node = {p.name for p in self.pods if p.node == host}
+        return on_node.pop() if len(on_node) == 1 else ""
 
     def gpus_on(self, node: str) -> list[Gpu]:
         return [g for g in self.gpus if g.host == node]

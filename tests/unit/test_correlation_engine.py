@@ -213,3 +213,16 @@ def test_series_have_no_model_label_on_gpus() -> None:
     correlate(source, LABELS, [], ALERT_AT, NOW)
     gpu_queries = [c.promql for c in source.calls if GPUS_QUERY in c.promql]
     assert gpu_queries and all(f'Hostname="{NODE}"' in q for q in gpu_queries)
+
+
+def test_a_gpu_finding_names_the_node_gpu_and_pod() -> None:
+    """An XID on the model's GPU is reported with its node, GPU index and the pod on it."""
+    source = fleet(**{"DCGM_FI_DEV_XID_ERRORS": stepped(GPU, 0, 79, ONSET)})
+    report = correlate(source, LABELS, ["GPUXidError"], ALERT_AT, NOW)
+    xid = report.finding("xid_errors")
+    assert xid is not None
+    assert xid.moved
+    assert xid.series_labels == {**GPU, "pod": POD["pod"]}
+    assert report.top is not None
+    assert report.top.kind is HypothesisKind.GPU_FAULT
+    assert f"Hostname={NODE} gpu=0 pod={POD['pod']}" in report.top.explanation
