@@ -9,9 +9,9 @@ from bot.domain.alerts import Alert, AlertGroup, AlertStatus
 from bot.domain.incidents import Incident, IncidentStatus
 from bot.domain.timeline import EventKind, TimelineEvent
 from bot.ports import Store, UnitOfWork
+from bot.services.queue_triage import queue_triage
 
 PROCESS_TASK = "firebreak.incidents.process"
-TRIAGE_TASK = "firebreak.triage.incident"
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,8 @@ def ingest_alerts(
         changed = [i for i in touched.values() if _settle(tx, i, group, now, counts)]
         outbox_ids = tuple(tx.outbox.add(PROCESS_TASK, [i.id]) for i in changed)
         if counts.get("new_firing") or counts.get("refired"):
-            outbox_ids += (tx.outbox.add(TRIAGE_TASK, [incident.id]),)
+            queued = queue_triage(tx, incident.id, now)
+            outbox_ids += (queued,) if queued is not None else ()
         return IngestResult(False, tuple(i.id for i in changed), outbox_ids, counts)
 
 

@@ -1,23 +1,22 @@
-"""Triage an incident: correlate its scope's metrics, rank causes, link related incidents."""
+"""Triage an incident: correlate its scope's metrics, rank causes, relate it to its storm."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from bot.correlation.catalogue import Catalogue
 from bot.correlation.engine import correlate
 from bot.domain.errors import NotFoundError
 from bot.domain.findings import TriageReport
-from bot.domain.incidents import Incident
 from bot.domain.timeline import EventKind, TimelineEvent
-from bot.ports import MetricsSource, Store, UnitOfWork
+from bot.ports import MetricsSource, Store
 from bot.services.ingest_alerts import PROCESS_TASK
+from bot.services.queue_triage import begin_triage, settle_triage
+from bot.services.relate_incidents import join_storm
 
 PLAN_TASK = "firebreak.runbooks.plan"
-RELATED_LABELS = ("model_name", "service")
-RELATED_WINDOW = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -30,23 +29,6 @@ class TriageWindows:
     rate_window_s: float = 60.0
 
 
-def related_incidents(tx: UnitOfWork, incident: Incident) -> list[Incident]:
-    """Other incidents on the same model or service that overlap this one in time."""
-    scope = {k: incident.labels[k] for k in RELATED_LABELS if k in incident.labels}
-    if not scope:
-        return []
-    related = []
-    for other in tx.incidents.list(limit=200):
-        if other.id == incident.id or not any(other.labels.get(k) == v for k, v in scope.items()):
-            continue
-        ended = other.resolved_at or incident.triggered_at
-        if ended >= incident.triggered_at - RELATED_WINDOW and other.triggered_at <= (
-            incident.resolved_at or other.triggered_at + RELATED_WINDOW
-        ):
-            related.append(other)
-    return related
-
-
 def triage_incident(
     store: Store,
     metrics: MetricsSource,
@@ -56,20 +38,23 @@ def triage_incident(
     windows: TriageWindows = TriageWindows(),  # frozen: sharing it is safe
     *,
     catalogue: Catalogue | None = None,
+    follow_up_s: float = 0.0,
 ) -> TriageReport:
     """Correlate, store the ranked report, note it on the timeline, and queue chat and runbooks.
 
-    The alerts of related incidents (same model or service, overlapping in time) count as
-    evidence too, and each related incident is linked both ways once.
+    The incident joins its scope's storm (bot/services/relate_incidents.py) the first time; the
+    storm's alert names (bounded) count as evidence too. `follow_up_s` > 0 says a follow-up
+    triage will run that much later: until then no other triage is queued for the incident.
     """
     with store.transaction() as tx:
         incident = tx.incidents.get(incident_id)
         if incident is None:
             raise NotFoundError(f"INC-{incident_id} does not exist")
-        related = related_incidents(tx, incident)
+        begin_triage(tx, incident_id)
         alert_names = {a["name"] for a in tx.alerts.for_incident(incident_id)}
-        for other in related:
-            alert_names |= {a["name"] for a in tx.alerts.for_incident(other.id)}
+        storm = join_storm(tx, incident, alert_names, now)
+    if storm is not None:
+        alert_names |= set(storm.alert_names)
     report = correlate(
         metrics,
         dict(incident.labels),
@@ -83,7 +68,12 @@ def triage_incident(
         rate_window_s=windows.rate_window_s,
         catalogue=catalogue,
     )
-    document = {**report.to_dict(), "related_incidents": [o.id for o in related]}
+    related = storm.others(incident_id) if storm is not None else []
+    document = {
+        **report.to_dict(),
+        "related_incidents": [m.id for m in related],
+        "storm": storm.to_dict() if storm is not None else None,
+    }
     with store.transaction() as tx:
         tx.incidents.save_triage(incident_id, document)
         tx.timeline.append(
@@ -101,28 +91,7 @@ def triage_incident(
                 actor="triage",
             )
         )
-        for other in related:
-            _link(tx, incident, other, now)
         tx.outbox.add(PROCESS_TASK, [incident_id])
         tx.outbox.add(PLAN_TASK, [incident_id])
+        settle_triage(tx, incident_id, now, follow_up_s)
     return report
-
-
-def _link(tx: UnitOfWork, incident: Incident, other: Incident, now: datetime) -> None:
-    """Record the relation on both timelines, once per pair."""
-    low, high = sorted((incident.id, other.id))
-    if not tx.ledger.claim(low, f"related:{high}"):
-        return
-    tx.ledger.complete(low, f"related:{high}")
-    for this, that in ((incident, other), (other, incident)):
-        tx.timeline.append(
-            TimelineEvent(
-                this.id,
-                now,
-                EventKind.NOTE,
-                f"Related to {that.ref} ({that.title}): same model or service, overlapping in time",
-                {"related_incident": that.id},
-                actor="triage",
-            )
-        )
-        tx.outbox.add(PROCESS_TASK, [this.id])

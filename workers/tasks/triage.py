@@ -34,6 +34,7 @@ def incident(self: Task, incident_id: int, follow_up: bool = True) -> None:
             settings.home / "charts",
             windows,
             catalogue=c.signals,
+            follow_up_s=settings.triage_follow_up_s if follow_up else 0.0,
         )
         relay_outbox(c.store, c.tasks)
     if follow_up and settings.triage_follow_up_s > 0:

@@ -1,0 +1,186 @@
+"""Alert-storm benchmark: N Alertmanager groups on one service against N groups on N services.
+
+Each shape gets a fresh database and Redis queue. The groups are stored through the real
+ingest service and relayed to a real `firebreak worker` on real Redis (no Prometheus, so
+triage answers "unavailable" quickly and the figures measure Firebreak's own bookkeeping).
+Prints, per shape: tasks queued through the outbox, timeline notes written, how many incidents
+were triaged 30 s after every group was stored, and the time until all were triaged.
+Not a test: figures, never a gate.
+
+    python bench/storm.py [--groups 300] [--postgres] [--timeout-s 180] [--concurrency 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from sqlalchemy import create_engine, func, select
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.adapters import sql_tables as t  # noqa: E402
+from bot.adapters.sql_migrations import upgrade  # noqa: E402
+from bot.bootstrap import Container  # noqa: E402
+from bot.domain.alerts import AlertGroup, delivery_hash  # noqa: E402
+from bot.services.ingest_alerts import ingest_alerts  # noqa: E402
+from bot.services.relay_outbox import relay_outbox  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from tests.processes import wait_for  # noqa: E402
+from tests.redis_server import RedisServer  # noqa: E402
+
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+STARTS_AT = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+
+
+def storm_group(index: int, service: str) -> dict[str, Any]:
+    """One GPU-node group: scoped by node and service only, as node alerts are."""
+    labels = {
+        "alertname": "GPUXidError",
+        "severity": "critical",
+        "service": service,
+        "Hostname": f"gpu-node-{index:03d}",
+    }
+    starts = (STARTS_AT + timedelta(seconds=index)).isoformat().replace("+00:00", "Z")
+    return {
+        "version": "4",
+        "groupKey": f'{{}}:{{Hostname="gpu-node-{index:03d}", service="{service}"}}',
+        "status": "firing",
+        "receiver": "firebreak",
+        "groupLabels": {"Hostname": labels["Hostname"], "service": service},
+        "commonLabels": labels,
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager:9093",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": labels,
+                "annotations": {"summary": f"XID on gpu-node-{index:03d}"},
+                "startsAt": starts,
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "http://prometheus:9090/graph",
+                "fingerprint": f"{index:016x}",
+            }
+        ],
+    }
+
+
+def fresh_database(home: Path, postgres: bool) -> str:
+    if not postgres:
+        return f"sqlite:///{home / 'storm.db'}"
+    name = f"firebreak_storm_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"postgresql://postgres@127.0.0.1:5432/{name}"
+
+
+def run_shape(shape: str, groups: int, redis_url: str, args: argparse.Namespace) -> None:
+    home = Path(tempfile.mkdtemp(prefix=f"firebreak-storm-{shape}-"))
+    database_url = fresh_database(home, args.postgres)
+    upgrade(database_url)
+    settings = Settings(
+        home=home,
+        database_url=database_url,
+        redis_url=redis_url,
+        triage_follow_up_s=0,
+    )
+    container = Container(settings)
+    container.redis.flushdb()
+    log = (home / "worker.log").open("wb")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "worker", "--concurrency", str(args.concurrency)],
+        env=settings.as_env(),
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+
+    def count(query: Any) -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def triaged() -> int:
+        return count(select(func.count()).where(t.incidents.c.triage.is_not(None)))
+
+    try:
+        wait_for(lambda: b"ready." in (home / "worker.log").read_bytes(), timeout_s=60)
+        bodies = [
+            json.dumps(storm_group(i, "llm-serving" if shape == "one-service" else f"svc-{i:03d}"))
+            for i in range(groups)
+        ]
+        started = time.perf_counter()
+        for raw in bodies:
+            group = AlertGroup.model_validate_json(raw)
+            ingest_alerts(
+                container.store,
+                group,
+                delivery_hash(raw.encode()),
+                datetime.now(UTC),
+                timedelta(minutes=30),
+            )
+            relay_outbox(container.store, container.tasks)
+        stored_s = time.perf_counter() - started
+        deadline = started + stored_s + args.timeout_s
+        at_30s: int | None = None
+        done_s: float | None = None
+        while time.perf_counter() < deadline:
+            now = time.perf_counter()
+            n = triaged()
+            if at_30s is None and now >= started + stored_s + 30:
+                at_30s = n
+            if n >= groups:
+                done_s = now - started
+                break
+            time.sleep(0.2)
+        if at_30s is None:
+            at_30s = triaged()
+        outbox_rows = count(select(func.count()).select_from(t.outbox))
+        notes = count(select(func.count()).where(t.timeline_events.c.kind == "note"))
+        events = count(select(func.count()).select_from(t.timeline_events))
+        done = f"{done_s:.1f} s" if done_s is not None else f"not within {args.timeout_s:.0f} s"
+        print(f"{shape:<14} {groups} groups on {'SQLite' if not args.postgres else 'PostgreSQL'}")
+        print(f"  stored in        {stored_s:.1f} s")
+        print(f"  tasks queued     {outbox_rows} (outbox rows, when triage finished or stopped)")
+        print(f"  timeline notes   {notes} (of {events} timeline events)")
+        print(f"  triaged at +30 s {at_30s} of {groups}")
+        print(f"  all triaged in   {done} ({triaged()} of {groups} triaged)")
+        sys.stdout.flush()
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        log.close()
+        container.store.dispose()
+        engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--groups", type=int, default=300)
+    parser.add_argument("--postgres", action="store_true", help="PostgreSQL at 127.0.0.1:5432")
+    parser.add_argument("--timeout-s", type=float, default=180.0)
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--shape", choices=["one-service", "many-services", "both"], default="both")
+    args = parser.parse_args()
+    shapes = ["one-service", "many-services"] if args.shape == "both" else [args.shape]
+    server = RedisServer(Path(tempfile.mkdtemp(prefix="firebreak-storm-redis-")))
+    redis_url = server.start()
+    try:
+        for shape in shapes:
+            run_shape(shape, args.groups, redis_url, args)
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""Storms: incidents on one scope within a time window, related through one bounded record.
+
+Incidents are related by their most specific scope label only: `model_name` when the alert
+names a model, else `service`. `service` is often one value for a whole fleet
+(`service="llm-serving"`), so relating a model's incident to every other incident on the
+service would relate everything to everything; a model's blast radius is its own. An incident
+with neither label relates to nothing.
+
+Every incident on a scope that arrives within `window` of the storm's span joins the same storm;
+the storm is led by its first incident and keeps a capped list of members and alert names, so a
+storm of any size costs each incident a constant amount of work, notes and tasks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+SCOPE_LABELS = ("model_name", "service")  # most specific first
+MAX_SHOWN_MEMBERS = 10
+MAX_ALERT_NAMES = 50
+LEAD_NOTE_AT = (2, 10, 100, 1000)  # storm sizes the lead's timeline is told about
+DEFAULT_WINDOW = timedelta(hours=1)
+
+
+def storm_scope(labels: dict[str, str]) -> str | None:
+    """The scope an incident relates on, as `label=value`: its most specific scope label."""
+    for label in SCOPE_LABELS:
+        value = labels.get(label)
+        if value:
+            return f"{label}={value}"
+    return None
+
+
+@dataclass(frozen=True)
+class StormMember:
+    id: int
+    title: str
+
+    @property
+    def ref(self) -> str:
+        return f"INC-{self.id}"
+
+
+@dataclass(frozen=True)
+class Storm:
+    """A storm's bounded record: size and span exact, members and alert names capped."""
+
+    lead_id: int
+    scope: str
+    opened_at: datetime
+    last_at: datetime
+    size: int
+    members: tuple[StormMember, ...]
+    alert_names: tuple[str, ...]
+
+    @classmethod
+    def open(cls, scope: str, member: StormMember, alert_names: set[str], at: datetime) -> Storm:
+        """A storm of one, led by `member`."""
+        return cls(member.id, scope, at, at, 1, (member,), _capped(set(), alert_names))
+
+    def accepts(self, at: datetime, window: timedelta) -> bool:
+        """Whether an incident triggered at `at` falls within `window` of the storm's span."""
+        return self.opened_at - window <= at <= self.last_at + window
+
+    def predates(self, at: datetime, window: timedelta) -> bool:
+        """Whether `at` lies before this storm's span (and window): too old to join or lead."""
+        return at < self.opened_at - window
+
+    def joined(self, member: StormMember, alert_names: set[str], at: datetime) -> Storm:
+        """The storm with one more member; the shown list and alert names stay capped."""
+        shown = (*self.members, member) if len(self.members) < MAX_SHOWN_MEMBERS else self.members
+        return replace(
+            self,
+            opened_at=min(self.opened_at, at),
+            last_at=max(self.last_at, at),
+            size=self.size + 1,
+            members=shown,
+            alert_names=_capped(set(self.alert_names), alert_names),
+        )
+
+    def others(self, incident_id: int, limit: int = MAX_SHOWN_MEMBERS) -> list[StormMember]:
+        """Shown members other than `incident_id`, at most `limit`."""
+        return [m for m in self.members if m.id != incident_id][:limit]
+
+    def describe(self, incident_id: int, limit: int = 5) -> str:
+        """`INC-1 (title), INC-2 (title) and 47 more`: the storm's other incidents, bounded."""
+        shown = self.others(incident_id, limit)
+        text = ", ".join(f"{m.ref} ({m.title})" for m in shown)
+        hidden = self.size - 1 - len(shown)
+        return f"{text} and {hidden} more" if hidden > 0 else text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "lead": self.lead_id,
+            "scope": self.scope,
+            "opened_at": self.opened_at.isoformat(),
+            "last_at": self.last_at.isoformat(),
+            "size": self.size,
+            "members": [{"id": m.id, "title": m.title} for m in self.members],
+            "alert_names": list(self.alert_names),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Storm:
+        return cls(
+            lead_id=int(data["lead"]),
+            scope=str(data["scope"]),
+            opened_at=datetime.fromisoformat(data["opened_at"]),
+            last_at=datetime.fromisoformat(data["last_at"]),
+            size=int(data["size"]),
+            members=tuple(StormMember(int(m["id"]), str(m["title"])) for m in data["members"]),
+            alert_names=tuple(str(n) for n in data["alert_names"]),
+        )
+
+
+def _capped(known: set[str], new: set[str]) -> tuple[str, ...]:
+    """Known names first, then new ones in order, at most MAX_ALERT_NAMES."""
+    names = sorted(known)
+    for name in sorted(new - known):
+        if len(names) >= MAX_ALERT_NAMES:
+            break
+        names.append(name)
+    return tuple(sorted(names))
