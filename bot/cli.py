@@ -39,6 +39,12 @@ def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from bot.cli_runbooks import check_startup
     from workers.app import ALL_QUEUES, create_celery
 
+    if args.check:
+        from workers.heartbeat import HEARTBEAT_MAX_AGE_S, heartbeat_age_s
+
+        age_s = heartbeat_age_s(settings)
+        print("worker: no heartbeat" if age_s is None else f"worker: heartbeat {age_s:.0f}s ago")
+        return 0 if age_s is not None and age_s < HEARTBEAT_MAX_AGE_S else 1
     check_startup(settings)
     app = create_celery(settings)
     argv = [
@@ -140,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="a Celery worker on every queue")
     worker.add_argument("--queues", default="")
     worker.add_argument("--concurrency", type=int, default=2)
+    worker.add_argument(
+        "--check", action="store_true", help="liveness: exit 1 unless a worker here can consume"
+    )
     worker.set_defaults(handler=_cmd_worker)
     sub.add_parser("beat", help="the periodic scheduler").set_defaults(handler=_cmd_beat)
     db = sub.add_parser("db", help="database schema")

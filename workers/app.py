@@ -1,11 +1,23 @@
-"""The Celery app: Redis broker, at-least-once delivery, routes and the beat schedule."""
+"""The Celery app: Redis broker, at-least-once delivery, routes, time limits and the beat schedule.
+
+Delivery is at least once: tasks are acknowledged after they ran (late acks), so a worker killed
+mid-task leaves the message in Redis's unacked index and another worker gets it once the
+visibility timeout (FIREBREAK_BROKER_VISIBILITY_TIMEOUT_S) has passed. Redis applies that one
+timeout to every queue, so each queue's time limit is kept well below it (a live task is never
+handed to a second worker), and so is every countdown a message waits out in a worker; longer
+delays wait in the database's outbox instead (workers/deferral.py).
+"""
 
 from __future__ import annotations
 
-from celery import Celery
+from typing import Any
+
+from celery import Celery, Task
 
 from bot.settings import Settings
-from workers.routes import QUEUES, TASK_ROUTES
+from workers.broker import TRANSPORT
+from workers.heartbeat import Heartbeat
+from workers.routes import QUEUE_TIME_LIMITS_S, QUEUES, TASK_ROUTES, queue_of
 
 TASK_MODULES = [
     "workers.tasks.triage",
@@ -15,7 +27,40 @@ TASK_MODULES = [
     "workers.tasks.alerts",
     "workers.tasks.notify",
     "workers.tasks.runbooks",
+    "workers.tasks.retention",
 ]
+# Fractions of the visibility timeout a task may run, and a message may wait in a worker.
+TIME_LIMIT_SHARE = 0.5
+COUNTDOWN_SHARE = 0.25
+SOFT_LIMIT_MARGIN_S = 5.0
+
+
+def task_time_limit_s(settings: Settings, queue: str) -> float:
+    """The hard time limit of tasks on `queue`: its table entry, capped below the visibility
+    timeout (and, for chat posts, below the ledger claim's lease)."""
+    limit = min(
+        QUEUE_TIME_LIMITS_S.get(queue, 60.0),
+        settings.broker_visibility_timeout_s * TIME_LIMIT_SHARE,
+    )
+    if queue == "notify":
+        limit = min(limit, settings.chat_claim_lease_s * TIME_LIMIT_SHARE)
+    return max(limit, 2.0)
+
+
+def max_countdown_s(settings: Settings) -> float:
+    """The longest delay a message may wait out in a worker before it would be redelivered."""
+    return settings.broker_visibility_timeout_s * COUNTDOWN_SHARE
+
+
+class QueueTimeLimits:
+    """Celery task annotation: each task gets its queue's time limits."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def annotate(self, task: Task) -> dict[str, Any]:
+        limit = task_time_limit_s(self._settings, queue_of(task.name))
+        return {"time_limit": limit, "soft_time_limit": max(1.0, limit - SOFT_LIMIT_MARGIN_S)}
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -23,11 +68,13 @@ def create_celery(settings: Settings) -> Celery:
     broker = settings.redis_url or "redis://127.0.0.1:6379/0"
     app = Celery("firebreak", broker=broker, include=TASK_MODULES)
     app.conf.update(
+        broker_transport=TRANSPORT,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_default_queue="ingest",
         task_routes=TASK_ROUTES,
+        task_annotations=[QueueTimeLimits(settings)],
         task_ignore_result=True,
         task_serializer="json",
         accept_content=["json"],
@@ -55,8 +102,13 @@ def create_celery(settings: Settings) -> Celery:
                 "task": "firebreak.runbooks.sweep",
                 "schedule": settings.runbook_sweep_interval_s,
             },
+            "prune-records": {
+                "task": "firebreak.retention.prune",
+                "schedule": settings.retention_interval_s,
+            },
         },
     )
+    app.steps["consumer"].add(Heartbeat)
     app.conf.task_queues = None
     app.conf.task_create_missing_queues = True
     app.firebreak_settings = settings

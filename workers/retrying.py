@@ -8,7 +8,13 @@ from contextlib import contextmanager
 
 from celery import Task
 
-from bot.domain.errors import RateLimitedError, StoreUnavailableError, UpstreamUnavailableError
+from bot.domain.errors import (
+    RateLimitedError,
+    StepInFlightError,
+    StoreUnavailableError,
+    UpstreamUnavailableError,
+)
+from workers.app import max_countdown_s
 
 MAX_BACKOFF_S = 300
 RATE_LIMIT_JITTER_S = 1.0
@@ -24,6 +30,12 @@ def retry_on_unavailable(task: Task, max_retries: int = 10) -> Iterator[None]:
         # the retries of many paced tasks over the next second instead of one instant.
         countdown = exc.retry_after_s + random.uniform(0, RATE_LIMIT_JITTER_S)
         raise task.retry(exc=exc, countdown=countdown, max_retries=None) from exc
+    except StepInFlightError as exc:
+        # Bounded by the claim's lease: after it the step is taken over, never waited on again.
+        raise task.retry(exc=exc, countdown=exc.retry_after_s, max_retries=None) from exc
     except (UpstreamUnavailableError, StoreUnavailableError) as exc:
-        countdown = min(MAX_BACKOFF_S, 2**task.request.retries)
+        # Below the broker's countdown bound, so a waiting retry is never redelivered early.
+        settings = getattr(task.app, "firebreak_settings", None)
+        bound = max_countdown_s(settings) if settings is not None else MAX_BACKOFF_S
+        countdown = min(MAX_BACKOFF_S, bound, 2**task.request.retries)
         raise task.retry(exc=exc, countdown=countdown, max_retries=max_retries) from exc

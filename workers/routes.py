@@ -1,4 +1,4 @@
-"""The one route table: which queue each task runs on."""
+"""The one route table: which queue each task runs on, and how long a task on each may run."""
 
 from __future__ import annotations
 
@@ -8,9 +8,29 @@ TASK_ROUTES: dict[str, dict[str, str]] = {
     "firebreak.incidents.*": {"queue": "ingest"},
     "firebreak.outbox.*": {"queue": "ingest"},
     "firebreak.alerts.*": {"queue": "ingest"},
+    "firebreak.retention.*": {"queue": "ingest"},
     "firebreak.triage.*": {"queue": "triage"},
     "firebreak.runbooks.*": {"queue": "actions"},
     "firebreak.notify.*": {"queue": "notify"},
     "firebreak.summary.*": {"queue": "llm"},
     "firebreak.postmortem.*": {"queue": "llm"},
 }
+
+# Tasks are short: load by id, call one service. A task past its queue's limit is killed (and,
+# acked late, redelivered), so no task outlives the broker's visibility timeout (see app.py).
+QUEUE_TIME_LIMITS_S: dict[str, float] = {
+    "ingest": 30.0,
+    "triage": 120.0,
+    "actions": 60.0,
+    "notify": 30.0,
+    "llm": 120.0,
+    "retry": 60.0,
+}
+
+
+def queue_of(task_name: str) -> str:
+    """The queue a task is routed to (the default queue when no route matches)."""
+    for pattern, route in TASK_ROUTES.items():
+        if task_name == pattern or (pattern.endswith("*") and task_name.startswith(pattern[:-1])):
+            return route["queue"]
+    return "ingest"

@@ -35,8 +35,12 @@ class SqlOutbox:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def add(self, task: str, args: list[Any]) -> int:
-        values = {"task": task, "args": args, "created_at": utc_now()}
+    def add(self, task: str, args: list[Any], delay_s: float = 0.0) -> int:
+        """A row for the relayer; with `delay_s` it is not relayed before that many seconds
+        (delayed work waits here, in the database, not as a countdown message in the broker).
+        `created_at` is when a row is due: its write time, or later for delayed work."""
+        due_at = utc_now() + timedelta(seconds=max(0.0, delay_s))
+        values = {"task": task, "args": args, "created_at": due_at}
         result = self._conn.execute(insert(t.outbox), values)
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
@@ -83,16 +87,20 @@ class SqlOutbox:
             )
 
     def pending(self) -> list[tuple[int, str, list[Any]]]:
-        """Every row not yet dispatched, oldest first (for inspection and tests)."""
+        """Every due row not yet dispatched, oldest first (for inspection and tests); delayed
+        work not yet due is left out."""
         query = (
             select(t.outbox.c.id, t.outbox.c.task, t.outbox.c.args)
-            .where(t.outbox.c.dispatched_at.is_(None))
+            .where(t.outbox.c.dispatched_at.is_(None), t.outbox.c.created_at <= utc_now())
             .order_by(t.outbox.c.id)
         )
         return [(int(r.id), r.task, list(r.args)) for r in self._conn.execute(query)]
 
     def count_pending(self) -> int:
-        query = select(func.count()).where(t.outbox.c.dispatched_at.is_(None))
+        """How many rows `pending()` would answer: the backlog a broker outage leaves."""
+        query = select(func.count()).where(
+            t.outbox.c.dispatched_at.is_(None), t.outbox.c.created_at <= utc_now()
+        )
         return int(self._conn.execute(query).scalar_one())
 
 
@@ -119,6 +127,32 @@ class SqlLedger:
         )
         value = self._conn.execute(query).scalar_one_or_none()
         return None if value is None else dict(value)
+
+    def take_over(self, incident_id: int, step: str, lease_s: float) -> bool:
+        """Re-claim a step whose open claim is older than `lease_s` (its holder died or hung past
+        every time limit); True when this caller now holds it. Its outcome is unknown."""
+        now = utc_now()
+        result = self._conn.execute(
+            update(t.ledger)
+            .where(
+                t.ledger.c.incident_id == incident_id,
+                t.ledger.c.step == step,
+                t.ledger.c.completed_at.is_(None),
+                t.ledger.c.claimed_at < now - timedelta(seconds=lease_s),
+            )
+            .values(claimed_at=now)
+        )
+        return result.rowcount == 1
+
+    def claim_age_s(self, incident_id: int, step: str) -> float | None:
+        """Seconds since an open (uncompleted) claim was made; None when there is none."""
+        query = select(t.ledger.c.claimed_at).where(
+            t.ledger.c.incident_id == incident_id,
+            t.ledger.c.step == step,
+            t.ledger.c.completed_at.is_(None),
+        )
+        claimed_at = self._conn.execute(query).scalar_one_or_none()
+        return None if claimed_at is None else (utc_now() - claimed_at).total_seconds()
 
     def release(self, incident_id: int, step: str) -> None:
         """Forget an uncompleted claim: the side effect is known not to have happened."""

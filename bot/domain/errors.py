@@ -5,6 +5,7 @@ FirebreakError
 │   └── RateLimitedError       it asked us to come back after retry_after_s
 ├── BrokerUnavailableError     the Celery broker cannot take a message now
 ├── StoreUnavailableError      the database cannot be reached
+├── StepInFlightError          another task holds a side effect's claim; retry after retry_after_s
 └── NotFoundError              an id that does not exist
 """
 
@@ -33,6 +34,15 @@ class BrokerUnavailableError(FirebreakError):
 
 class StoreUnavailableError(FirebreakError):
     """The database cannot be reached."""
+
+
+class StepInFlightError(FirebreakError):
+    """Another task holds the ledger claim of a side effect; retry after `retry_after_s`, when
+    it has completed or its lease has run out (then the side effect is looked for first)."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class NotFoundError(FirebreakError):

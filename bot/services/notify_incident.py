@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from bot.domain.cards import ChatState, IncidentCard, MessageRef
-from bot.domain.errors import RateLimitedError
+from bot.domain.errors import RateLimitedError, StepInFlightError
 from bot.domain.timeline import EventKind, TimelineEvent
 from bot.ports import ChannelPacer, ChatClient, Store
 from bot.services.summarise_incident import latest_summary
@@ -28,6 +28,9 @@ _THREADED = {
     EventKind.NOTE,
 }
 MAX_THREAD_LINES = 20
+# A root claim older than this whose outcome is unknown is taken over: its holder died (a
+# SIGKILLed worker) or outlived every time limit. Longer than the notify task's time limit.
+CLAIM_LEASE_S = 60.0
 SUMMARY_PLACEHOLDER = "Summary to follow at mitigation and resolution."
 
 
@@ -114,13 +117,18 @@ def notify_incident(
     pacer: ChannelPacer | None = None,
     channel: str = "",
     runbook_line: RunbookLine | None = None,
+    claim_lease_s: float = CLAIM_LEASE_S,
 ) -> ChatState:
     """Post the root message once, edit it when the card changed, thread new timeline events.
 
     The root post is claimed in the ledger before it is made, so two tasks never both post.
     A post that failed without an answer may have landed: it is marked uncertain, and the next
     task looks for it in the chat first, adopting (and editing) the message it finds instead of
-    posting. Edits set the whole message, so repeating one is harmless.
+    posting. A claim left open longer than `claim_lease_s` (its holder was killed between
+    claiming and completing) is taken over the same way: look first, then adopt or post. While
+    another task holds a younger claim, StepInFlightError asks to come back when it may have
+    expired, so an incident is never left without its message. Edits set the whole message, so
+    repeating one is harmless.
     """
     card, state, fresh = build_card(store, incident_id, runbook_line)
     digest = card_digest(card)
@@ -128,8 +136,19 @@ def notify_incident(
         _pace(pacer, channel)
         with store.transaction() as tx:
             claimed = tx.ledger.claim(incident_id, ROOT_STEP)
-            uncertain = claimed and tx.ledger.state(incident_id, ROOT_UNCERTAIN_STEP) is not None
-        if not claimed:
+            taken_over = not claimed and tx.ledger.take_over(incident_id, ROOT_STEP, claim_lease_s)
+            held_for_s = (
+                None if claimed or taken_over else tx.ledger.claim_age_s(incident_id, ROOT_STEP)
+            )
+            uncertain = taken_over or (
+                claimed and tx.ledger.state(incident_id, ROOT_UNCERTAIN_STEP) is not None
+            )
+        if held_for_s is not None:
+            raise StepInFlightError(
+                f"INC-{incident_id}'s root message is being posted by another task",
+                retry_after_s=max(1.0, claim_lease_s - held_for_s),
+            )
+        if not (claimed or taken_over):
             return state
         ref, posted = _root_message(store, chat, incident_id, card, uncertain)
         state = ChatState(

@@ -3,6 +3,7 @@ landed is posted once. Real slack_sdk against the loopback fake, on SQLite and P
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -12,11 +13,16 @@ from bot.adapters.slack import SlackChatClient, slack_web_client
 from bot.adapters.sql_store import SqlStore
 from bot.domain.alerts import AlertGroup, delivery_hash
 from bot.domain.cards import MessageRef
-from bot.domain.errors import RateLimitedError, UpstreamUnavailableError
+from bot.domain.errors import RateLimitedError, StepInFlightError, UpstreamUnavailableError
 from bot.domain.incidents import IncidentStatus
 from bot.services.change_status import change_status
 from bot.services.ingest_alerts import ingest_alerts
-from bot.services.notify_incident import ROOT_STEP, ROOT_UNCERTAIN_STEP, notify_incident
+from bot.services.notify_incident import (
+    ROOT_STEP,
+    ROOT_UNCERTAIN_STEP,
+    build_card,
+    notify_incident,
+)
 from tests.payloads import alert, body, group
 from tests.servers.slack import BOT_TOKEN, Call, SlackServer
 
@@ -164,7 +170,8 @@ def test_rate_limited_post_is_not_uncertain(
 def test_claim_in_flight_keeps_an_uncertain_root_exclusive(
     store: SqlStore, chat: SlackChatClient, slack: SlackServer, incident_id: int
 ) -> None:
-    """While another task holds the root claim, a second task neither looks nor posts."""
+    """While another task holds the root claim, a second task neither looks nor posts: it is
+    told to come back when the claim's lease may have run out."""
     slack.lose_next_answers(calls=1, status=503)
     with pytest.raises(UpstreamUnavailableError):
         notify_incident(store, chat, incident_id)
@@ -172,8 +179,51 @@ def test_claim_in_flight_keeps_an_uncertain_root_exclusive(
         assert tx.ledger.claim(incident_id, ROOT_STEP)
     calls_before = len(slack.calls)
 
-    state = notify_incident(store, chat, incident_id)
+    with pytest.raises(StepInFlightError) as held:
+        notify_incident(store, chat, incident_id, claim_lease_s=60)
 
-    assert state.ref is None
+    assert 55 < held.value.retry_after_s <= 60
     assert len(slack.calls) == calls_before
     assert ledger_states(store, incident_id) == ("claimed", "completed")
+
+
+def kill_after_claim(store: SqlStore, chat: SlackChatClient, incident_id: int) -> None:
+    """What a worker SIGKILLed mid-post leaves: the root claim open, no uncertainty mark."""
+    with store.transaction() as tx:
+        assert tx.ledger.claim(incident_id, ROOT_STEP)
+
+
+def test_expired_claim_whose_post_landed_is_adopted(
+    store: SqlStore, chat: SlackChatClient, slack: SlackServer, incident_id: int
+) -> None:
+    """A worker killed after Slack posted but before the claim completed: once the claim's
+    lease has run out, the next task finds the message by its metadata and adopts it."""
+    kill_after_claim(store, chat, incident_id)
+    chat.post_incident(build_card(store, incident_id)[0])
+    with pytest.raises(StepInFlightError):
+        notify_incident(store, chat, incident_id, claim_lease_s=0.5)
+    time.sleep(0.6)
+
+    state = notify_incident(store, chat, incident_id, claim_lease_s=0.5)
+
+    [root] = slack.top_level_messages(CHANNEL)
+    assert len(root_posts(slack, incident_id)) == 1
+    assert state.ref == MessageRef(CHANNEL, root["ts"])
+    assert ledger_states(store, incident_id)[0] == "completed"
+
+
+def test_expired_claim_whose_post_never_happened_is_posted_once(
+    store: SqlStore, chat: SlackChatClient, slack: SlackServer, incident_id: int
+) -> None:
+    """A worker killed between claiming and posting: after the lease, the next task looks,
+    finds nothing and posts one root message; a later task changes nothing more."""
+    kill_after_claim(store, chat, incident_id)
+    time.sleep(0.6)
+
+    state = notify_incident(store, chat, incident_id, claim_lease_s=0.5)
+    notify_incident(store, chat, incident_id, claim_lease_s=0.5)
+
+    assert len(slack.calls_to("conversations.history")) == 1
+    [root] = slack.top_level_messages(CHANNEL)
+    assert len(root_posts(slack, incident_id)) == 1
+    assert state.ref == MessageRef(CHANNEL, root["ts"])

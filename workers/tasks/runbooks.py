@@ -9,6 +9,7 @@ from celery import Task, shared_task
 
 from bot.domain.errors import NotFoundError
 from bot.runbook.errors import ApprovalRefusedError
+from workers.deferral import run_later
 from workers.retrying import retry_on_unavailable
 from workers.runtime import container
 
@@ -38,7 +39,7 @@ def tick(self: Task, run_id: int) -> None:
     with retry_on_unavailable(self):
         outcome = c.remediation.tick(run_id, holder=self.request.id or f"tick-{run_id}")
         if outcome.next_in_s is not None:
-            self.apply_async(args=[run_id], countdown=outcome.next_in_s)
+            run_later(self, [run_id], outcome.next_in_s)
 
 
 def _decide(self: Task, run_id: int, actor: str, approve: bool) -> None:

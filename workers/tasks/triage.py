@@ -6,6 +6,7 @@ from celery import Task, shared_task
 
 from bot.services.relay_outbox import relay_outbox
 from bot.services.triage_incident import TriageWindows, triage_incident
+from workers.deferral import run_later
 from workers.retrying import retry_on_unavailable
 from workers.runtime import container
 
@@ -15,7 +16,8 @@ def incident(self: Task, incident_id: int, follow_up: bool = True) -> None:
     """Triage one incident; its report, timeline entry and follow-up tasks are stored together.
 
     An alert often fires before its cause has fully shown in the metrics, so a first triage is
-    followed by a second one FIREBREAK_TRIAGE_FOLLOW_UP_S later (the runbook plan repeats too).
+    followed by a second one FIREBREAK_TRIAGE_FOLLOW_UP_S later (the runbook plan repeats too),
+    scheduled in the outbox rather than held in the broker.
     """
     c = container(self)
     with retry_on_unavailable(self):
@@ -38,4 +40,4 @@ def incident(self: Task, incident_id: int, follow_up: bool = True) -> None:
         )
         relay_outbox(c.store, c.tasks)
     if follow_up and settings.triage_follow_up_s > 0:
-        self.apply_async((incident_id, False), countdown=settings.triage_follow_up_s)
+        run_later(self, [incident_id, False], settings.triage_follow_up_s)

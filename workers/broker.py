@@ -1,0 +1,48 @@
+"""The Redis transport the workers use: kombu's, with its restore-on-reconnect path fixed.
+
+When the broker connection drops while a worker holds unacknowledged messages (a task in hand
+with late acks, an ETA or countdown waiting in the worker), Celery's consumer first `collect()`s
+the connection and then `close()`s it. In kombu 5.x the redis Channel's close fails half-way
+during `collect()` (reading the dead socket raises a connection error that kombu ignores), and
+`collect()` then drops the transport's `client`. The second `close()` restores the unacked
+messages, which rebuilds the channel's connection pool from `transport.client` — now None — and
+raises `AttributeError: 'NoneType' object has no attribute 'hostname'`. That is not a connection
+error, so it escapes Celery's reconnect loop and the worker exits ("Unrecoverable error").
+
+`FirebreakRedisTransport` gives each channel the broker connection it was opened with, so the
+restore runs against the broker (and, if the broker is still down, fails with a connection
+error Celery recovers from: the messages stay in Redis's unacked index and come back after the
+visibility timeout).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kombu.connection import Connection
+from kombu.transport import redis as kombu_redis
+
+
+class FirebreakRedisChannel(kombu_redis.Channel):
+    """A redis Channel that keeps the broker connection it was opened with."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Set before kombu's __init__, which may already build a client.
+        transport = args[0] if args else kwargs["connection"]
+        self._broker_connection: Connection | None = transport.client
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
+
+    def _connparams(self, asynchronous: bool = False) -> dict[str, Any]:
+        if self.connection.client is None and self._broker_connection is not None:
+            self.connection.client = self._broker_connection
+        params: dict[str, Any] = super()._connparams(asynchronous=asynchronous)  # type: ignore[no-untyped-call]
+        return params
+
+
+class FirebreakRedisTransport(kombu_redis.Transport):
+    """kombu's Redis transport with FirebreakRedisChannel."""
+
+    Channel = FirebreakRedisChannel
+
+
+TRANSPORT = f"{__name__}:FirebreakRedisTransport"
