@@ -30,6 +30,7 @@ from bot.ports import (
     ChannelPacer,
     ChatClient,
     MetricsSource,
+    RetentionStore,
     Summariser,
     Target,
     TaskQueue,
@@ -83,6 +84,12 @@ class Container:
     @cached_property
     def store(self) -> SqlStore:
         return SqlStore.from_url(self.settings.effective_database_url)
+
+    @cached_property
+    def retention(self) -> RetentionStore:
+        from bot.adapters.sql_retention import SqlRetention
+
+        return SqlRetention(self.store)
 
     @cached_property
     def celery(self) -> Celery:

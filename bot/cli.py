@@ -14,14 +14,31 @@ from bot.cli_signals import add_parser as add_signals_parser
 from bot.correlation.catalogue import CatalogueError
 from bot.demo.scenarios import SCENARIOS
 from bot.runbook.errors import RunbookError
-from bot.settings import Settings
+from bot.settings import Settings, is_loopback, mask_url
 from simulator.command_line import add_simulator_flags
+
+
+def refuse_anonymous(command: str, host: str, settings: Settings) -> int | None:
+    """Exit code 2 with a message when `host` is not loopback and a token is missing."""
+    missing = settings.missing_tokens
+    if is_loopback(host) or not missing or settings.allow_anonymous:
+        return None
+    print(
+        f"firebreak {command}: refusing to listen on {host} without {' and '.join(missing)}: "
+        "anyone who can reach it could post alerts and act on incidents. Set the tokens, "
+        "listen on 127.0.0.1, or set FIREBREAK_ALLOW_ANONYMOUS=true to accept that.",
+        file=sys.stderr,
+    )
+    return 2
 
 
 def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     from bot.cli_runbooks import check_startup
     from bot.stack import run_stack
 
+    refused = refuse_anonymous("up", args.host, settings)
+    if refused is not None:
+        return refused
     check_startup(settings)
     return run_stack(settings, args.host, args.port)
 
@@ -31,6 +48,9 @@ def _cmd_api(args: argparse.Namespace, settings: Settings) -> int:
 
     from bot.web.app import create_app
 
+    refused = refuse_anonymous("api", args.host, settings)
+    if refused is not None:
+        return refused
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
     return 0
 
@@ -75,7 +95,7 @@ def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     from bot.adapters.sql_migrations import upgrade
 
     upgrade(settings.effective_database_url)
-    print(f"database at head: {settings.effective_database_url}")
+    print(f"database at head: {mask_url(settings.effective_database_url)}")
     return 0
 
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from bot.correlation.catalogue import CatalogueError, load_catalogue
-from bot.settings import Settings
+from bot.settings import Settings, mask_url
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -54,7 +54,7 @@ def check(settings: Settings, model: str, namespace: str, window_s: float) -> in
     topology, probes = check_signals(
         container.metrics, catalogue, labels, container.clock(), window_s=window_s
     )
-    print(f"model {model} over the last {window_s:g}s at {settings.prometheus_url}")
+    print(f"model {model} over the last {window_s:g}s at {mask_url(settings.prometheus_url)}")
     print(f"  pods ({len(topology.pods)}):")
     for pod in topology.pods:
         where = f"node {pod.node or '?'}, replicaset {pod.replicaset or '?'}"

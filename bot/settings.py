@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -12,6 +13,22 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_HOME = Path(".firebreak")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]  # the shipped runbooks and targets live here
 _PLACEHOLDERS = {"changeme", "change-me", "changethis", "secret", "token", "xxx"}
+LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
+
+
+def mask_url(url: str) -> str:
+    """`url` with any password replaced by `***`, for printing and logging."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (a --host value) only listens on this machine."""
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
 
 
 class Settings(BaseSettings):
@@ -53,6 +70,12 @@ class Settings(BaseSettings):
     runbooks_dir: Path = PROJECT_ROOT / "runbooks"
     targets_file: Path = PROJECT_ROOT / "deploy" / "targets.yml"
     dry_run: bool = False
+    allow_anonymous: bool = False  # serve a non-loopback address without webhook and API tokens
+    retention_deliveries_days: float = 14.0  # delivery hashes (duplicate detection); 0 keeps all
+    retention_outbox_days: float = 7.0  # dispatched outbox rows; 0 keeps all
+    retention_timeline_days: float = 0.0  # timelines of incidents resolved this long ago; 0 keeps
+    retention_interval_s: float = 3600.0
+    retention_batch: int = 1000
     runbook_tick_lease_s: float = 60.0
     runbook_sweep_interval_s: float = 15.0
 
@@ -72,6 +95,15 @@ class Settings(BaseSettings):
         if value is not None and value.get_secret_value().strip().lower() in _PLACEHOLDERS:
             raise ValueError("is a placeholder; set a real secret")
         return value
+
+    @property
+    def missing_tokens(self) -> list[str]:
+        """The tokens a non-loopback listener lacks (empty when both are set)."""
+        return [
+            f"FIREBREAK_{name.upper()}"
+            for name in ("webhook_token", "api_token")
+            if getattr(self, name) is None
+        ]
 
     @property
     def effective_database_url(self) -> str:

@@ -1,4 +1,7 @@
-"""ConsoleChatClient: the ChatClient used without a Slack token — stdout and a log file."""
+"""ConsoleChatClient: the ChatClient used without a Slack token — stdout and a log file.
+
+Everything written is redacted first, as the Slack client redacts what it sends.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.domain.cards import IncidentCard, MessageRef
+from bot.domain.redaction import redact
 
 
 def render_card(card: IncidentCard) -> str:
@@ -44,7 +48,7 @@ class ConsoleChatClient:
         return f"{time.time():.6f}{next(self._seq) % 10}"
 
     def _write(self, verb: str, ref: MessageRef, text: str) -> None:
-        block = f"--- {verb} {ref.channel} ts={ref.ts}\n{text}\n"
+        block = f"--- {verb} {ref.channel} ts={ref.ts}\n{redact(text)}\n"
         with self._lock:
             with self._log_path.open("a", encoding="utf-8") as log:
                 log.write(block)

@@ -25,6 +25,7 @@ from urllib3.util.retry import Retry
 from bot.domain.errors import UpstreamUnavailableError
 from bot.domain.findings import BadQueryError
 from bot.domain.signals import Series
+from bot.settings import mask_url
 
 log = structlog.get_logger(__name__)
 
@@ -142,9 +143,11 @@ class PrometheusMetricsSource:
                     f"Prometheus did not answer within {self.timeout_s:g}s"
                 ) from exc
             except requests.exceptions.RequestException as exc:
-                log.warning("prometheus_unreachable", url=self.url, error=type(exc).__name__)
+                log.warning(
+                    "prometheus_unreachable", url=mask_url(self.url), error=type(exc).__name__
+                )
                 raise UpstreamUnavailableError(
-                    f"Prometheus unreachable at {self.url}: {type(exc).__name__}"
+                    f"Prometheus unreachable at {mask_url(self.url)}: {type(exc).__name__}"
                 ) from exc
             except (ValueError, KeyError, TypeError) as exc:
                 log.warning("prometheus_answer_unreadable", error=str(exc), promql=promql)
