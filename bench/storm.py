@@ -158,7 +158,11 @@ def run_shape(shape: str, groups: int, redis_url: str, args: argparse.Namespace)
         sys.stdout.flush()
     finally:
         worker.terminate()
-        worker.wait(timeout=30)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(timeout=10)
         log.close()
         container.store.dispose()
         engine.dispose()
