@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from bot.domain.alerts import Alert
+from bot.domain.alerts import Alert, RejectedAlert, StoredAlert
 from bot.domain.cards import ChatState, IncidentCard, MessageRef
 from bot.domain.incidents import Incident, IncidentStatus
 from bot.domain.runbooks import (
@@ -45,13 +45,45 @@ class IncidentRepository(Protocol):
 class AlertRepository(Protocol):
     """Alerts by identity (fingerprint + startsAt), each attached to one incident."""
 
-    def upsert(self, incident_id: int, alert: Alert, at: datetime) -> str: ...
+    def lock_fingerprints(self, fingerprints: Sequence[str]) -> None:
+        """Hold these fingerprints until the transaction ends, so deliveries sharing an alert
+        (through any receiver) are stored one after the other."""
+        ...
+
+    def stored(self, identity: str) -> StoredAlert | None: ...
+    def newer_start(self, fingerprint: str, start: datetime) -> datetime | None:
+        """The earliest known `startsAt` of this fingerprint later than `start`."""
+        ...
+
+    def supersede(self, fingerprint: str, start: datetime, at: datetime) -> list[tuple[int, str]]:
+        """Resolve, at `start`, this fingerprint's firing alerts that started before `start`;
+        answer (incident id, identity) of each."""
+        ...
+
+    def insert(self, incident_id: int, alert: Alert, at: datetime) -> None: ...
+    def update(self, stored: StoredAlert, alert: Alert, at: datetime) -> str:
+        """Apply a later delivery of a stored alert; answer `resolved` or `same`."""
+        ...
+
     def incident_of(self, identity: str) -> int | None: ...
     def last_incident_of(self, fingerprint: str) -> int | None: ...
     def firing_count(self, incident_id: int) -> int: ...
     def for_incident(self, incident_id: int) -> list[dict[str, Any]]: ...
     def open_firing(self) -> list[tuple[int, str, str]]: ...
     def mark_resolved(self, identity: str, at: datetime) -> bool: ...
+
+
+class RejectionLog(Protocol):
+    """Alerts refused one by one from a delivery whose other alerts were stored."""
+
+    def record(
+        self,
+        digest: str,
+        incident_id: int | None,
+        rejected: Sequence[RejectedAlert],
+        at: datetime,
+    ) -> None: ...
+    def for_incident(self, incident_id: int) -> list[dict[str, Any]]: ...
 
 
 class TimelineRepository(Protocol):
@@ -112,6 +144,8 @@ class UnitOfWork(Protocol):
     def ledger(self) -> Ledger: ...
     @property
     def audit(self) -> AuditLog: ...
+    @property
+    def rejections(self) -> RejectionLog: ...
 
     def record_delivery(self, digest: str) -> bool: ...
 

@@ -7,7 +7,6 @@ import hashlib
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -25,6 +24,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from bot.adapters import sql_tables as t
+from bot.adapters.sql_alerts import SqlAlerts, SqlRejections
 from bot.adapters.sql_records import (
     SqlAuditLog,
     SqlLedger,
@@ -32,7 +32,7 @@ from bot.adapters.sql_records import (
     insert_ignoring_conflict,
     utc_now,
 )
-from bot.domain.alerts import Alert, AlertStatus, Severity
+from bot.domain.alerts import Severity
 from bot.domain.cards import ChatState, MessageRef
 from bot.domain.errors import StoreUnavailableError
 from bot.domain.incidents import Incident, IncidentStatus
@@ -164,96 +164,6 @@ class SqlIncidents:
         )
 
 
-class SqlAlerts:
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-
-    def upsert(self, incident_id: int, alert: Alert, at: datetime) -> str:
-        """Store an alert by identity; answer new_firing/new_resolved/resolved/refired/same."""
-        row = self._conn.execute(
-            select(t.alerts.c.status, t.alerts.c.ends_at).where(
-                t.alerts.c.identity == alert.identity
-            )
-        ).first()
-        if row is None:
-            self._conn.execute(
-                insert(t.alerts),
-                dict(
-                    identity=alert.identity,
-                    fingerprint=alert.fingerprint_or_hash,
-                    incident_id=incident_id,
-                    name=alert.name,
-                    status=alert.status.value,
-                    labels=alert.labels,
-                    annotations=alert.annotations,
-                    starts_at=alert.starts_at,
-                    ends_at=alert.ends_at,
-                    generator_url=alert.generator_url,
-                    updated_at=at,
-                ),
-            )
-            return f"new_{alert.status.value}"
-        if row.status == alert.status.value:
-            return "same"
-        self._conn.execute(
-            update(t.alerts)
-            .where(t.alerts.c.identity == alert.identity)
-            .values(status=alert.status.value, ends_at=alert.ends_at, updated_at=at)
-        )
-        return "resolved" if alert.status is AlertStatus.RESOLVED else "refired"
-
-    def incident_of(self, identity: str) -> int | None:
-        query = select(t.alerts.c.incident_id).where(t.alerts.c.identity == identity)
-        value = self._conn.execute(query).scalar_one_or_none()
-        return None if value is None else int(value)
-
-    def last_incident_of(self, fingerprint: str) -> int | None:
-        query = select(func.max(t.alerts.c.incident_id)).where(
-            t.alerts.c.fingerprint == fingerprint
-        )
-        value = self._conn.execute(query).scalar_one_or_none()
-        return None if value is None else int(value)
-
-    def firing_count(self, incident_id: int) -> int:
-        query = select(func.count()).where(
-            t.alerts.c.incident_id == incident_id, t.alerts.c.status == AlertStatus.FIRING.value
-        )
-        return int(self._conn.execute(query).scalar_one())
-
-    def for_incident(self, incident_id: int) -> list[dict[str, Any]]:
-        query = (
-            select(t.alerts).where(t.alerts.c.incident_id == incident_id).order_by(t.alerts.c.id)
-        )
-        return [
-            {
-                "fingerprint": row.fingerprint,
-                "name": row.name,
-                "status": row.status,
-                "labels": row.labels,
-                "annotations": row.annotations,
-                "starts_at": row.starts_at.isoformat(),
-                "ends_at": row.ends_at.isoformat() if row.ends_at else None,
-                "generator_url": row.generator_url,
-            }
-            for row in self._conn.execute(query)
-        ]
-
-    def open_firing(self) -> list[tuple[int, str, str]]:
-        """(incident id, identity, fingerprint) of every alert still firing."""
-        query = select(t.alerts.c.incident_id, t.alerts.c.identity, t.alerts.c.fingerprint).where(
-            t.alerts.c.status == AlertStatus.FIRING.value
-        )
-        return [(int(r.incident_id), r.identity, r.fingerprint) for r in self._conn.execute(query)]
-
-    def mark_resolved(self, identity: str, at: datetime) -> bool:
-        result = self._conn.execute(
-            update(t.alerts)
-            .where(t.alerts.c.identity == identity, t.alerts.c.status == AlertStatus.FIRING.value)
-            .values(status=AlertStatus.RESOLVED.value, ends_at=at, updated_at=at)
-        )
-        return bool(result.rowcount)
-
-
 class SqlTimeline:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -301,6 +211,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(conn)
         self.ledger = SqlLedger(conn)
         self.audit = SqlAuditLog(conn)
+        self.rejections = SqlRejections(conn)
         self._conn = conn
 
     def record_delivery(self, digest: str) -> bool:

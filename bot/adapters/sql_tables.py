@@ -96,19 +96,33 @@ alerts = Table(
     "alerts",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("identity", String(160), nullable=False, unique=True),
+    Column("identity", String(200), nullable=False, unique=True),
     Column("fingerprint", String(128), nullable=False, index=True),
     Column("incident_id", Id, ForeignKey("incidents.id"), nullable=False, index=True),
     Column("name", String(255), nullable=False),
     Column("status", String(16), nullable=False),
     Column("labels", JSON, nullable=False),
     Column("annotations", JSON, nullable=False),
-    Column("starts_at", UTCDateTime(), nullable=False),
+    Column("starts_at", UTCDateTime()),  # NULL: Alertmanager sent its zero time (unset)
     Column("ends_at", UTCDateTime()),
     Column("generator_url", Text, nullable=False, default=""),
     Column("updated_at", UTCDateTime(), nullable=False),
 )
 Index("ix_alerts_status_incident", alerts.c.status, alerts.c.incident_id)
+
+# Alerts refused one by one from a delivery whose other alerts were stored: which, and why.
+rejected_alerts = Table(
+    "rejected_alerts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("digest", String(64), nullable=False, index=True),
+    Column("incident_id", Id, ForeignKey("incidents.id"), index=True),
+    Column("position", Integer, nullable=False),
+    Column("fingerprint", Text),
+    Column("errors", JSON, nullable=False),
+    Column("alert", JSON, nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False),
+)
 
 timeline_events = Table(
     "timeline_events",

@@ -14,6 +14,7 @@ class EventKind(StrEnum):
     ALERT_FIRING = "alert_firing"
     ALERT_RESOLVED = "alert_resolved"
     ALERTS_TRUNCATED = "alerts_truncated"
+    ALERTS_REJECTED = "alerts_rejected"
     STATUS_CHANGED = "status_changed"
     RECONCILED = "reconciled"
     NOTIFIED = "notified"

@@ -2,22 +2,29 @@
 
 `create_slack_app(settings, deps)` answers a `slack_bolt.App` with request verification on
 (signing secret, bolt's 5-minute timestamp window) and a WebClient pointed at
-FIREBREAK_SLACK_API_URL when set. `mount_slack(fastapi_app, bolt_app)` adds
+FIREBREAK_SLACK_API_URL when set. `mount_slack(fastapi_app, bolt_app, signing_secret)` adds
 `POST /slack/events` using bolt's Starlette converters; dispatch runs in the thread pool so a
-listener never blocks the event loop. `run_socket_mode(settings, deps)` connects with the
+listener never blocks the event loop. Bolt parses a body before it checks its signature and
+fails with a 500 on a non-numeric timestamp, a non-ASCII signature, a body that is not UTF-8 or
+JSON it cannot read, so the edge refuses those itself (400 naming the part) and checks the
+signature (401) before bolt sees the request. `run_socket_mode(settings, deps)` connects with the
 app-level token (FIREBREAK_SLACK_APP_TOKEN) instead of a public URL.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 
 import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from slack_bolt import App
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_sdk import WebClient
+from slack_sdk.signature import SignatureVerifier
+from starlette.datastructures import Headers
 
 from bot.domain.errors import FirebreakError
 from bot.settings import Settings
@@ -29,6 +36,7 @@ log = structlog.get_logger(__name__)
 EVENTS_PATH = "/slack/events"
 MAX_BODY_BYTES = 256 * 1024
 WEB_TIMEOUT_S = 10
+_UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
 class SlackConfigurationError(FirebreakError):
@@ -64,17 +72,52 @@ def create_slack_app(settings: Settings, deps: SlackDeps, *, socket_mode: bool =
     return app
 
 
-def mount_slack(fastapi_app: FastAPI, bolt_app: App, path: str = EVENTS_PATH) -> None:
-    """Serve Slack's commands and interactivity at `POST path` of a FastAPI app."""
+def _refusal(headers: Headers, body: bytes, verifier: SignatureVerifier | None) -> Response | None:
+    """A 400 naming the header or body bolt could not read, a 401 for a bad signature."""
+    timestamp = headers.get("x-slack-request-timestamp")
+    if timestamp is not None and not _UNIX_SECONDS.fullmatch(timestamp):
+        return JSONResponse(
+            {"error": "X-Slack-Request-Timestamp is not a Unix time in seconds"}, status_code=400
+        )
+    signature = headers.get("x-slack-signature")
+    if signature is not None and not signature.isascii():
+        return JSONResponse({"error": "X-Slack-Signature is not ASCII"}, status_code=400)
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return JSONResponse({"error": "body is not UTF-8"}, status_code=400)
+    if verifier is not None and not verifier.is_valid(body, timestamp, signature):
+        return JSONResponse({"error": "invalid request"}, status_code=401)
+    return None
+
+
+def mount_slack(
+    fastapi_app: FastAPI,
+    bolt_app: App,
+    signing_secret: str | None = None,
+    path: str = EVENTS_PATH,
+) -> None:
+    """Serve Slack's commands and interactivity at `POST path` of a FastAPI app; with
+    `signing_secret` the signature is checked here, before bolt parses the body."""
+    verifier = SignatureVerifier(signing_secret) if signing_secret else None
 
     async def slack_events(request: Request) -> Response:
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             return Response("payload too large", status_code=413)
         body = await request.body()
         if len(body) > MAX_BODY_BYTES:
             return Response("payload too large", status_code=413)
-        bolt_response = await run_in_threadpool(bolt_app.dispatch, to_bolt_request(request, body))
+        refusal = _refusal(request.headers, body, verifier)
+        if refusal is not None:
+            log.warning("slack_request_refused", status=refusal.status_code)
+            return refusal
+        try:
+            bolt_request = to_bolt_request(request, body)
+        except (ValueError, TypeError, AttributeError, KeyError, RecursionError) as exc:
+            log.warning("slack_request_unreadable", error=type(exc).__name__)
+            return JSONResponse({"error": "body is not a Slack request"}, status_code=400)
+        bolt_response = await run_in_threadpool(bolt_app.dispatch, bolt_request)
         return to_starlette_response(bolt_response)
 
     fastapi_app.add_api_route(

@@ -7,11 +7,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 
 from bot.bootstrap import Container
 from bot.settings import Settings
 from bot.slack_app.app import create_slack_app, mount_slack, run_socket_mode
+from bot.web.errors import validation_error_answer
 from bot.web.metrics import WebMetrics
+from bot.web.openapi import install_openapi
 from bot.web.outbox_relay import OutboxRelayLoop
 from bot.web.routes import health, incidents, runbooks, webhooks
 
@@ -43,13 +46,17 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         version="0.1.0",
         description="Incident response for GenAI serving fleets: Alertmanager in, remediation out.",
     )
+    app.add_exception_handler(RequestValidationError, validation_error_answer)
     app.state.container = container
     app.state.metrics = WebMetrics(container)
     app.state.outbox_relay = relay
     app.include_router(webhooks.router)
     app.include_router(incidents.router)
     app.include_router(health.router)
-    if container.settings.slack_enabled and container.settings.slack_signing_secret:
-        mount_slack(app, create_slack_app(container.settings, container.slack_deps()))
+    secret = container.settings.slack_signing_secret
+    if container.settings.slack_enabled and secret:
+        bolt_app = create_slack_app(container.settings, container.slack_deps())
+        mount_slack(app, bolt_app, signing_secret=secret.get_secret_value())
     app.include_router(runbooks.router)
+    install_openapi(app)
     return app

@@ -71,6 +71,11 @@ class WebMetrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.alerts_rejected = Counter(
+            "firebreak_alerts_rejected",
+            "Alerts set aside from a delivery whose other alerts were stored",
+            registry=self.registry,
+        )
         self.webhook_seconds = Histogram(
             "firebreak_webhook_duration_seconds", "Webhook handling time", registry=self.registry
         )

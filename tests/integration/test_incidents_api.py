@@ -89,3 +89,52 @@ def test_health_readiness_and_metrics(api: ApiServer) -> None:
     assert 'firebreak_alerts_received_total{status="firing"} 1.0' in metrics
     assert "firebreak_incidents_open 1.0" in metrics
     assert "firebreak_outbox_pending" in metrics
+
+
+BEYOND_INT64 = 2**63
+
+
+def test_ids_beyond_64_bits_are_a_4xx_on_every_id_route(api: ApiServer) -> None:
+    """An incident or run id of 2^63 or more is refused with a 422 naming it, never a 500."""
+    big = BEYOND_INT64
+    gets = [
+        f"/api/v1/incidents/{big}",
+        f"/api/v1/incidents/{big}/timeline",
+        f"/api/v1/incidents/{big}/postmortem",
+        f"/api/v1/incidents/{big}/runbook-runs",
+    ]
+    posts = [
+        f"/api/v1/incidents/{big}/ack",
+        f"/api/v1/incidents/{big}/resolve",
+        f"/api/v1/incidents/1/runbook-runs/{big}/approve",
+        f"/api/v1/incidents/{big}/runbook-runs/1/deny",
+    ]
+    for path in gets:
+        response = httpx.get(f"{api.url}{path}", headers=API)
+        assert response.status_code == 422, (path, response.text)
+    for path in posts:
+        response = httpx.post(f"{api.url}{path}", headers=API, json={"actor": "alice"})
+        assert response.status_code == 422, (path, response.text)
+        fields = {e["field"] for e in response.json()["detail"]}
+        assert fields & {"path.incident_id", "path.run_id"}, (path, fields)
+
+
+def test_unstorable_actor_is_refused_and_changes_nothing(api: ApiServer) -> None:
+    """An actor with NUL, a lone surrogate or over 255 characters is a 422 naming body.actor on
+    ack and resolve, and the incident stays as it was."""
+    incident_id = open_incident(api)
+    url = f"{api.url}/api/v1/incidents/{incident_id}"
+    for verb in ("ack", "resolve"):
+        for raw in (
+            b'{"actor": "a\\u0000b"}',
+            b'{"actor": "\\ud800"}',
+            b'{"actor": "' + b"a" * 256 + b'"}',
+        ):
+            response = httpx.post(
+                f"{url}/{verb}", headers={**API, "Content-Type": "application/json"}, content=raw
+            )
+            assert response.status_code == 422, (verb, raw, response.text)
+            assert response.json()["detail"][0]["field"] == "body.actor"
+    detail = httpx.get(url, headers=API).json()
+    assert detail["status"] == "triggered"
+    assert detail["acknowledged_by"] is None

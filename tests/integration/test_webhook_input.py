@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.integration.conftest import WEBHOOK_TOKEN
+from tests.integration.conftest import API_TOKEN, WEBHOOK_TOKEN
 from tests.payloads import alert, body, group
 from tests.processes import ApiServer
 
@@ -118,3 +119,91 @@ def test_duplicate_delivery_answers_200_and_changes_nothing(api: ApiServer) -> N
     with api.container.store.transaction() as tx:
         assert len(tx.timeline.for_incident(1)) == before
         assert len(tx.incidents.list()) == 1
+
+
+API = {"Authorization": f"Bearer {API_TOKEN}"}
+
+
+def with_alert_field(**fields: Any) -> bytes:
+    raw = alert()
+    raw.update(fields)
+    return body(group(raw))
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "fragment"),
+    [
+        (b'{"a":' * 10_000 + b"1" + b"}" * 10_000, 400, "nested deeper"),
+        (
+            body(group(alert())).replace(
+                b'"truncatedAlerts": 0', b'"truncatedAlerts": ' + b"9" * 5000
+            ),
+            422,
+            '"field":"truncatedAlerts"',
+        ),
+        (body(group(alert(name="A" * 256))), 422, "alertname is longer than 255"),
+        (with_alert_field(fingerprint="f" * 135), 422, '"field":"alerts.0.fingerprint"'),
+        (body(group(alert(), group_key="k\x00ey")), 422, '"field":"groupKey"'),
+        (body(group(alert(), group_key="k\ud800")), 422, '"field":"groupKey"'),
+        (body(group(alert(), receiver="r" * 256)), 422, '"field":"receiver"'),
+        (body(group(alert(), receiver="team\x00a")), 422, '"field":"receiver"'),
+        (with_alert_field(fingerprint="fp\x00"), 422, '"field":"alerts.0.fingerprint"'),
+        (with_alert_field(startsAt="0001-01-01T00:00:00+01:00"), 422, "alerts.0.startsAt"),
+        (b'{"version": NaN}', 400, "malformed JSON"),
+    ],
+)
+def test_unstorable_input_is_a_4xx_naming_the_field_and_writes_nothing(
+    api: ApiServer, content: bytes, status: int, fragment: str
+) -> None:
+    """Deep nesting, huge integers, over-long names and NUL or lone surrogates in identity
+    fields are refused with a 4xx saying which field, never a 500 Alertmanager would retry."""
+    response = post(api, content, AUTH)
+    assert response.status_code == status, response.text
+    assert fragment in response.text
+    assert stored_counts(api) == (0, 0)
+
+
+def test_zero_starts_at_is_accepted_as_unset(api: ApiServer) -> None:
+    """startsAt of Alertmanager's zero time is stored as unset; the incident reads back."""
+    response = post(api, body(group(alert(starts_at="0001-01-01T00:00:00Z"))), AUTH)
+    assert response.status_code == 200, response.text
+    detail = httpx.get(f"{api.url}/api/v1/incidents/1", headers=API)
+    assert detail.status_code == 200
+    assert detail.json()["alerts"][0]["starts_at"] is None
+
+
+def test_nul_and_lone_surrogates_in_free_text_are_sanitised(api: ApiServer) -> None:
+    """A NUL in a summary or a lone surrogate in a label is stored as U+FFFD, and the
+    incident's detail and timeline keep answering 200."""
+    raw = alert(team="\ud800x")
+    raw["annotations"]["summary"] = "cache\x00full"
+    response = post(api, body(group(raw)), AUTH)
+    assert response.status_code == 200, response.text
+    detail = httpx.get(f"{api.url}/api/v1/incidents/1", headers=API)
+    timeline = httpx.get(f"{api.url}/api/v1/incidents/1/timeline", headers=API)
+    assert (detail.status_code, timeline.status_code) == (200, 200)
+    stored = detail.json()["alerts"][0]
+    assert stored["labels"]["team"] == "\ufffdx"
+    assert stored["annotations"]["summary"] == "cache\ufffdfull"
+
+
+def test_one_bad_alert_does_not_block_the_others(api: ApiServer) -> None:
+    """A group with one unstorable alert stores the others, answers 200 (Alertmanager does not
+    retry) naming the refused alert, and records it with why on the incident's timeline."""
+    bad = alert(fingerprint="b" * 200)
+    raw = body(group(alert(fingerprint="good-1"), bad, alert(fingerprint="good-2")))
+    response = post(api, raw, AUTH)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["alerts"] == 2
+    [rejected] = answer["rejected"]
+    assert rejected["position"] == 1
+    assert rejected["errors"][0]["field"] == "alerts.1.fingerprint"
+    detail = httpx.get(f"{api.url}/api/v1/incidents/1", headers=API).json()
+    assert {a["fingerprint"] for a in detail["alerts"]} == {"good-1", "good-2"}
+    timeline = httpx.get(f"{api.url}/api/v1/incidents/1/timeline", headers=API).json()
+    [event] = [e for e in timeline if e["kind"] == "alerts_rejected"]
+    assert event["data"]["rejected"][0]["errors"][0]["field"] == "alerts.1.fingerprint"
+    with api.container.store.transaction() as tx:
+        assert [r["position"] for r in tx.rejections.for_incident(1)] == [1]
+    assert post(api, raw, AUTH).json()["status"] == "duplicate"

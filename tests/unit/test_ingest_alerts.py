@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import pytest
 
 from bot.adapters.sql_store import SqlStore
 from bot.domain.alerts import AlertGroup, delivery_hash
@@ -122,3 +125,67 @@ def test_other_receivers_group_key_is_another_incident(sqlite_store: SqlStore) -
     deliver(sqlite_store, group(alert(), receiver="team-a"))
     deliver(sqlite_store, group(alert(fingerprint="other"), receiver="team-b"))
     assert len(incidents(sqlite_store)) == 2
+
+
+def alert_states(store: SqlStore) -> dict[str, str]:
+    with store.transaction() as tx:
+        return {
+            f"{a['fingerprint']}@{a['starts_at']}": a["status"]
+            for i in tx.incidents.list()
+            for a in tx.alerts.for_incident(i.id)
+        }
+
+
+S1, S2 = "2026-11-28T10:00:00Z", "2026-11-28T10:20:00Z"
+FIRE_1 = ("a", alert(starts_at=S1))
+RESOLVE_1 = ("b", alert(starts_at=S1, status="resolved", ends_at="2026-11-28T10:10:00Z"))
+FIRE_2 = ("c", alert(starts_at=S2))
+RESOLVE_2 = ("d", alert(starts_at=S2, status="resolved", ends_at="2026-11-28T10:30:00Z"))
+
+
+@pytest.mark.parametrize(
+    ("deliveries", "expected"),
+    [
+        ((FIRE_1, RESOLVE_1, FIRE_2), {S1: "resolved", S2: "firing"}),
+        ((FIRE_1, RESOLVE_1, FIRE_2, RESOLVE_2), {S1: "resolved", S2: "resolved"}),
+        ((FIRE_1, FIRE_2), {S1: "resolved", S2: "firing"}),
+    ],
+)
+def test_alert_state_follows_the_newest_start_and_end_in_any_order(
+    sqlite_url: str, deliveries: tuple[tuple[str, dict[str, Any]], ...], expected: dict[str, str]
+) -> None:
+    """Whatever order deliveries arrive in, a resolve is final for its start and a newer start
+    supersedes older ones; an incident is open exactly when the newest start still fires."""
+    for order in itertools.permutations(deliveries):
+        url = f"{sqlite_url.removesuffix('.db')}-{'-'.join(k for k, _ in order)}.db"
+        store = SqlStore.from_url(url)
+        store.create_schema()
+        for minute, (key, payload) in enumerate(order):
+            deliver(store, group(payload, groupId=key), NOW + timedelta(minutes=minute))
+        states = {k.split("@")[1].replace("+00:00", "Z"): v for k, v in alert_states(store).items()}
+        assert states == expected, order
+        open_incidents = [i for i in incidents(store) if i.is_open]
+        assert len(open_incidents) == (1 if "firing" in expected.values() else 0), order
+        store.dispose()
+
+
+def test_same_alert_through_another_receiver_joins_its_incident(sqlite_store: SqlStore) -> None:
+    """The same alert delivered through a second receiver joins the first receiver's incident
+    instead of opening one that is resolved at once while the alert fires."""
+    first = deliver(sqlite_store, group(alert(), receiver="team-a"))
+    second = deliver(sqlite_store, group(alert(), receiver="team-b"))
+    assert second.incident_id == first.incident_id
+    [incident] = incidents(sqlite_store)
+    assert incident.status is IncidentStatus.TRIGGERED
+    resolved = alert(status="resolved", ends_at="2026-11-28T10:05:00Z")
+    deliver(sqlite_store, group(resolved, receiver="team-b"), NOW + timedelta(minutes=5))
+    assert incidents(sqlite_store)[0].status is IncidentStatus.RESOLVED
+
+
+def test_zero_starts_at_is_unset(sqlite_store: SqlStore) -> None:
+    """Alertmanager's zero time as startsAt is stored as unset, and the incident opens now."""
+    result = deliver(sqlite_store, group(alert(starts_at="0001-01-01T00:00:00Z")))
+    with sqlite_store.transaction() as tx:
+        [stored] = tx.alerts.for_incident(result.incident_ids[0])
+    assert stored["starts_at"] is None
+    assert incidents(sqlite_store)[0].triggered_at == NOW

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from bot.settings import Settings
 from bot.slack_app.app import (
@@ -74,3 +75,36 @@ def test_app_is_built_per_call_with_verification_and_base_url(
     web = FastAPI()
     mount_slack(web, first)
     assert EVENTS_PATH in {getattr(r, "path", "") for r in web.routes}
+
+
+@pytest.mark.parametrize(
+    ("headers", "content", "status", "fragment"),
+    [
+        ({"X-Slack-Request-Timestamp": "yesterday"}, b"command=%2Ffirebreak", 400, "Timestamp"),
+        ({"X-Slack-Request-Timestamp": "9" * 5000}, b"command=%2Ffirebreak", 400, "Timestamp"),
+        ({"X-Slack-Signature": "v0=\u00e9".encode()}, b"command=%2Ffirebreak", 400, "Signature"),
+        ({}, b"\xff\xfe", 400, "UTF-8"),
+        ({}, b'{"enterprise": 5}', 401, "invalid request"),
+        ({}, b"{not json", 401, "invalid request"),
+    ],
+)
+def test_unreadable_slack_requests_are_a_4xx_before_bolt_parses_them(
+    make_settings: Callable[..., Settings],
+    headers: dict[str, Any],
+    content: bytes,
+    status: int,
+    fragment: str,
+) -> None:
+    """A non-numeric timestamp, a non-ASCII signature, a body that is not UTF-8 or an unsigned
+    body bolt cannot read answer 400 or 401 naming why, never bolt's 500."""
+    settings = make_settings(slack_bot_token="xoxb-1", slack_signing_secret="a-signing-secret-1")
+    web = FastAPI()
+    mount_slack(web, create_slack_app(settings, make_deps()), signing_secret="a-signing-secret-1")
+    client = TestClient(web, raise_server_exceptions=False)
+    response = client.post(
+        EVENTS_PATH,
+        content=content,
+        headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
+    )
+    assert response.status_code == status, response.text
+    assert fragment in response.text

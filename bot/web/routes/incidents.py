@@ -6,20 +6,16 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
 
 from bot.domain.incidents import OPEN_STATUSES, IncidentStatus
 from bot.services.change_status import change_status
 from bot.services.export_postmortem import render_postmortem
 from bot.services.incident_views import incident_detail, incident_summary, timeline_view
+from bot.web.bodies import ActorBody, IncidentId
 from bot.web.deps import ApiAuth, ContainerDep, OutboxRelayDep
 from bot.web.errors import http_errors
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"], dependencies=[ApiAuth])
-
-
-class ActorBody(BaseModel):
-    actor: str = "api"
 
 
 @router.get("")
@@ -36,7 +32,7 @@ def list_incidents(
 
 
 @router.get("/{incident_id}")
-def get_incident(container: ContainerDep, incident_id: int) -> dict[str, Any]:
+def get_incident(container: ContainerDep, incident_id: IncidentId) -> dict[str, Any]:
     with http_errors():
         return incident_detail(container.store, incident_id)
 
@@ -51,7 +47,7 @@ _MEDIA_TYPES = {
 @router.get("/{incident_id}/postmortem")
 def get_postmortem(
     container: ContainerDep,
-    incident_id: int,
+    incident_id: IncidentId,
     fmt: Annotated[Literal["md", "json", "html"], Query(alias="format")] = "md",
 ) -> Response:
     """The postmortem in Google SRE shape, built from the timeline, triage and runbook runs."""
@@ -67,7 +63,7 @@ def get_postmortem(
 
 
 @router.get("/{incident_id}/timeline")
-def get_timeline(container: ContainerDep, incident_id: int) -> list[dict[str, Any]]:
+def get_timeline(container: ContainerDep, incident_id: IncidentId) -> list[dict[str, Any]]:
     with http_errors():
         return timeline_view(container.store, incident_id)
 
@@ -75,7 +71,7 @@ def get_timeline(container: ContainerDep, incident_id: int) -> list[dict[str, An
 async def _move(
     container: ContainerDep,
     relay: OutboxRelayDep,
-    incident_id: int,
+    incident_id: IncidentId,
     target: IncidentStatus,
     body: ActorBody | None,
 ) -> dict[str, Any]:
@@ -90,7 +86,10 @@ async def _move(
 
 @router.post("/{incident_id}/ack")
 async def acknowledge(
-    container: ContainerDep, relay: OutboxRelayDep, incident_id: int, body: ActorBody | None = None
+    container: ContainerDep,
+    relay: OutboxRelayDep,
+    incident_id: IncidentId,
+    body: ActorBody | None = None,
 ) -> dict[str, Any]:
     """Acknowledge: on-call has seen it. Repeating it changes nothing."""
     return await _move(container, relay, incident_id, IncidentStatus.ACKNOWLEDGED, body)
@@ -98,7 +97,10 @@ async def acknowledge(
 
 @router.post("/{incident_id}/resolve")
 async def resolve(
-    container: ContainerDep, relay: OutboxRelayDep, incident_id: int, body: ActorBody | None = None
+    container: ContainerDep,
+    relay: OutboxRelayDep,
+    incident_id: IncidentId,
+    body: ActorBody | None = None,
 ) -> dict[str, Any]:
     """Resolve by hand, before or without Alertmanager's resolve."""
     return await _move(container, relay, incident_id, IncidentStatus.RESOLVED, body)

@@ -8,24 +8,15 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, status
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
 
 from bot.domain.runbooks import Run, RunState
 from bot.services.run_views import run_view
+from bot.web.bodies import ActorBody, DecisionBody, IncidentId, RunId
 from bot.web.deps import ApiAuth, ContainerDep, OutboxRelayDep
 from bot.web.errors import http_errors
 
 router = APIRouter(prefix="/api/v1", tags=["runbooks"], dependencies=[ApiAuth])
 T = TypeVar("T")
-
-
-class DecisionBody(BaseModel):
-    actor: str = Field(min_length=1, max_length=255)
-    reason: str = Field(default="", max_length=500)
-
-
-class ActorBody(BaseModel):
-    actor: str = Field(default="api", min_length=1, max_length=255)
 
 
 async def _call(function: Callable[..., T], *args: Any) -> T:
@@ -54,7 +45,7 @@ def list_runbooks(container: ContainerDep) -> list[dict[str, Any]]:
 
 
 @router.get("/incidents/{incident_id}/runbook-runs")
-async def list_runs(container: ContainerDep, incident_id: int) -> list[dict[str, Any]]:
+async def list_runs(container: ContainerDep, incident_id: IncidentId) -> list[dict[str, Any]]:
     """An incident's runbook runs, oldest first, with their state history."""
     runs = await _call(container.remediation.runs_of, incident_id)
     return [run_view(run) for run in runs]
@@ -73,8 +64,8 @@ async def _run_of(container: ContainerDep, incident_id: int, run_id: int) -> Run
 async def approve(
     container: ContainerDep,
     relay: OutboxRelayDep,
-    incident_id: int,
-    run_id: int,
+    incident_id: IncidentId,
+    run_id: RunId,
     body: DecisionBody,
 ) -> dict[str, Any]:
     """Approve a run awaiting approval; it starts at once. Approving twice changes nothing;
@@ -91,8 +82,8 @@ async def approve(
 async def deny(
     container: ContainerDep,
     relay: OutboxRelayDep,
-    incident_id: int,
-    run_id: int,
+    incident_id: IncidentId,
+    run_id: RunId,
     body: DecisionBody,
 ) -> dict[str, Any]:
     """Deny a run awaiting approval; nothing will act. A run already under way answers 409."""

@@ -1,79 +1,117 @@
-"""POST /webhooks/alertmanager: authenticate, bound, parse, store in one transaction, enqueue."""
+"""POST /webhooks/alertmanager: authenticate, bound, parse, store in one transaction, enqueue.
+
+The order is fixed: the token first (401), then the media type (415), the body size (413),
+bounded JSON (400; depth, integer length, UTF-8), the webhook v4 schema (422 naming each
+field). An alert invalid on its own is set aside — recorded on the incident with why — and the
+rest of its delivery stored with a 200, so Alertmanager neither retries the group for ever nor
+loses its good alerts. Database down answers 503 (Alertmanager retries); broker down still
+answers 200 (the outbox relays later).
+"""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Literal
 
 import structlog
 from fastapi import APIRouter, Header, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from bot.domain.alerts import AlertGroup, delivery_hash
+from bot.domain.alerts import (
+    AlertGroup,
+    ParsedDelivery,
+    delivery_hash,
+    field_errors,
+    parse_delivery,
+)
 from bot.domain.errors import StoreUnavailableError
 from bot.services.ingest_alerts import ingest_alerts
 from bot.web.auth import require_token
 from bot.web.deps import ContainerDep, MetricsDep, OutboxRelayDep
+from bot.web.json_body import BodyRefusedError, parse_json, read_bounded
+from bot.web.openapi import ERROR_RESPONSES, model_ref
 
 router = APIRouter(tags=["webhooks"])
 log = structlog.get_logger(__name__)
 
 
-async def _read_bounded(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"body exceeds {limit} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"body exceeds {limit} bytes")
-    return bytes(body)
+class FieldError(BaseModel):
+    field: str
+    error: str
 
 
-def _parse(body: bytes) -> AlertGroup:
+class RejectedAlertAnswer(BaseModel):
+    position: int
+    fingerprint: str | None
+    errors: list[FieldError]
+
+
+class WebhookAnswer(BaseModel):
+    """What a delivery did: accepted (with any alerts set aside) or a duplicate."""
+
+    status: Literal["accepted", "duplicate"]
+    incidents: list[str] = []
+    alerts: int = 0
+    rejected: list[RejectedAlertAnswer] = []
+
+
+def _parse(body: bytes) -> ParsedDelivery:
     try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise HTTPException(
-            status.HTTP_400_BAD_REQUEST, f"body is not UTF-8: {exc.reason}"
-        ) from exc
-    try:
-        payload: Any = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"malformed JSON: {exc}") from exc
-    try:
-        return AlertGroup.model_validate(payload)
+        return parse_delivery(parse_json(body))
+    except BodyRefusedError as exc:
+        raise HTTPException(exc.status_code, exc.detail) from exc
     except ValidationError as exc:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"]) or "body", "error": e["msg"]}
-            for e in exc.errors()
-        ]
+        errors = [{"field": f, "error": m} for f, m in field_errors(exc)]
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, errors) from exc
 
 
-@router.post("/webhooks/alertmanager", status_code=200)
+@router.post(
+    "/webhooks/alertmanager",
+    status_code=200,
+    response_model=WebhookAnswer,
+    responses=ERROR_RESPONSES,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model_ref(AlertGroup)}},
+        },
+        "security": [{"bearerAuth": []}, {"basicAuth": []}],
+    },
+)
 async def alertmanager_webhook(
     request: Request,
     container: ContainerDep,
     metrics: MetricsDep,
     relay: OutboxRelayDep,
     authorization: Annotated[str | None, Header()] = None,
-) -> dict[str, Any]:
+) -> WebhookAnswer:
     """Accept one Alertmanager webhook v4 notification; idempotent on re-sent bodies."""
     settings = container.settings
     require_token(settings.webhook_token, authorization, allow_basic=True)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "send application/json")
-    body = await _read_bounded(request, settings.max_body_bytes)
-    group = _parse(body)
+    try:
+        body = await read_bounded(request, settings.max_body_bytes)
+    except BodyRefusedError as exc:
+        raise HTTPException(exc.status_code, exc.detail) from exc
+    try:
+        delivery = _parse(body)
+    except HTTPException:
+        metrics.deliveries.labels("refused").inc()
+        raise
+    group = delivery.group
     window = timedelta(seconds=settings.reopen_window_s)
     try:
         result = await run_in_threadpool(
-            ingest_alerts, container.store, group, delivery_hash(body), container.clock(), window
+            ingest_alerts,
+            container.store,
+            group,
+            delivery_hash(body),
+            container.clock(),
+            window,
+            delivery.rejected,
         )
     except StoreUnavailableError as exc:
         metrics.deliveries.labels("store_unavailable").inc()
@@ -81,10 +119,18 @@ async def alertmanager_webhook(
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "database unavailable") from exc
     if result.duplicate:
         metrics.deliveries.labels("duplicate").inc()
-        return {"status": "duplicate"}
+        return WebhookAnswer(status="duplicate")
     metrics.deliveries.labels("accepted").inc()
     for alert in group.alerts:
         metrics.alerts_received.labels(alert.status.value).inc()
+    if delivery.rejected:
+        metrics.alerts_rejected.inc(len(delivery.rejected))
+        log.warning(
+            "webhook_alerts_rejected",
+            receiver=group.receiver,
+            incident=result.incident_id,
+            positions=[r.position for r in delivery.rejected],
+        )
     if result.outbox_ids:
         relay.poke()
     log.info(
@@ -93,8 +139,16 @@ async def alertmanager_webhook(
         alerts=len(group.alerts),
         incidents=list(result.incident_ids),
     )
-    return {
-        "status": "accepted",
-        "incidents": [f"INC-{i}" for i in result.incident_ids],
-        "alerts": len(group.alerts),
-    }
+    return WebhookAnswer(
+        status="accepted",
+        incidents=[f"INC-{i}" for i in result.incident_ids],
+        alerts=len(group.alerts),
+        rejected=[
+            RejectedAlertAnswer(
+                position=r.position,
+                fingerprint=r.fingerprint,
+                errors=[FieldError(field=f, error=e) for f, e in r.errors],
+            )
+            for r in delivery.rejected
+        ],
+    )
