@@ -197,9 +197,25 @@ def score_signal(
         direction=chosen.direction,
         onset_at=to_datetime(chosen.onset_ts),
         series_labels=chosen.labels,
-        series_count=len(series),
+        series_count=len(peers(scores, chosen.direction, floor_abs)) or len(series),
         moved_series_count=sum(
             1 for s in scores if s.status is FindingStatus.MOVED and s.direction is chosen.direction
         ),
     )
     return finding, chosen
+
+
+def peers(
+    scores: Sequence[SeriesScore], direction: Direction | None, floor_abs: float
+) -> list[SeriesScore]:
+    """The series that could have moved `direction`: an idle GPU (baseline at zero) cannot
+    drop, so eight GPUs of a node of which two serve the model are two peers for a drop."""
+    scored = [s for s in scores if s.status in (FindingStatus.MOVED, FindingStatus.STEADY)]
+    if direction is not Direction.DOWN:
+        return scored
+    return [
+        s
+        for s in scored
+        if s.status is FindingStatus.MOVED
+        or (s.baseline is not None and abs(s.baseline.median) > floor_abs)
+    ]

@@ -137,3 +137,15 @@ def test_policy_threshold_decides_moved() -> None:
     )
     assert loose.status is FindingStatus.MOVED
     assert strict.status is FindingStatus.STEADY
+
+
+def test_idle_gpus_are_not_peers_of_a_drop() -> None:
+    """Two serving GPUs of eight dropping together is load leaving, not one GPU failing:
+    the six idle ones could not drop, so the drop spans every peer."""
+    busy = [Series({"gpu": str(i)}, [(t, 60.0 if t < 100 else 30.0) for t in range(0, 200, 10)])
+            for i in range(2)]  # fmt: skip
+    idle = [Series({"gpu": str(i)}, [(t, 0.0) for t in range(0, 200, 10)]) for i in range(2, 8)]
+    finding, _ = score_signal("gpu_util", "dcgm", "q", busy + idle, 100.0, floor_abs=3.0)
+    assert finding.moved
+    assert finding.direction is Direction.DOWN
+    assert (finding.moved_series_count, finding.series_count) == (2, 2)
