@@ -1,4 +1,4 @@
-"""Markers from folders (unit / integration / e2e) and the fixtures every layer shares."""
+"""Markers from folders (unit / integration / e2e / chaos) and the fixtures every layer shares."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         layer = Path(str(item.fspath)).relative_to(_TESTS).parts[0]
-        if layer in {"unit", "integration", "e2e"}:
+        if layer in {"unit", "integration", "e2e", "chaos"}:
             item.add_marker(getattr(pytest.mark, layer))
 
 

@@ -2,10 +2,11 @@
 
 Delivery is at least once: tasks are acknowledged after they ran (late acks), so a worker killed
 mid-task leaves the message in Redis's unacked index and another worker gets it once the
-visibility timeout (FIREBREAK_BROKER_VISIBILITY_TIMEOUT_S) has passed. Redis applies that one
-timeout to every queue, so each queue's time limit is kept well below it (a live task is never
-handed to a second worker), and so is every countdown a message waits out in a worker; longer
-delays wait in the database's outbox instead (workers/deferral.py).
+visibility timeout (FIREBREAK_BROKER_VISIBILITY_TIMEOUT_S) has passed and the next sweep (every
+10 s at most) finds it. Redis applies that one timeout to every queue, so each queue's time
+limit is kept well below it (a live task is never handed to a second worker), and so is every
+countdown a message waits out in a worker; longer delays wait in the database's outbox instead
+(workers/deferral.py).
 """
 
 from __future__ import annotations
@@ -32,17 +33,18 @@ TASK_MODULES = [
 # Fractions of the visibility timeout a task may run, and a message may wait in a worker.
 TIME_LIMIT_SHARE = 0.5
 COUNTDOWN_SHARE = 0.25
-SOFT_LIMIT_MARGIN_S = 5.0
+CHAT_QUEUES = ("ingest", "notify")  # firebreak.incidents.process and firebreak.notify.*
+SOFT_LIMIT_SHARE = 0.8  # the soft limit raises in the task, which retries (workers/retrying.py)
 
 
 def task_time_limit_s(settings: Settings, queue: str) -> float:
     """The hard time limit of tasks on `queue`: its table entry, capped below the visibility
-    timeout (and, for chat posts, below the ledger claim's lease)."""
+    timeout (and, on the queues that post to chat, below the root claim's lease)."""
     limit = min(
         QUEUE_TIME_LIMITS_S.get(queue, 60.0),
         settings.broker_visibility_timeout_s * TIME_LIMIT_SHARE,
     )
-    if queue == "notify":
+    if queue in CHAT_QUEUES:
         limit = min(limit, settings.chat_claim_lease_s * TIME_LIMIT_SHARE)
     return max(limit, 2.0)
 
@@ -60,7 +62,7 @@ class QueueTimeLimits:
 
     def annotate(self, task: Task) -> dict[str, Any]:
         limit = task_time_limit_s(self._settings, queue_of(task.name))
-        return {"time_limit": limit, "soft_time_limit": max(1.0, limit - SOFT_LIMIT_MARGIN_S)}
+        return {"time_limit": limit, "soft_time_limit": limit * SOFT_LIMIT_SHARE}
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -81,6 +83,12 @@ def create_celery(settings: Settings) -> Celery:
         broker_connection_retry_on_startup=True,
         broker_transport_options={
             "visibility_timeout": settings.broker_visibility_timeout_s,
+            # Sweep for tasks past the visibility timeout every few seconds (kombu's defaults
+            # sweep every 10 s x 10 = 100 s, which would add up to 100 s to every recovery).
+            "unacked_restore_interval": max(
+                1, int(min(10.0, settings.broker_visibility_timeout_s / 6))
+            ),
+            "unacked_restore_throttle": 1,
             "socket_connect_timeout": 2,
             "socket_timeout": 5,
         },

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
 
 from bot.domain.errors import (
     RateLimitedError,
@@ -33,7 +34,8 @@ def retry_on_unavailable(task: Task, max_retries: int = 10) -> Iterator[None]:
     except StepInFlightError as exc:
         # Bounded by the claim's lease: after it the step is taken over, never waited on again.
         raise task.retry(exc=exc, countdown=exc.retry_after_s, max_retries=None) from exc
-    except (UpstreamUnavailableError, StoreUnavailableError) as exc:
+    except (UpstreamUnavailableError, StoreUnavailableError, SoftTimeLimitExceeded) as exc:
+        # An overrun (a slow Prometheus, say) is retried like an outage, never acked as done.
         # Below the broker's countdown bound, so a waiting retry is never redelivered early.
         settings = getattr(task.app, "firebreak_settings", None)
         bound = max_countdown_s(settings) if settings is not None else MAX_BACKOFF_S

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.domain.incidents import IncidentStatus
 from bot.ports import ChannelPacer, ChatClient, Store, TaskQueue
-from bot.services.notify_incident import RunbookLine, notify_incident
+from bot.services.notify_incident import CLAIM_LEASE_S, RunbookLine, notify_incident
 from bot.services.relay_outbox import relay_outbox
 
 SUMMARY_TASK = "firebreak.summary.incident"
@@ -19,9 +19,10 @@ def process_incident(
     pacer: ChannelPacer | None = None,
     channel: str = "",
     runbook_line: RunbookLine | None = None,
+    claim_lease_s: float = CLAIM_LEASE_S,
 ) -> None:
     """Bring the chat message up to date, then queue the summary this state calls for."""
-    notify_incident(store, chat, incident_id, pacer, channel, runbook_line)
+    notify_incident(store, chat, incident_id, pacer, channel, runbook_line, claim_lease_s)
     outbox_id = schedule_summary(store, incident_id)
     if outbox_id is not None:
         relay_outbox(store, tasks, only=[outbox_id])

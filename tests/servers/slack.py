@@ -14,7 +14,8 @@ token is checked against `tokens` (`invalid_auth` otherwise, with HTTP 200 as Sl
 and `{"ok": false, "error": "ratelimited"}`; `rate_limit_channel(channel, ...)` does so for
 every post to one channel until cleared; `fail_next(n, status)` answers with a bare 5xx and
 does nothing; `lose_next_answers(n, status)` does the call, then answers with a bare 5xx (an
-answer lost on the way back).
+answer lost on the way back); `hold_next_posts(n, hold_s)` does the next n `chat.postMessage`
+calls and answers each only `hold_s` later (a window to kill the caller in mid-post).
 
 Slack's other direction is here too: `slash_command_body()` and `block_actions_body()` build
 request bodies as Slack sends them to an app, and `signed_headers()` signs a body exactly as
@@ -70,6 +71,8 @@ class _State:
     fail_status: int = 503
     lose_next: int = 0
     lose_status: int = 503
+    hold_next: int = 0
+    hold_s: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
     seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -152,6 +155,11 @@ class SlackServer:
         """Do the next `calls` API calls (a post is stored) but answer each with HTTP `status`."""
         with self.state.lock:
             self.state.lose_next, self.state.lose_status = calls, status
+
+    def hold_next_posts(self, calls: int = 1, hold_s: float = 5.0) -> None:
+        """Post the next `calls` chat.postMessage calls at once but answer each `hold_s` later."""
+        with self.state.lock:
+            self.state.hold_next, self.state.hold_s = calls, hold_s
 
     def top_level_messages(self, channel: str) -> list[dict[str, Any]]:
         """The channel's messages outside threads, oldest first, as they stand now."""
@@ -253,6 +261,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, {"ok": False, "error": "unknown_method"})
             return
         result = answer(body)
+        with self.state.lock:
+            holding = method == "chat.postMessage" and self.state.hold_next > 0
+            if holding:
+                self.state.hold_next -= 1
+        if holding:
+            time.sleep(self.state.hold_s)
         if losing:
             self._send(self.state.lose_status, "<html>gateway timeout</html>", "text/html")
             return

@@ -15,5 +15,11 @@ def incident(self: Task, incident_id: int) -> None:
     c = container(self)
     with retry_on_unavailable(self):
         notify_incident(
-            c.store, c.chat, incident_id, c.pacer, c.settings.slack_channel, c.runbook_line
+            c.store,
+            c.chat,
+            incident_id,
+            c.pacer,
+            c.settings.slack_channel,
+            c.runbook_line,
+            c.settings.chat_claim_lease_s,
         )
