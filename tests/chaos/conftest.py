@@ -92,17 +92,21 @@ class Chaos:
     def store(self) -> SqlStore:
         return self.api.container.store
 
-    def post_alert(self, name: str) -> int:
+    def post_alert(self, name: str, base_url: str = "", timeout_s: float = 10) -> int:
+        """Deliver one group with one alert; a refused or cut connection answers 0."""
         payload = group(alert(fingerprint=name), group_key=f"group-{name}")
-        response = httpx.post(
-            f"{self.api.url}/webhooks/alertmanager",
-            content=body(payload),
-            headers={
-                "Content-Type": "application/json",
-                "Authorization": f"Bearer {WEBHOOK_TOKEN}",
-            },
-            timeout=10,
-        )
+        try:
+            response = httpx.post(
+                f"{base_url or self.api.url}/webhooks/alertmanager",
+                content=body(payload),
+                headers={
+                    "Content-Type": "application/json",
+                    "Authorization": f"Bearer {WEBHOOK_TOKEN}",
+                },
+                timeout=timeout_s,
+            )
+        except httpx.TransportError:
+            return 0
         return response.status_code
 
     def start_worker(self) -> ChildProcess:

@@ -4,10 +4,28 @@ triaged once and posted to Slack once, through a Redis restart and SIGKILLed wor
 from __future__ import annotations
 
 import signal
+import socket
+import threading
 import time
 
+import httpx
+
 from tests.chaos.conftest import Chaos
-from tests.processes import wait_for
+from tests.processes import start_firebreak, wait_for
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def test_redis_restart_mid_stream(chaos: Chaos) -> None:
@@ -63,3 +81,34 @@ def test_worker_killed_mid_post(chaos: Chaos) -> None:
 
     chaos.assert_exactly_once(4)
     assert len(chaos.slack.calls_to("conversations.history")) >= 1
+
+
+def test_api_killed_mid_stream_loses_and_doubles_nothing(chaos: Chaos) -> None:
+    """`firebreak api` SIGKILLed while deliveries stream in, then restarted: every delivery
+    re-sent as Alertmanager would (until a 2xx, and its repeats after) is stored once."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    api = start_firebreak(["api", "--port", str(port)], chaos.settings, chaos.log_dir)
+    wait_for(lambda: answers(url), timeout_s=30)
+    names = [f"api-kill-{i}" for i in range(40)]
+    answered: dict[str, int] = {}
+
+    def stream() -> None:
+        for name in names:
+            answered[name] = chaos.post_alert(name, base_url=url, timeout_s=2)
+
+    sender = threading.Thread(target=stream)
+    sender.start()
+    wait_for(lambda: len(answered) >= 10, timeout_s=30, interval_s=0.01)
+    api.stop(signal.SIGKILL)  # while the sender is mid-delivery
+    api = start_firebreak(["api", "--port", str(port)], chaos.settings, chaos.log_dir)
+    sender.join(timeout=120)
+    wait_for(lambda: answers(url), timeout_s=30)
+    for name in names:  # Alertmanager retries what failed and repeats what succeeded
+        assert chaos.post_alert(name, base_url=url) == 200
+    try:
+        wait_for(lambda: chaos.settled(len(names)), timeout_s=90, interval_s=0.5)
+        chaos.assert_exactly_once(len(names))
+    finally:
+        api.stop()
+    assert any(code != 200 for code in answered.values())  # the kill really cut deliveries
