@@ -24,6 +24,8 @@ def render_card(card: IncidentCard) -> str:
         f"[{incident.severity.value.upper()}] {incident.ref} {incident.title}",
         f"status={incident.status.value} firing={card.firing_count}/{card.alert_count} {scope}",
     ]
+    if card.storm:
+        lines.append(f"storm: {card.storm}")
     if card.hypothesis:
         lines.append(f"likely cause: {card.hypothesis}")
     if card.runbook_state:

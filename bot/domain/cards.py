@@ -20,6 +20,7 @@ class IncidentCard:
     awaiting_run_id: int | None = None
     summary: str | None = None
     chart_paths: tuple[str, ...] = ()
+    storm: str | None = None  # "57 incidents on model_name=x, led by INC-1"
 
 
 @dataclass(frozen=True)

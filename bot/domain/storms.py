@@ -17,11 +17,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.domain.alerts import Severity
+
 SCOPE_LABELS = ("model_name", "service")  # most specific first
 MAX_SHOWN_MEMBERS = 10
 MAX_ALERT_NAMES = 50
 LEAD_NOTE_AT = (2, 10, 100, 1000)  # storm sizes the lead's timeline is told about
 DEFAULT_WINDOW = timedelta(hours=1)
+LOUD_MEMBERS = 3  # the first members of a storm (lead included) post their own chat message
 
 
 def storm_scope(labels: dict[str, str]) -> str | None:
@@ -113,6 +116,29 @@ class Storm:
             members=tuple(StormMember(int(m["id"]), str(m["title"])) for m in data["members"]),
             alert_names=tuple(str(n) for n in data["alert_names"]),
         )
+
+
+def is_quiet(position: int | None) -> bool:
+    """Whether a storm member joining at `position` (the lead is 1) stays out of the channel:
+    past the first LOUD_MEMBERS it is one line in the lead's thread, not a message of its own."""
+    return position is not None and position > LOUD_MEMBERS
+
+
+def escalation(
+    member_severity: Severity,
+    lead_severity: Severity,
+    acknowledged: bool,
+    awaiting_approval: bool,
+) -> str | None:
+    """Why a quiet storm member needs its own chat message after all, or None: it is more
+    severe than its lead, someone acknowledged it on its own, or a runbook run awaits approval."""
+    if member_severity.rank > lead_severity.rank:
+        return f"{member_severity.value} while the storm's lead is {lead_severity.value}"
+    if acknowledged:
+        return "acknowledged on its own"
+    if awaiting_approval:
+        return "a runbook run awaits approval"
+    return None
 
 
 def _capped(known: set[str], new: set[str]) -> tuple[str, ...]:

@@ -6,15 +6,21 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from bot.domain.cards import ChatState, IncidentCard, MessageRef
 from bot.domain.errors import RateLimitedError, StepInFlightError
+from bot.domain.storms import Storm, escalation, is_quiet
 from bot.domain.timeline import EventKind, TimelineEvent
 from bot.ports import ChannelPacer, ChatClient, Store
+from bot.services.relate_incidents import MEMBER_STEP, join_storm, position_of, storm_of
 from bot.services.summarise_incident import latest_summary
 
 ROOT_STEP = "chat:root"
 ROOT_UNCERTAIN_STEP = "chat:root:uncertain"
+STORM_LINE_STEP = "chat:storm:line"
+# A quiet storm member waits this long for its lead's root message before looking again.
+LEAD_PENDING_S = 5.0
 _THREADED = {
     EventKind.INCIDENT_REOPENED,
     EventKind.ALERT_FIRING,
@@ -49,6 +55,7 @@ def build_card(
         state = tx.incidents.chat_state(incident_id)
         events = tx.timeline.for_incident(incident_id)
         triage = tx.incidents.triage(incident_id) or {}
+        storm = storm_of(tx, incident_id)
     runbook_state, awaiting = runbook_line(incident_id) if runbook_line else (None, None)
     hypotheses = triage.get("hypotheses") or []
     top = hypotheses[0] if hypotheses else None
@@ -70,11 +77,19 @@ def build_card(
         summary=_summary_line(events),
         runbook_state=runbook_state,
         awaiting_run_id=awaiting,
+        storm=_storm_line(storm, incident_id),
     )
     fresh = [
         e for e in events if e.id is not None and e.id > state.thread_mark and e.kind in _THREADED
     ]
     return card, state, fresh
+
+
+def _storm_line(storm: Storm | None, incident_id: int) -> str | None:
+    if storm is None or storm.size < 2:
+        return None
+    count = f"{storm.size} incidents" if storm.lead_id == incident_id else f"one of {storm.size}"
+    return f"{count} on {storm.scope}, led by INC-{storm.lead_id}"
 
 
 def _summary_line(events: list[TimelineEvent]) -> str:
@@ -97,6 +112,7 @@ def card_digest(card: IncidentCard) -> str:
         "awaiting": card.awaiting_run_id,
         "summary": card.summary,
         "charts": list(card.chart_paths),
+        "storm": card.storm,
     }
     return hashlib.sha256(json.dumps(shown, sort_keys=True).encode()).hexdigest()
 
@@ -118,6 +134,8 @@ def notify_incident(
     channel: str = "",
     runbook_line: RunbookLine | None = None,
     claim_lease_s: float = CLAIM_LEASE_S,
+    *,
+    now: datetime | None = None,
 ) -> ChatState:
     """Post the root message once, edit it when the card changed, thread new timeline events.
 
@@ -129,9 +147,16 @@ def notify_incident(
     another task holds a younger claim, StepInFlightError asks to come back when it may have
     expired, so an incident is never left without its message. Edits set the whole message, so
     repeating one is harmless.
+
+    A storm member past the first few (bot/domain/storms.py `is_quiet`) posts no root message:
+    one line in its lead's thread, claimed once in the ledger, until it escalates. The incident
+    joins its storm here if triage has not joined it yet, so chat knows before the first post.
     """
+    _join_storm_early(store, incident_id, now or datetime.now(UTC))
     card, state, fresh = build_card(store, incident_id, runbook_line)
     digest = card_digest(card)
+    if state.ref is None and _quiet_in_storm(store, chat, card, pacer):
+        return state
     if state.ref is None:
         _pace(pacer, channel)
         with store.transaction() as tx:
@@ -167,6 +192,58 @@ def notify_incident(
         _pace(pacer, state.ref.channel)
         state = _post_thread(store, chat, incident_id, state, fresh)
     return state
+
+
+def _join_storm_early(store: Store, incident_id: int, now: datetime) -> None:
+    """Join the incident's storm now when triage has not yet (joining happens once)."""
+    with store.transaction() as tx:
+        if tx.ledger.state(incident_id, MEMBER_STEP) is not None:
+            return
+        incident = tx.incidents.get(incident_id)
+        if incident is None:
+            return
+        alert_names = {a["name"] for a in tx.alerts.for_incident(incident_id)}
+        join_storm(tx, incident, alert_names, now)
+
+
+def _quiet_in_storm(
+    store: Store, chat: ChatClient, card: IncidentCard, pacer: ChannelPacer | None
+) -> bool:
+    """Whether the incident stays out of the channel as a quiet storm member; its one line in
+    the lead's thread is posted (once: claimed, and never retaken after an unknown outcome)."""
+    incident = card.incident
+    with store.transaction() as tx:
+        position = position_of(tx, incident.id)
+        storm = storm_of(tx, incident.id) if is_quiet(position) else None
+        lead = tx.incidents.get(storm.lead_id) if storm is not None else None
+        lead_ref = tx.incidents.chat_state(lead.id).ref if lead is not None else None
+        line_state = tx.ledger.state(incident.id, STORM_LINE_STEP)
+    if storm is None or lead is None:
+        return False
+    awaiting = card.awaiting_run_id is not None and incident.is_open
+    acknowledged = incident.acknowledged_at is not None
+    if escalation(incident.severity, lead.severity, acknowledged, awaiting) is not None:
+        return False
+    if line_state is not None:
+        return True
+    if lead_ref is None:
+        raise StepInFlightError(
+            f"INC-{incident.id} waits for its storm lead INC-{lead.id}'s message",
+            retry_after_s=LEAD_PENDING_S,
+        )
+    _pace(pacer, lead_ref.channel)
+    with store.transaction() as tx:
+        claimed = tx.ledger.claim(incident.id, STORM_LINE_STEP)
+    if not claimed:
+        return True
+    text = (
+        f"{incident.ref} [{incident.severity.value}] {incident.title} — joined the storm "
+        f"as #{position}, {card.firing_count} of {card.alert_count} alerts firing"
+    )
+    line = _post_once(store, incident.id, STORM_LINE_STEP, lambda: chat.post_thread(lead_ref, text))
+    with store.transaction() as tx:
+        tx.ledger.complete(incident.id, STORM_LINE_STEP, {"lead": lead.id, "ts": line.ts})
+    return True
 
 
 def _root_message(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.domain.incidents import IncidentStatus
 from bot.ports import ChannelPacer, ChatClient, Store, TaskQueue
 from bot.services.notify_incident import CLAIM_LEASE_S, RunbookLine, notify_incident
@@ -20,9 +22,11 @@ def process_incident(
     channel: str = "",
     runbook_line: RunbookLine | None = None,
     claim_lease_s: float = CLAIM_LEASE_S,
+    *,
+    now: datetime | None = None,
 ) -> None:
     """Bring the chat message up to date, then queue the summary this state calls for."""
-    notify_incident(store, chat, incident_id, pacer, channel, runbook_line, claim_lease_s)
+    notify_incident(store, chat, incident_id, pacer, channel, runbook_line, claim_lease_s, now=now)
     outbox_id = schedule_summary(store, incident_id)
     if outbox_id is not None:
         relay_outbox(store, tasks, only=[outbox_id])

@@ -7,7 +7,13 @@ in the ledger under its lead (`RECORD_STEP`), and each incident's ledger says wh
 joined (`MEMBER_STEP`), so joining happens once however often an incident is triaged.
 
 Per incident a storm costs a constant amount: one note on the joining incident, and a note (with
-a chat refresh) on the lead only when the storm reaches one of LEAD_NOTE_AT sizes.
+a chat refresh) on the lead only when the storm reaches one of LEAD_NOTE_AT sizes. Between those
+sizes the lead's chat message (which shows the storm's size) is refreshed at most once per
+LEAD_REFRESH_S: the first member joining in a period queues one delayed refresh that reads the
+size as it is by then.
+
+Each member's ledger also records its `position` (the storm's size when it joined, the lead is
+1): chat keeps members past the first few out of the channel (bot/services/notify_storm.py).
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from bot.services.ingest_alerts import PROCESS_TASK
 STORM_RECEIVER = "firebreak:storm"  # never an Alertmanager receiver: the key has a colon
 MEMBER_STEP = "storm"
 RECORD_STEP = "storm:record"
+REFRESH_STEP = "storm:refresh"
+LEAD_REFRESH_S = 10.0
 
 
 def join_storm(
@@ -56,7 +64,7 @@ def join_storm(
         tx.ledger.claim(incident.id, RECORD_STEP)
         tx.incidents.point_group(STORM_RECEIVER, scope, incident.id)
     tx.ledger.complete(storm.lead_id, RECORD_STEP, storm.to_dict())
-    tx.ledger.complete(incident.id, MEMBER_STEP, {"lead": storm.lead_id})
+    tx.ledger.complete(incident.id, MEMBER_STEP, {"lead": storm.lead_id, "position": storm.size})
     if storm.size > 1:
         _note_joined(tx, incident, storm, now)
     return storm
@@ -67,6 +75,13 @@ def storm_of(tx: UnitOfWork, incident_id: int) -> Storm | None:
     pointer = tx.ledger.result(incident_id, MEMBER_STEP) or {}
     lead_id = pointer.get("lead")
     return _record(tx, int(lead_id)) if lead_id is not None else None
+
+
+def position_of(tx: UnitOfWork, incident_id: int) -> int | None:
+    """Where an incident joined its storm (the lead is 1); None when it joined none (yet)."""
+    pointer = tx.ledger.result(incident_id, MEMBER_STEP) or {}
+    position = pointer.get("position")
+    return int(position) if position is not None and pointer.get("lead") is not None else None
 
 
 def _record(tx: UnitOfWork, lead_id: int) -> Storm | None:
@@ -105,3 +120,8 @@ def _note_joined(tx: UnitOfWork, incident: Incident, storm: Storm, now: datetime
             )
         )
         tx.outbox.add(PROCESS_TASK, [storm.lead_id])
+    else:
+        period = int(now.timestamp() // LEAD_REFRESH_S)
+        if tx.ledger.claim(storm.lead_id, f"{REFRESH_STEP}:{period}"):
+            tx.ledger.complete(storm.lead_id, f"{REFRESH_STEP}:{period}")
+            tx.outbox.add(PROCESS_TASK, [storm.lead_id], delay_s=LEAD_REFRESH_S)

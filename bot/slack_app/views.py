@@ -142,6 +142,8 @@ def incident_message(
         {"type": "header", "text": plain(incident_headline(incident), redact, HEADER_MAX)},
         {"type": "section", "fields": _fields(card, redact)},
     ]
+    if card.storm:
+        blocks.append(_label("Storm", card.storm, redact))
     if card.hypothesis:
         blocks.append(_label("Likely cause", card.hypothesis, redact))
     runbook = _runbook_line(card)

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.domain.storms import LOUD_MEMBERS
 from bot.settings import Settings
 from tests.integration.conftest import API_TOKEN, WEBHOOK_TOKEN
 from tests.payloads import alert, body, group
@@ -100,7 +101,15 @@ def test_broker_outage_loses_nothing(
             assert tx.outbox.count_pending() == 10  # process + triage per incident
         assert httpx.get(f"{api.url}/readyz").status_code == 503
         private_redis.start()
-        wait_for(lambda: len(chat_lines(settings, "post")) == 5, timeout_s=60)
+        # One model's five incidents are a storm: LOUD_MEMBERS root posts, the rest one line
+        # each in the lead's thread.
+        wait_for(
+            lambda: (
+                len(chat_lines(settings, "post")) == LOUD_MEMBERS
+                and settings.chat_log_path.read_text().count("joined the storm") == 5 - LOUD_MEMBERS
+            ),
+            timeout_s=60,
+        )
         with api.container.store.transaction() as tx:
             assert tx.outbox.count_pending() == 0
     finally:

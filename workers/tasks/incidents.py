@@ -25,6 +25,7 @@ def process(self: Task, incident_id: int) -> None:
             c.settings.slack_channel,
             c.runbook_line,
             c.settings.chat_claim_lease_s,
+            now=c.clock(),
         )
 
 
