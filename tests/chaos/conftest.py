@@ -93,8 +93,11 @@ class Chaos:
         return self.api.container.store
 
     def post_alert(self, name: str, base_url: str = "", timeout_s: float = 10) -> int:
-        """Deliver one group with one alert; a refused or cut connection answers 0."""
-        payload = group(alert(fingerprint=name), group_key=f"group-{name}")
+        """Deliver one group with one alert on a model of its own (incidents on one model form
+        a storm, which chat summarises); a refused or cut connection answers 0."""
+        payload = group(alert(fingerprint=name, model_name=name), group_key=f"group-{name}")
+        for labels in (payload["groupLabels"], payload["commonLabels"]):
+            labels["model_name"] = name
         try:
             response = httpx.post(
                 f"{base_url or self.api.url}/webhooks/alertmanager",
