@@ -3,6 +3,9 @@ pod mapping on and off: the topology is resolved either way and every signal has
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,12 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.cli import main
 from bot.demo.monitoring import RunningProcess, start_prometheus
 from simulator.history import ExporterOptions
 from simulator.server import start_in_thread
 
 MODEL = "llama-3-70b-instruct"
+ROOT = Path(__file__).resolve().parents[2]
 SCRAPES_NEEDED = 4
 
 
@@ -42,23 +45,28 @@ def prometheus(
     simulator.stop()
 
 
-def check(
-    prometheus: RunningProcess, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> tuple[int, str]:
-    monkeypatch.setenv("FIREBREAK_PROMETHEUS_URL", prometheus.url)
-    monkeypatch.setenv("FIREBREAK_HOME", str(Path.cwd() / ".firebreak-test-signals"))
-    code = main(["signals", "check", "--model", MODEL, "--window", "60"])
-    return code, capsys.readouterr().out
+def check(prometheus_url: str, tmp_path: Path) -> tuple[int, str, str]:
+    """Run `firebreak signals check` as a separate process, as a user would."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FIREBREAK_")}
+    env.update(FIREBREAK_PROMETHEUS_URL=prometheus_url, FIREBREAK_HOME=str(tmp_path))
+    command = ["signals", "check", "--model", MODEL, "--window", "60"]
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", *command],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return done.returncode, done.stdout, done.stderr
 
 
 def test_topology_is_resolved_with_or_without_pod_mapping(
-    request: pytest.FixtureRequest,
-    prometheus: RunningProcess,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest, prometheus: RunningProcess, tmp_path: Path
 ) -> None:
     """Seven pods with node, ReplicaSet and image; their GPUs by pod, or their nodes' GPUs."""
-    code, out = check(prometheus, monkeypatch, capsys)
+    code, out, _ = check(prometheus.url, tmp_path)
     assert code == 0, out
     assert "pods (7):" in out
     pod_lines = [line for line in out.splitlines() if line.startswith(f"    genai/{MODEL}-")]
@@ -72,13 +80,9 @@ def test_topology_is_resolved_with_or_without_pod_mapping(
     assert "cannot see" not in out
 
 
-def test_every_signal_has_data_on_the_simulator(
-    prometheus: RunningProcess,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """Each catalogue signal shows its query, a series count and data, except drift's own."""
-    _, out = check(prometheus, monkeypatch, capsys)
+def test_every_signal_has_data_on_the_simulator(prometheus: RunningProcess, tmp_path: Path) -> None:
+    """Each catalogue signal shows its query, a series count and data."""
+    _, out, _ = check(prometheus.url, tmp_path)
     rows = [
         line.split() for line in out.splitlines() if line.startswith("  ") and "  yes  " in line
     ]
@@ -89,10 +93,8 @@ def test_every_signal_has_data_on_the_simulator(
     assert {"xid_errors", "sm_clock", "container_restarts", "drift_psi"} <= with_data
 
 
-def test_unconfigured_prometheus_is_refused(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_unconfigured_prometheus_is_refused(tmp_path: Path) -> None:
     """Without a Prometheus URL the check says what to set and exits 1."""
-    monkeypatch.delenv("FIREBREAK_PROMETHEUS_URL", raising=False)
-    assert main(["signals", "check", "--model", MODEL]) == 1
-    assert "FIREBREAK_PROMETHEUS_URL" in capsys.readouterr().err
+    code, _, err = check("", tmp_path)
+    assert code == 1
+    assert "FIREBREAK_PROMETHEUS_URL" in err
