@@ -101,12 +101,18 @@ def test_forged_signature_is_refused(
 def test_burst_of_thirty_incidents_is_paced_without_loss(
     start_firebreak_stack: Callable[..., Firebreak], slack: SlackServer
 ) -> None:
-    """Thirty incidents in one channel each get exactly one root message; Slack's 429s are
-    retried after Retry-After, and the token bucket keeps posts within its rate."""
+    """Thirty incidents on thirty models in one channel each get exactly one root message;
+    Slack's 429s are retried after Retry-After, and the token bucket keeps posts within its
+    rate."""
     stack = slack_stack(start_firebreak_stack, slack, slack_rate_per_s=10.0, slack_burst=3)
     slack.rate_limit(calls=4, retry_after_s=1)
-    for i in range(30):
-        payload = group(alert(fingerprint=f"burst{i:02d}"), group_key=f"burst-{i}")
+    for i in range(30):  # thirty models: incidents of one model would form one storm
+        model = f"model-{i:02d}"
+        payload = group(
+            alert(fingerprint=f"burst{i:02d}", model_name=model), group_key=f"burst-{i}"
+        )
+        for labels in (payload["groupLabels"], payload["commonLabels"]):
+            labels["model_name"] = model
         assert httpx.post(stack.webhook_url, content=body(payload), headers=HOOK).status_code == 200
     wait_for(lambda: len(roots(slack)) >= 30, 120, interval_s=0.5)
     time.sleep(2)
