@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from structlog.testing import capture_logs
 
 from bot.correlation.engine import choose_step_s, correlate
@@ -72,9 +73,11 @@ def test_signals_are_scoped_through_the_topology() -> None:
     kv = next(q for q in queries if "kv_cache_usage_perc" in q)
     assert 'model_name="we\\"ird"' in kv
     errors = next(q for q in queries if "http_requests_total" in q and "5xx" in q)
-    assert f'pod="{POD["pod"]}"' in errors and "model_name" not in errors
+    assert f'pod="{POD["pod"]}"' in errors
+    assert "model_name" not in errors
     temp = next(q for q in queries if "DCGM_FI_DEV_GPU_TEMP{" in q)
-    assert 'UUID="GPU-1111"' in temp and "model_name" not in temp
+    assert 'UUID="GPU-1111"' in temp
+    assert "model_name" not in temp
     assert not any("DCGM" in q and "model_name" in q for q in queries)
 
 
@@ -83,7 +86,8 @@ def test_unresolved_pods_leave_per_pod_signals_unasked() -> None:
     source = FakeMetricsSource()
     report = correlate(source, LABELS, [], ALERT_AT, NOW)
     errors = report.finding("error_ratio")
-    assert errors is not None and errors.status is FindingStatus.INCONCLUSIVE
+    assert errors is not None
+    assert errors.status is FindingStatus.INCONCLUSIVE
     assert "pods" in errors.reason
     assert not any("http_requests_total" in c.promql for c in source.calls)
     assert not any(c.promql.startswith("max by (Hostname, gpu) (DCGM") for c in source.calls)
@@ -104,7 +108,8 @@ def test_prometheus_down_is_inconclusive_and_said() -> None:
     down = UpstreamUnavailableError("connection refused")
     source = FakeMetricsSource({"": down})
     report = correlate(source, LABELS, ["GPUXidError"], ALERT_AT, NOW)
-    assert report.top is not None and report.top.kind is HypothesisKind.UNKNOWN
+    assert report.top is not None
+    assert report.top.kind is HypothesisKind.UNKNOWN
     assert report.top.confidence < 0.2
     assert "prometheus" in report.unavailable
     assert len(source.calls) <= 3 + 4  # the breaker stops asking (4 may be in flight)
@@ -115,9 +120,11 @@ def test_one_failing_query_makes_only_that_signal_unavailable() -> None:
     source = fleet(**{"vllm:num_requests_running": UpstreamUnavailableError("timeout")})
     report = correlate(source, LABELS, [], ALERT_AT, NOW)
     running = report.finding("requests_running")
-    assert running is not None and running.status is FindingStatus.UNAVAILABLE
+    assert running is not None
+    assert running.status is FindingStatus.UNAVAILABLE
     kv = report.finding("kv_cache_usage")
-    assert kv is not None and kv.moved
+    assert kv is not None
+    assert kv.moved
 
 
 def test_rejected_query_is_unavailable_and_logged_as_a_bug() -> None:
@@ -126,7 +133,8 @@ def test_rejected_query_is_unavailable_and_logged_as_a_bug() -> None:
     with capture_logs() as logs:
         report = correlate(source, LABELS, [], ALERT_AT, NOW)
     finding = report.finding("preemption_rate")
-    assert finding is not None and finding.status is FindingStatus.UNAVAILABLE
+    assert finding is not None
+    assert finding.status is FindingStatus.UNAVAILABLE
     assert any(e["event"] == "signal_query_rejected" for e in logs)
 
 
@@ -134,7 +142,8 @@ def test_missing_gpu_telemetry_lowers_confidence_and_is_named() -> None:
     """Without dcgm-exporter the same saturation ranks lower, and the report says why."""
     seen = correlate(fleet(), LABELS, [], ALERT_AT, NOW)
     blind = correlate(fleet(**{GPUS_QUERY: []}), LABELS, [], ALERT_AT, NOW)
-    assert seen.top is not None and blind.top is not None
+    assert seen.top is not None
+    assert blind.top is not None
     assert seen.top.kind is blind.top.kind is HypothesisKind.CAPACITY_SATURATION
     assert blind.top.confidence < seen.top.confidence
     assert any(
@@ -190,12 +199,8 @@ def test_report_round_trips_through_json() -> None:
 def test_naive_datetimes_are_refused() -> None:
     """Naive times are a programming error, refused loudly."""
     naive = datetime(2025, 5, 1, 12, 0)  # noqa: DTZ001
-    try:
+    with pytest.raises(ValueError, match="timezone"):
         correlate(FakeMetricsSource(), LABELS, [], naive, NOW)
-    except ValueError as exc:
-        assert "timezone" in str(exc)
-    else:
-        raise AssertionError("a naive datetime was accepted")
 
 
 def test_completion_is_logged_with_the_outcome() -> None:
@@ -204,7 +209,8 @@ def test_completion_is_logged_with_the_outcome() -> None:
         correlate(fleet(), LABELS, [], ALERT_AT, NOW)
     event = next(e for e in logs if e["event"] == "triage_correlated")
     assert event["top"] == "capacity_saturation"
-    assert event["pods"] == 1 and event["gpus"] == 1
+    assert event["pods"] == 1
+    assert event["gpus"] == 1
 
 
 def test_series_have_no_model_label_on_gpus() -> None:
@@ -212,7 +218,8 @@ def test_series_have_no_model_label_on_gpus() -> None:
     source = fleet()
     correlate(source, LABELS, [], ALERT_AT, NOW)
     gpu_queries = [c.promql for c in source.calls if GPUS_QUERY in c.promql]
-    assert gpu_queries and all(f'Hostname="{NODE}"' in q for q in gpu_queries)
+    assert gpu_queries
+    assert all(f'Hostname="{NODE}"' in q for q in gpu_queries)
 
 
 def test_a_gpu_finding_names_the_node_gpu_and_pod() -> None:
