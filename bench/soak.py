@@ -36,6 +36,8 @@ from pathlib import Path
 
 import psycopg
 
+from bot.demo.monitoring import free_loopback_port
+
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 MODELS = ("llama-3-70b-instruct", "mistral-7b-instruct", "qwen2-72b", "mixtral-8x7b")
@@ -45,12 +47,6 @@ try:
     import psutil
 except ImportError:  # the /proc fallback below answers the same figures on Linux
     psutil = None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> None:
@@ -63,7 +59,7 @@ def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> None:
 
 
 def start_redis(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
+    port = free_loopback_port()
     command = [shutil.which("redis-server") or "redis-server", "--port", str(port)]
     command += ["--bind", "127.0.0.1", "--dir", str(folder), "--save", "", "--appendonly", "no"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
@@ -291,7 +287,7 @@ def soak(args: argparse.Namespace) -> None:
     redis_process, redis_url = start_redis(home)
     database_url, scratch = fresh_database(home, args.sqlite)
     token = secrets.token_urlsafe(24)
-    port = free_port()
+    port = free_loopback_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("FIREBREAK_")},
         "FIREBREAK_HOME": str(home),

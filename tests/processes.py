@@ -63,11 +63,12 @@ def start_api(settings: Settings) -> ApiServer:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    wait_for(lambda: _answers(url + "/healthz"), timeout_s=15)
+    wait_for(lambda: answers(url + "/healthz"), timeout_s=15)
     return ApiServer(url, container, server, thread)
 
 
-def _answers(url: str) -> bool:
+def answers(url: str) -> bool:
+    """The URL answers 200 (a server is up and ready)."""
     try:
         return httpx.get(url, timeout=1).status_code == 200
     except httpx.HTTPError:

@@ -4,28 +4,12 @@ triaged once and posted to Slack once, through a Redis restart and SIGKILLed wor
 from __future__ import annotations
 
 import signal
-import socket
 import threading
 import time
 
-import httpx
-
+from bot.demo.monitoring import free_loopback_port
 from tests.chaos.conftest import Chaos
-from tests.processes import start_firebreak, wait_for
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def answers(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
+from tests.processes import answers, start_firebreak, wait_for
 
 
 def test_redis_restart_mid_stream(chaos: Chaos) -> None:
@@ -86,10 +70,10 @@ def test_worker_killed_mid_post(chaos: Chaos) -> None:
 def test_api_killed_mid_stream_loses_and_doubles_nothing(chaos: Chaos) -> None:
     """`firebreak api` SIGKILLed while deliveries stream in, then restarted: every delivery
     re-sent as Alertmanager would (until a 2xx, and its repeats after) is stored once."""
-    port = free_port()
+    port = free_loopback_port()
     url = f"http://127.0.0.1:{port}"
     api = start_firebreak(["api", "--port", str(port)], chaos.settings, chaos.log_dir)
-    wait_for(lambda: answers(url), timeout_s=30)
+    wait_for(lambda: answers(f"{url}/healthz"), timeout_s=30)
     names = [f"api-kill-{i}" for i in range(40)]
     answered: dict[str, int] = {}
 
@@ -103,7 +87,7 @@ def test_api_killed_mid_stream_loses_and_doubles_nothing(chaos: Chaos) -> None:
     api.stop(signal.SIGKILL)  # while the sender is mid-delivery
     api = start_firebreak(["api", "--port", str(port)], chaos.settings, chaos.log_dir)
     sender.join(timeout=120)
-    wait_for(lambda: answers(url), timeout_s=30)
+    wait_for(lambda: answers(f"{url}/healthz"), timeout_s=30)
     for name in names:  # Alertmanager retries what failed and repeats what succeeded
         assert chaos.post_alert(name, base_url=url) == 200
     try:
