@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import structlog
+
 from bot.correlation.catalogue import Catalogue
 from bot.correlation.engine import correlate
 from bot.domain.errors import NotFoundError
@@ -17,6 +19,7 @@ from bot.services.queue_triage import begin_triage, settle_triage
 from bot.services.relate_incidents import join_storm
 
 PLAN_TASK = "firebreak.runbooks.plan"
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -39,18 +42,25 @@ def triage_incident(
     *,
     catalogue: Catalogue | None = None,
     follow_up_s: float = 0.0,
-) -> TriageReport:
+    token: int | None = None,
+) -> TriageReport | None:
     """Correlate, store the ranked report, note it on the timeline, and queue chat and runbooks.
 
     The incident joins its scope's storm (bot/services/relate_incidents.py) the first time; the
-    storm's alert names (bounded) count as evidence too. `follow_up_s` > 0 says a follow-up
-    triage will run that much later: until then no other triage is queued for the incident.
+    storm's alert names (bounded) count as evidence too. `follow_up_s` > 0 queues a follow-up
+    triage that much later: until then no other triage is queued for the incident.
+
+    `token` is the one the triage was queued with (bot/services/queue_triage.py): a triage whose
+    token is spent (a redelivered task that already took effect) answers None and writes
+    nothing, so at-least-once delivery stores one report, one timeline entry, one follow-up.
     """
     with store.transaction() as tx:
         incident = tx.incidents.get(incident_id)
         if incident is None:
             raise NotFoundError(f"INC-{incident_id} does not exist")
-        begin_triage(tx, incident_id)
+        if not begin_triage(tx, incident_id, token):
+            log.info("triage_skipped", incident_id=incident_id, token=token, reason="token_spent")
+            return None
         alert_names = {a["name"] for a in tx.alerts.for_incident(incident_id)}
         storm = join_storm(tx, incident, alert_names, now)
     if storm is not None:
@@ -75,6 +85,9 @@ def triage_incident(
         "storm": storm.to_dict() if storm is not None else None,
     }
     with store.transaction() as tx:
+        if not settle_triage(tx, incident_id, now, follow_up_s, token):
+            log.info("triage_skipped", incident_id=incident_id, token=token, reason="settled")
+            return None
         tx.incidents.save_triage(incident_id, document)
         tx.timeline.append(
             TimelineEvent(
@@ -93,5 +106,4 @@ def triage_incident(
         )
         tx.outbox.add(PROCESS_TASK, [incident_id])
         tx.outbox.add(PLAN_TASK, [incident_id])
-        settle_triage(tx, incident_id, now, follow_up_s)
     return report

@@ -6,18 +6,20 @@ from celery import Task, shared_task
 
 from bot.services.relay_outbox import relay_outbox
 from bot.services.triage_incident import TriageWindows, triage_incident
-from workers.deferral import run_later
 from workers.retrying import retry_on_unavailable
 from workers.runtime import container
 
 
 @shared_task(bind=True, name="firebreak.triage.incident")
-def incident(self: Task, incident_id: int, follow_up: bool = True) -> None:
+def incident(
+    self: Task, incident_id: int, follow_up: bool = True, token: int | None = None
+) -> None:
     """Triage one incident; its report, timeline entry and follow-up tasks are stored together.
 
     An alert often fires before its cause has fully shown in the metrics, so a first triage is
     followed by a second one FIREBREAK_TRIAGE_FOLLOW_UP_S later (the runbook plan repeats too),
-    scheduled in the outbox rather than held in the broker.
+    an outbox row due then, written with the report. `token` makes a redelivery of a triage that
+    already took effect a no-op (bot/services/queue_triage.py).
     """
     c = container(self)
     with retry_on_unavailable(self):
@@ -37,7 +39,6 @@ def incident(self: Task, incident_id: int, follow_up: bool = True) -> None:
             windows,
             catalogue=c.signals,
             follow_up_s=settings.triage_follow_up_s if follow_up else 0.0,
+            token=token,
         )
         relay_outbox(c.store, c.tasks)
-    if follow_up and settings.triage_follow_up_s > 0:
-        run_later(self, [incident_id, False], settings.triage_follow_up_s)
