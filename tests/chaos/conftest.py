@@ -1,6 +1,7 @@
-"""Chaos fixtures: Firebreak's real processes (API, Celery worker, beat) on SQLite and a
-persistent redis-server of the test's own, chatting to the loopback Slack server, with a
-loopback Prometheus that can hold a query (a window to kill a worker in mid-triage).
+"""Chaos fixtures: Firebreak's real processes (API, Celery worker, beat) on SQLite or on a
+PostgreSQL server of the test's own, and a persistent redis-server of the test's own, chatting to
+the loopback Slack server, with a loopback Prometheus that can hold a query (a window to kill a
+worker in mid-triage).
 
 Timings are shrunk so a fault heals within seconds: the broker hides an unacknowledged task for
 12 s (a SIGKILLed worker's tasks run again after that) and a root-post claim expires after 8 s.
@@ -12,6 +13,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,6 +27,7 @@ from bot.adapters.sql_store import SqlStore
 from bot.domain.timeline import EventKind
 from bot.settings import Settings
 from tests.payloads import alert, body, group
+from tests.postgres_server import PostgresServer
 from tests.processes import ApiServer, ChildProcess, start_api, start_firebreak, start_worker
 from tests.redis_server import RedisServer
 from tests.servers.slack import BOT_TOKEN, SlackServer
@@ -87,6 +90,7 @@ class Chaos:
     log_dir: Path
     workers: list[ChildProcess] = field(default_factory=list)
     beat: ChildProcess | None = None
+    postgres: PostgresServer | None = None
 
     @property
     def store(self) -> SqlStore:
@@ -167,14 +171,19 @@ class Chaos:
                 assert self.slack.message(ref.channel, ref.ts)
 
 
-@pytest.fixture
-def chaos(make_settings: Callable[..., Settings], tmp_path: Path) -> Iterator[Chaos]:
-    """API, one worker and beat on a persistent private Redis; everything stopped afterwards."""
+@contextmanager
+def _stack(
+    make_settings: Callable[..., Settings],
+    tmp_path: Path,
+    database_url: str,
+    postgres: PostgresServer | None = None,
+) -> Iterator[Chaos]:
+    """API, one worker and beat on `database_url` and a persistent private Redis; everything
+    stopped afterwards."""
     slack = SlackServer.start()
     prometheus = _PrometheusServer(("127.0.0.1", 0), _HoldingPrometheus)
     threading.Thread(target=prometheus.serve_forever, kwargs={"poll_interval": 0.05}).start()
     redis = RedisServer(tmp_path / "redis", appendonly=True)
-    database_url = f"sqlite:///{tmp_path / 'firebreak.db'}"
     upgrade(database_url)
     host, port = prometheus.server_address[:2]
     settings = make_settings(
@@ -193,7 +202,7 @@ def chaos(make_settings: Callable[..., Settings], tmp_path: Path) -> Iterator[Ch
         slack_burst=20,
     )
     api = start_api(settings)
-    stack = Chaos(settings, api, redis, slack, prometheus, tmp_path / "logs")
+    stack = Chaos(settings, api, redis, slack, prometheus, tmp_path / "logs", postgres=postgres)
     try:
         stack.start_worker()
         stack.beat = start_firebreak(["beat"], settings, stack.log_dir)
@@ -206,3 +215,21 @@ def chaos(make_settings: Callable[..., Settings], tmp_path: Path) -> Iterator[Ch
         prometheus.shutdown()
         prometheus.server_close()
         slack.stop()
+
+
+@pytest.fixture
+def chaos(make_settings: Callable[..., Settings], tmp_path: Path) -> Iterator[Chaos]:
+    """The stack on SQLite."""
+    with _stack(make_settings, tmp_path, f"sqlite:///{tmp_path / 'firebreak.db'}") as stack:
+        yield stack
+
+
+@pytest.fixture
+def chaos_on_postgres(make_settings: Callable[..., Settings], tmp_path: Path) -> Iterator[Chaos]:
+    """The stack on a PostgreSQL server of the test's own, which the test may stop and start."""
+    postgres = PostgresServer()
+    try:
+        with _stack(make_settings, tmp_path, postgres.start(), postgres) as stack:
+            yield stack
+    finally:
+        postgres.remove()
