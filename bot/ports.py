@@ -167,9 +167,19 @@ class ChatClient(Protocol):
 
     def post_incident(self, card: IncidentCard) -> MessageRef: ...
     def update_incident(self, ref: MessageRef, card: IncidentCard) -> None: ...
-    def post_thread(self, ref: MessageRef, text: str) -> MessageRef: ...
+    def post_thread(
+        self, ref: MessageRef, text: str, *, incident_id: int | None = None
+    ) -> MessageRef:
+        """Reply in `ref`'s thread; with `incident_id`, the reply is marked as that incident's
+        (so `find_thread_reply` finds it again)."""
+        ...
+
     def find_incident(self, incident_id: int) -> MessageRef | None:
         """The root message already posted for this incident, if the chat can tell."""
+        ...
+
+    def find_thread_reply(self, ref: MessageRef, incident_id: int) -> MessageRef | None:
+        """The reply in `ref`'s thread marked as this incident's, if the chat can tell."""
         ...
 
 

@@ -65,11 +65,17 @@ class ConsoleChatClient:
     def update_incident(self, ref: MessageRef, card: IncidentCard) -> None:
         self._write("update", ref, render_card(card))
 
-    def post_thread(self, ref: MessageRef, text: str) -> MessageRef:
+    def post_thread(
+        self, ref: MessageRef, text: str, *, incident_id: int | None = None
+    ) -> MessageRef:
         reply = MessageRef(ref.channel, self._ts())
         self._write(f"thread {ref.ts}", reply, text)
         return reply
 
     def find_incident(self, incident_id: int) -> MessageRef | None:
         """None: a console post never fails half-way, so there is nothing to find."""
+        return None
+
+    def find_thread_reply(self, ref: MessageRef, incident_id: int) -> MessageRef | None:
+        """None, as for `find_incident`."""
         return None

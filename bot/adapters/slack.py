@@ -3,8 +3,9 @@
 One root message per incident (chat.postMessage, then chat.update in place), details in its
 thread, files through the upload v2 flow. Every string sent passes the injected `redact` hook
 first. A root message carries metadata naming its incident, so one whose post went unanswered
-is found again in the channel's recent history (conversations.history). Slack's failures
-become ours:
+is found again in the channel's recent history (conversations.history); a thread reply posted
+for an incident (a storm member's line in its lead's thread) carries it too, and is found again
+among the thread's replies (conversations.replies). Slack's failures become ours:
 
 - HTTP 429 / `ratelimited`            → RateLimitedError(retry_after_s from Retry-After)
 - network errors, HTTP 5xx, `internal_error`, `fatal_error`, ... → UpstreamUnavailableError
@@ -38,8 +39,12 @@ log = structlog.get_logger(__name__)
 
 THREAD_TEXT_MAX = 4000
 INCIDENT_EVENT_TYPE = "firebreak_incident"
+INCIDENT_REPLY_EVENT_TYPE = "firebreak_incident_reply"
 HISTORY_PAGE_SIZE = 100
 HISTORY_MAX_PAGES = 2
+# A storm's lead thread holds a line per quiet member: search it deep (replies come oldest first).
+REPLIES_PAGE_SIZE = 200
+REPLIES_MAX_PAGES = 25
 DEFAULT_RETRY_AFTER_S = 1.0
 _TEXT_SUFFIXES = {".md", ".txt", ".json", ".html", ".csv", ".log"}
 _TRANSIENT_ERRORS = {
@@ -77,20 +82,32 @@ def _retry_after_s(response: SlackResponse) -> float:
     return DEFAULT_RETRY_AFTER_S
 
 
-def incident_metadata(incident_id: int) -> dict[str, Any]:
-    """The message metadata that marks a root message as this incident's."""
-    return {"event_type": INCIDENT_EVENT_TYPE, "event_payload": {"incident_id": incident_id}}
+def incident_metadata(incident_id: int, event_type: str = INCIDENT_EVENT_TYPE) -> dict[str, Any]:
+    """The message metadata that marks a root message (or, with INCIDENT_REPLY_EVENT_TYPE, a
+    thread reply) as this incident's."""
+    return {"event_type": event_type, "event_payload": {"incident_id": incident_id}}
+
+
+def _names(message: dict[str, Any], event_type: str, incident_id: int) -> bool:
+    metadata = message.get("metadata") or {}
+    if metadata.get("event_type") != event_type:
+        return False
+    payload = metadata.get("event_payload") or {}
+    return str(payload.get("incident_id")) == str(incident_id)
 
 
 def _is_root_of(message: dict[str, Any], incident_id: int) -> bool:
     """A top-level message (not a thread reply) whose metadata names this incident."""
     if message.get("thread_ts") not in (None, message.get("ts")):
         return False
-    metadata = message.get("metadata") or {}
-    if metadata.get("event_type") != INCIDENT_EVENT_TYPE:
+    return _names(message, INCIDENT_EVENT_TYPE, incident_id)
+
+
+def _is_reply_of(message: dict[str, Any], incident_id: int) -> bool:
+    """A thread reply (not the parent) whose metadata names this incident."""
+    if message.get("thread_ts") in (None, message.get("ts")):
         return False
-    payload = metadata.get("event_payload") or {}
-    return str(payload.get("incident_id")) == str(incident_id)
+    return _names(message, INCIDENT_REPLY_EVENT_TYPE, incident_id)
 
 
 @contextmanager
@@ -204,15 +221,51 @@ class SlackChatClient:
             self._client.chat_update(channel=ref.channel, ts=ref.ts, text=text, blocks=blocks)
         log.info("slack_incident_updated", incident=card.incident.ref, ts=ref.ts)
 
-    def post_thread(self, ref: MessageRef, text: str) -> MessageRef:
-        """Reply in the root message's thread."""
+    def post_thread(
+        self, ref: MessageRef, text: str, *, incident_id: int | None = None
+    ) -> MessageRef:
+        """Reply in the root message's thread; with `incident_id`, metadata marks the reply as
+        that incident's."""
         body = clip(escape(self._redact(text)), THREAD_TEXT_MAX)
+        metadata = (
+            None
+            if incident_id is None
+            else incident_metadata(incident_id, INCIDENT_REPLY_EVENT_TYPE)
+        )
         with translated_errors("chat.postMessage"):
             response = self._client.chat_postMessage(
-                channel=ref.channel, thread_ts=ref.ts, text=body, unfurl_links=False
+                channel=ref.channel,
+                thread_ts=ref.ts,
+                text=body,
+                unfurl_links=False,
+                metadata=metadata,
             )
         log.info("slack_thread_posted", channel=ref.channel, thread_ts=ref.ts)
         return MessageRef(str(response["channel"]), str(response["ts"]))
+
+    def find_thread_reply(self, ref: MessageRef, incident_id: int) -> MessageRef | None:
+        """The reply in `ref`'s thread whose metadata names this incident, if any
+        (conversations.replies, oldest first, up to REPLIES_MAX_PAGES pages)."""
+        cursor: str | None = None
+        for _ in range(REPLIES_MAX_PAGES):
+            with translated_errors("conversations.replies"):
+                response = self._client.conversations_replies(
+                    channel=ref.channel,
+                    ts=ref.ts,
+                    limit=REPLIES_PAGE_SIZE,
+                    cursor=cursor,
+                    include_all_metadata=True,
+                )
+            for message in response.get("messages") or []:
+                if _is_reply_of(message, incident_id):
+                    found = MessageRef(ref.channel, str(message["ts"]))
+                    log.info("slack_reply_found", incident=f"INC-{incident_id}", ts=found.ts)
+                    return found
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        log.warning("slack_replies_search_capped", thread_ts=ref.ts, pages=REPLIES_MAX_PAGES)
+        return None
 
     def upload_file(self, ref: MessageRef, path: Path, title: str) -> str:
         """Attach a file to the thread; text files are redacted first. Answers the file id."""

@@ -13,11 +13,12 @@ from bot.domain.errors import RateLimitedError, StepInFlightError
 from bot.domain.storms import Storm, escalation, is_quiet
 from bot.domain.timeline import EventKind, TimelineEvent
 from bot.ports import ChannelPacer, ChatClient, Store
+from bot.services.claim_post import claim_post, settle_post, uncertain_step
 from bot.services.relate_incidents import MEMBER_STEP, join_storm, position_of, storm_of
 from bot.services.summarise_incident import latest_summary
 
 ROOT_STEP = "chat:root"
-ROOT_UNCERTAIN_STEP = "chat:root:uncertain"
+ROOT_UNCERTAIN_STEP = uncertain_step(ROOT_STEP)
 STORM_LINE_STEP = "chat:storm:line"
 # A quiet storm member waits this long for its lead's root message before looking again.
 LEAD_PENDING_S = 5.0
@@ -149,33 +150,28 @@ def notify_incident(
     repeating one is harmless.
 
     A storm member past the first few (bot/domain/storms.py `is_quiet`) posts no root message:
-    one line in its lead's thread, claimed once in the ledger, until it escalates. The incident
+    one line in its lead's thread, claimed, looked for and adopted the same way (the lead's
+    thread replies stand in for the channel's history), until it escalates. The incident
     joins its storm here if triage has not joined it yet, so chat knows before the first post.
     """
     _join_storm_early(store, incident_id, now or datetime.now(UTC))
     card, state, fresh = build_card(store, incident_id, runbook_line)
     digest = card_digest(card)
-    if state.ref is None and _quiet_in_storm(store, chat, card, pacer):
+    if state.ref is None and _quiet_in_storm(store, chat, card, pacer, claim_lease_s):
         return state
     if state.ref is None:
         _pace(pacer, channel)
-        with store.transaction() as tx:
-            claimed = tx.ledger.claim(incident_id, ROOT_STEP)
-            taken_over = not claimed and tx.ledger.take_over(incident_id, ROOT_STEP, claim_lease_s)
-            held_for_s = (
-                None if claimed or taken_over else tx.ledger.claim_age_s(incident_id, ROOT_STEP)
-            )
-            uncertain = taken_over or (
-                claimed and tx.ledger.state(incident_id, ROOT_UNCERTAIN_STEP) is not None
-            )
-        if held_for_s is not None:
-            raise StepInFlightError(
-                f"INC-{incident_id}'s root message is being posted by another task",
-                retry_after_s=max(1.0, claim_lease_s - held_for_s),
-            )
-        if not (claimed or taken_over):
+        claim = claim_post(store, incident_id, ROOT_STEP, claim_lease_s, "root message")
+        if not claim.held:
             return state
-        ref, posted = _root_message(store, chat, incident_id, card, uncertain)
+        ref, posted = settle_post(
+            store,
+            incident_id,
+            ROOT_STEP,
+            claim,
+            lambda: chat.find_incident(incident_id),
+            lambda: chat.post_incident(card),
+        )
         state = ChatState(
             ref=ref, thread_mark=state.thread_mark, card_digest=digest if posted else None
         )
@@ -207,10 +203,16 @@ def _join_storm_early(store: Store, incident_id: int, now: datetime) -> None:
 
 
 def _quiet_in_storm(
-    store: Store, chat: ChatClient, card: IncidentCard, pacer: ChannelPacer | None
+    store: Store,
+    chat: ChatClient,
+    card: IncidentCard,
+    pacer: ChannelPacer | None,
+    claim_lease_s: float,
 ) -> bool:
     """Whether the incident stays out of the channel as a quiet storm member; its one line in
-    the lead's thread is posted (once: claimed, and never retaken after an unknown outcome)."""
+    the lead's thread is posted once, under the same leased claim as a root message: after an
+    unknown outcome the lead's thread is searched for the line (its metadata names the
+    incident) and the line found is adopted, or posted when none is there."""
     incident = card.incident
     with store.transaction() as tx:
         position = position_of(tx, incident.id)
@@ -224,7 +226,7 @@ def _quiet_in_storm(
     acknowledged = incident.acknowledged_at is not None
     if escalation(incident.severity, lead.severity, acknowledged, awaiting) is not None:
         return False
-    if line_state is not None:
+    if line_state == "completed":
         return True
     if lead_ref is None:
         raise StepInFlightError(
@@ -232,44 +234,24 @@ def _quiet_in_storm(
             retry_after_s=LEAD_PENDING_S,
         )
     _pace(pacer, lead_ref.channel)
-    with store.transaction() as tx:
-        claimed = tx.ledger.claim(incident.id, STORM_LINE_STEP)
-    if not claimed:
+    claim = claim_post(store, incident.id, STORM_LINE_STEP, claim_lease_s, "storm thread line")
+    if not claim.held:
         return True
     text = (
         f"{incident.ref} [{incident.severity.value}] {incident.title} — joined the storm "
         f"as #{position}, {card.firing_count} of {card.alert_count} alerts firing"
     )
-    line = _post_once(store, incident.id, STORM_LINE_STEP, lambda: chat.post_thread(lead_ref, text))
+    line, _ = settle_post(
+        store,
+        incident.id,
+        STORM_LINE_STEP,
+        claim,
+        lambda: chat.find_thread_reply(lead_ref, incident.id),
+        lambda: chat.post_thread(lead_ref, text, incident_id=incident.id),
+    )
     with store.transaction() as tx:
         tx.ledger.complete(incident.id, STORM_LINE_STEP, {"lead": lead.id, "ts": line.ts})
     return True
-
-
-def _root_message(
-    store: Store, chat: ChatClient, incident_id: int, card: IncidentCard, uncertain: bool
-) -> tuple[MessageRef, bool]:
-    """The claimed root message and whether it was posted now: after an uncertain post, the
-    one the chat already shows is adopted. On any failure the claim is released; a failed post
-    other than a rate limit may have landed, so it is marked uncertain in the same transaction."""
-    try:
-        found = chat.find_incident(incident_id) if uncertain else None
-        if found is not None:
-            return found, False
-        return chat.post_incident(card), True
-    except RateLimitedError:
-        _release_root(store, incident_id, mark_uncertain=False)
-        raise
-    except Exception:
-        _release_root(store, incident_id, mark_uncertain=True)
-        raise
-
-
-def _release_root(store: Store, incident_id: int, *, mark_uncertain: bool) -> None:
-    with store.transaction() as tx:
-        tx.ledger.release(incident_id, ROOT_STEP)
-        if mark_uncertain and tx.ledger.claim(incident_id, ROOT_UNCERTAIN_STEP):
-            tx.ledger.complete(incident_id, ROOT_UNCERTAIN_STEP)
 
 
 def _post_once(

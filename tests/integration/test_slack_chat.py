@@ -14,6 +14,8 @@ from structlog.testing import capture_logs
 from bot.adapters.slack import (
     HISTORY_MAX_PAGES,
     HISTORY_PAGE_SIZE,
+    INCIDENT_REPLY_EVENT_TYPE,
+    REPLIES_PAGE_SIZE,
     SlackChatClient,
     SlackRejectedError,
     SlackUserGroups,
@@ -251,6 +253,46 @@ def test_find_incident_history_outage_is_upstream_unavailable(slack: SlackServer
     slack.fail_next(calls=1, status=503)
     with pytest.raises(UpstreamUnavailableError):
         make_client(slack).find_incident(3)
+
+
+def test_thread_reply_for_an_incident_carries_it_in_its_metadata(slack: SlackServer) -> None:
+    """A reply posted for an incident names it in message metadata; a plain reply has none."""
+    client = make_client(slack)
+    root = client.post_incident(make_card())
+    client.post_thread(root, "plain")
+    client.post_thread(root, "INC-9 joined the storm", incident_id=9)
+    plain, marked = slack.calls_to("chat.postMessage")[1:]
+    assert "metadata" not in plain.body
+    expected = {"event_type": INCIDENT_REPLY_EVENT_TYPE, "event_payload": {"incident_id": 9}}
+    assert marked.body["metadata"] == expected
+
+
+def test_find_thread_reply_pages_through_the_thread(slack: SlackServer) -> None:
+    """A reply more than a page into the thread is found by its metadata; a top-level message,
+    a plain reply or another incident's reply never counts."""
+    client = make_client(slack)
+    root = client.post_incident(make_card())
+    for n in range(REPLIES_PAGE_SIZE):
+        client.post_thread(root, f"INC-{100 + n} joined the storm", incident_id=100 + n)
+    client.post_thread(root, "a plain line")
+    wanted = client.post_thread(root, "INC-9 joined the storm", incident_id=9)
+    assert client.find_thread_reply(root, 9) == wanted
+    replies = slack.calls_to("conversations.replies")
+    assert len(replies) == 2
+    assert {(c.body["ts"], c.body["include_all_metadata"]) for c in replies} == {(root.ts, "1")}
+    assert client.find_thread_reply(root, 3) is None
+    assert client.find_thread_reply(root, 10_000) is None
+
+
+def test_find_thread_reply_outage_is_upstream_unavailable(slack: SlackServer) -> None:
+    """A 503 from conversations.replies is retryable; a thread Slack does not know is not."""
+    client = make_client(slack)
+    slack.fail_next(calls=1, status=503)
+    with pytest.raises(UpstreamUnavailableError):
+        client.find_thread_reply(MessageRef(CHANNEL, "1714564800.000001"), 3)
+    with pytest.raises(SlackRejectedError) as caught:
+        client.find_thread_reply(MessageRef(CHANNEL, "1714564800.999999"), 3)
+    assert caught.value.error == "thread_not_found"
 
 
 def test_find_incident_by_channel_name_waits_for_its_id(slack: SlackServer) -> None:

@@ -4,7 +4,10 @@ Start it with `SlackServer.start()` and point a client at it:
 `WebClient(token=BOT_TOKEN, base_url=server.api_url)`. It answers `auth.test`,
 `chat.postMessage` (metadata kept; a `#name` channel is answered with its id), `chat.update`,
 `chat.postEphemeral`, `conversations.history` (top-level messages newest first, paged by
-cursor, metadata only with `include_all_metadata`), `usergroups.users.list` and the files
+cursor, metadata only with `include_all_metadata`), `conversations.replies` (a thread: its
+parent, then the replies oldest first, paged by cursor with the parent on the first page only;
+`ts` may be the parent's or a reply's; `thread_not_found` for an unknown ts; metadata only with
+`include_all_metadata`), `usergroups.users.list` and the files
 upload v2 trio (`files.getUploadURLExternal` → an upload URL on this server, the upload POST,
 `files.completeUploadExternal`), plus `response_url` posts under `/response/<name>`.
 
@@ -160,6 +163,11 @@ class SlackServer:
         """Post the next `calls` chat.postMessage calls at once but answer each `hold_s` later."""
         with self.state.lock:
             self.state.hold_next, self.state.hold_s = calls, hold_s
+
+    def thread_replies(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        """The replies in one thread, oldest first, as they stand now."""
+        with self.state.lock:
+            return [dict(m) for m in _replies(self.state.messages, channel, thread_ts)]
 
     def top_level_messages(self, channel: str) -> list[dict[str, Any]]:
         """The channel's messages outside threads, oldest first, as they stand now."""
@@ -333,6 +341,42 @@ class _Handler(BaseHTTPRequestHandler):
             answer["response_metadata"] = {"next_cursor": cursor}
         return answer
 
+    def _conversations_replies(self, body: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(body.get("channel", "")), str(body.get("ts", ""))
+        if not _CHANNEL_ID.fullmatch(channel):
+            return {"ok": False, "error": "channel_not_found"}
+        limit = min(int(body.get("limit") or 1000), 1000)
+        with_metadata = str(body.get("include_all_metadata", "")).lower() in {"1", "true"}
+        with self.state.lock:
+            asked = self.state.messages.get((channel, ts))
+            parent_ts = None if asked is None else str(asked.get("thread_ts") or asked["ts"])
+            parent = None if parent_ts is None else self.state.messages.get((channel, parent_ts))
+            replies = [] if parent_ts is None else _replies(self.state.messages, channel, parent_ts)
+        if parent is None or parent_ts is None:
+            return {"ok": False, "error": "thread_not_found"}
+        head = dict(parent)
+        if replies:
+            head.update(
+                thread_ts=parent_ts,
+                reply_count=len(replies),
+                reply_users_count=1,
+                latest_reply=replies[-1]["ts"],
+            )
+        thread = [head, *({**m, "parent_user_id": "U0BOT"} for m in replies)]
+        if body.get("cursor"):
+            since = base64.b64decode(str(body["cursor"])).decode().removeprefix("next_ts:")
+            thread = [m for m in thread[1:] if _ts_key(m["ts"]) >= _ts_key(since)]
+        page, rest = thread[:limit], thread[limit:]
+        messages = [
+            {"type": "message", **{k: v for k, v in m.items() if k != "metadata" or with_metadata}}
+            for m in page
+        ]
+        answer: dict[str, Any] = {"ok": True, "messages": messages, "has_more": bool(rest)}
+        if rest:
+            cursor = base64.b64encode(f"next_ts:{rest[0]['ts']}".encode()).decode()
+            answer["response_metadata"] = {"next_cursor": cursor}
+        return answer
+
     def _chat_postEphemeral(self, body: dict[str, Any]) -> dict[str, Any]:
         if not body.get("user"):
             return {"ok": False, "error": "user_not_in_channel"}
@@ -402,6 +446,20 @@ def _top_level(
             m
             for (c, _), m in messages.items()
             if c == channel and m.get("thread_ts") in (None, m["ts"])
+        ),
+        key=lambda m: _ts_key(m["ts"]),
+    )
+
+
+def _replies(
+    messages: dict[tuple[str, str], dict[str, Any]], channel: str, thread_ts: str
+) -> list[dict[str, Any]]:
+    """The replies in one thread (its parent left out), oldest first."""
+    return sorted(
+        (
+            dict(m)
+            for (c, _), m in messages.items()
+            if c == channel and m.get("thread_ts") == thread_ts and m["ts"] != thread_ts
         ),
         key=lambda m: _ts_key(m["ts"]),
     )
