@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from bot.ports import (
     AlertSource,
     ChannelPacer,
     ChatClient,
+    DeliveryIntake,
     MetricsSource,
     RetentionStore,
     Summariser,
@@ -39,6 +40,7 @@ from bot.runbook.executor import RunbookExecutor
 from bot.runbook.guards import Guards
 from bot.runbook.loader import RunbookCatalog
 from bot.runbook.targets import KubernetesTargetConfig, TargetRegistry
+from bot.services.normalise_deliveries import DeliveryNormaliser
 from bot.services.remediate import Remediation
 from bot.services.run_views import card_state, run_story
 from bot.settings import Settings
@@ -84,6 +86,17 @@ class Container:
     @cached_property
     def store(self) -> SqlStore:
         return SqlStore.from_url(self.settings.effective_database_url)
+
+    @cached_property
+    def intake(self) -> DeliveryIntake:
+        from bot.adapters.sql_intake import SqlDeliveryIntake
+
+        return SqlDeliveryIntake(self.store)
+
+    def normaliser(self) -> DeliveryNormaliser:
+        """A delivery normaliser thread on this process's store and broker (not started)."""
+        window = timedelta(seconds=self.settings.reopen_window_s)
+        return DeliveryNormaliser(self.store, self.tasks, self.clock, window)
 
     @cached_property
     def retention(self) -> RetentionStore:

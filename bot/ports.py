@@ -10,6 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from bot.domain.alerts import Alert, RejectedAlert, StoredAlert
 from bot.domain.cards import ChatState, IncidentCard, MessageRef
+from bot.domain.deliveries import PendingDelivery, RawDelivery
 from bot.domain.incidents import Incident, IncidentStatus
 from bot.domain.runbooks import (
     GuardDecision,
@@ -129,6 +130,17 @@ class AuditLog(Protocol):
     def for_incident(self, incident_id: int) -> list[dict[str, Any]]: ...
 
 
+class DeliveryQueue(Protocol):
+    """Stored deliveries awaiting normalisation, oldest first."""
+
+    def lock(self) -> None:
+        """Be the only normaliser until the transaction ends (deliveries stay in order)."""
+
+    def pending(self, limit: int) -> list[PendingDelivery]: ...
+    def mark_normalised(self, delivery_id: int, at: datetime, failure: str | None = None) -> None:
+        """Done with a delivery; `failure` says why it could not be stored, if so."""
+
+
 class UnitOfWork(Protocol):
     """One database transaction across every repository; commits when the block exits cleanly."""
 
@@ -147,12 +159,29 @@ class UnitOfWork(Protocol):
     @property
     def rejections(self) -> RejectionLog: ...
 
-    def record_delivery(self, digest: str) -> bool: ...
+    @property
+    def deliveries(self) -> DeliveryQueue: ...
+
+    def record_delivery(self, digest: str) -> bool:
+        """Record a delivery normalised in this transaction; False for a duplicate."""
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A nested transaction: an exception inside undoes only its own writes."""
 
 
 class Store(Protocol):
     def transaction(self) -> AbstractContextManager[UnitOfWork]: ...
     def ping(self) -> None: ...
+
+
+class DeliveryIntake(Protocol):
+    """Where the webhook stores a delivery: one durable write, shared commits, async."""
+
+    async def accept(self, delivery: RawDelivery) -> bool:
+        """Durably store `delivery`; False for a duplicate body. Raises
+        StoreUnavailableError when the database cannot take it."""
+
+    async def close(self) -> None: ...
 
 
 class TaskQueue(Protocol):

@@ -15,6 +15,7 @@ import uvicorn
 
 from bot.bootstrap import Container
 from bot.demo.monitoring import free_loopback_port as free_port
+from bot.services.normalise_deliveries import DeliveryNormaliser
 from bot.settings import Settings
 from bot.web.app import create_app
 
@@ -46,14 +47,26 @@ class ApiServer:
     container: Container
     server: uvicorn.Server
     thread: threading.Thread
+    normaliser: DeliveryNormaliser | None = None
+
+    def normalise(self) -> int:
+        """Normalise every delivery accepted so far (the background thread may race us: the
+        queue's lock makes whichever comes second find nothing)."""
+        assert self.normaliser is not None, "started with normalise=False"
+        return self.normaliser.drain()
 
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+        if self.normaliser is not None:
+            self.normaliser.stop()
 
 
-def start_api(settings: Settings) -> ApiServer:
-    """Serve create_app(settings) on a free loopback port in a thread; wait until it answers."""
+def start_api(settings: Settings, normalise: bool = True) -> ApiServer:
+    """Serve create_app(settings) on a free loopback port in a thread; wait until it answers.
+
+    With `normalise`, a delivery normaliser thread runs beside it, as one runs in the worker.
+    """
     container = Container(settings)
     port = free_port()
     config = uvicorn.Config(
@@ -64,7 +77,10 @@ def start_api(settings: Settings) -> ApiServer:
     thread.start()
     url = f"http://127.0.0.1:{port}"
     wait_for(lambda: answers(url + "/healthz"), timeout_s=15)
-    return ApiServer(url, container, server, thread)
+    normaliser = container.normaliser() if normalise else None
+    if normaliser is not None:
+        normaliser.start()
+    return ApiServer(url, container, server, thread, normaliser)
 
 
 def answers(url: str) -> bool:

@@ -18,6 +18,7 @@ from celery import Celery, Task
 from bot.settings import Settings
 from workers.broker import TRANSPORT
 from workers.heartbeat import Heartbeat
+from workers.normaliser import Normaliser
 from workers.routes import QUEUE_TIME_LIMITS_S, QUEUES, TASK_ROUTES, queue_of
 
 TASK_MODULES = [
@@ -117,6 +118,7 @@ def create_celery(settings: Settings) -> Celery:
         },
     )
     app.steps["consumer"].add(Heartbeat)
+    app.steps["worker"].add(Normaliser)
     app.conf.task_queues = None
     app.conf.task_create_missing_queues = True
     app.firebreak_settings = settings

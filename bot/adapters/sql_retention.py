@@ -21,13 +21,14 @@ class SqlRetention:
         self._store = store
 
     def prune_deliveries(self, before: datetime, limit: int) -> int:
+        d = t.deliveries.c
         rows = (
-            select(t.deliveries.c.digest)
-            .where(t.deliveries.c.received_at < before)
-            .order_by(t.deliveries.c.received_at)
+            select(d.id)
+            .where(d.normalised_at.is_not(None), d.received_at < before)
+            .order_by(d.id)
             .limit(limit)
         )
-        return self._delete(delete(t.deliveries).where(t.deliveries.c.digest.in_(rows)))
+        return self._delete(delete(t.deliveries).where(d.id.in_(rows)))
 
     def prune_dispatched_outbox(self, before: datetime, limit: int) -> int:
         rows = (

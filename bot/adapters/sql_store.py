@@ -25,6 +25,7 @@ from sqlalchemy.pool import StaticPool
 
 from bot.adapters import sql_tables as t
 from bot.adapters.sql_alerts import SqlAlerts, SqlRejections
+from bot.adapters.sql_deliveries import SqlDeliveryQueue
 from bot.adapters.sql_records import (
     SqlAuditLog,
     SqlLedger,
@@ -212,11 +213,18 @@ class SqlUnitOfWork:
         self.ledger = SqlLedger(conn)
         self.audit = SqlAuditLog(conn)
         self.rejections = SqlRejections(conn)
+        self.deliveries = SqlDeliveryQueue(conn)
         self._conn = conn
 
     def record_delivery(self, digest: str) -> bool:
-        values = {"digest": digest, "received_at": utc_now()}
+        now = utc_now()
+        values = {"digest": digest, "received_at": now, "normalised_at": now}
         return insert_ignoring_conflict(self._conn, t.deliveries, values)
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        with self._conn.begin_nested():
+            yield
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -13,11 +13,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.engine import Dialect
 
@@ -56,8 +58,20 @@ metadata = MetaData(
 deliveries = Table(
     "deliveries",
     metadata,
-    Column("digest", String(64), primary_key=True),
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("receiver", Text(), nullable=True),
+    Column("group_key", Text(), nullable=True),
+    Column("body", LargeBinary(), nullable=True),  # None when normalised as it arrived
     Column("received_at", UTCDateTime(), nullable=False),
+    Column("normalised_at", UTCDateTime(), nullable=True),
+    Column("failure", Text(), nullable=True),
+    Index(
+        "ix_deliveries_pending",
+        "id",
+        postgresql_where=text("normalised_at IS NULL"),
+        sqlite_where=text("normalised_at IS NULL"),
+    ),
 )
 
 incidents = Table(

@@ -66,38 +66,50 @@ def ingest_alerts(
     with store.transaction() as tx:
         if not tx.record_delivery(digest):
             return IngestResult(duplicate=True)
-        tx.alerts.lock_fingerprints(sorted({a.fingerprint_or_hash for a in group.alerts}))
-        survey = _survey(tx, group.alerts)
-        incident, moved = _incident_for(tx, group, survey, now, reopen_window)
-        touched: dict[int, Incident] = {incident.id: incident}
-        events: dict[int, int] = {incident.id: 1} if moved else {}
-        counts: dict[str, int] = {}
-        for alert in group.alerts:
-            for owner_id, event in _apply(tx, incident.id, alert, now, counts):
-                if owner_id not in touched:
-                    owner = tx.incidents.get(owner_id, for_update=True)
-                    if owner is None:
-                        continue
-                    touched[owner_id] = owner
-                tx.timeline.append(event)
-                events[owner_id] = events.get(owner_id, 0) + 1
-        if group.truncated_alerts:
-            tx.timeline.append(_truncated_event(incident.id, group.truncated_alerts, now))
-        if rejected:
-            tx.rejections.record(digest, incident.id, rejected, now)
-            tx.timeline.append(_rejected_event(incident.id, rejected, now))
-            events[incident.id] = events.get(incident.id, 0) + 1
-        escalate = bool(counts.get("new_firing"))
-        changed = [
-            i for i in touched.values() if _settle(tx, i, group, now, escalate, events.get(i.id))
-        ]
-        outbox_ids = tuple(tx.outbox.add(PROCESS_TASK, [i.id]) for i in changed)
-        if counts.get("new_firing"):
-            queued = queue_triage(tx, incident.id, now)
-            outbox_ids += (queued,) if queued is not None else ()
-        return IngestResult(
-            False, tuple(i.id for i in changed), outbox_ids, counts, incident_id=incident.id
-        )
+        return ingest_group(tx, group, digest, now, reopen_window, rejected)
+
+
+def ingest_group(
+    tx: UnitOfWork,
+    group: AlertGroup,
+    digest: str,
+    now: datetime,
+    reopen_window: timedelta,
+    rejected: Sequence[RejectedAlert] = (),
+) -> IngestResult:
+    """Normalise one delivery inside the caller's transaction (which deduplicated it)."""
+    tx.alerts.lock_fingerprints(sorted({a.fingerprint_or_hash for a in group.alerts}))
+    survey = _survey(tx, group.alerts)
+    incident, moved = _incident_for(tx, group, survey, now, reopen_window)
+    touched: dict[int, Incident] = {incident.id: incident}
+    events: dict[int, int] = {incident.id: 1} if moved else {}
+    counts: dict[str, int] = {}
+    for alert in group.alerts:
+        for owner_id, event in _apply(tx, incident.id, alert, now, counts):
+            if owner_id not in touched:
+                owner = tx.incidents.get(owner_id, for_update=True)
+                if owner is None:
+                    continue
+                touched[owner_id] = owner
+            tx.timeline.append(event)
+            events[owner_id] = events.get(owner_id, 0) + 1
+    if group.truncated_alerts:
+        tx.timeline.append(_truncated_event(incident.id, group.truncated_alerts, now))
+    if rejected:
+        tx.rejections.record(digest, incident.id, rejected, now)
+        tx.timeline.append(_rejected_event(incident.id, rejected, now))
+        events[incident.id] = events.get(incident.id, 0) + 1
+    escalate = bool(counts.get("new_firing"))
+    changed = [
+        i for i in touched.values() if _settle(tx, i, group, now, escalate, events.get(i.id))
+    ]
+    outbox_ids = tuple(tx.outbox.add(PROCESS_TASK, [i.id]) for i in changed)
+    if counts.get("new_firing"):
+        queued = queue_triage(tx, incident.id, now)
+        outbox_ids += (queued,) if queued is not None else ()
+    return IngestResult(
+        False, tuple(i.id for i in changed), outbox_ids, counts, incident_id=incident.id
+    )
 
 
 def _survey(tx: UnitOfWork, alerts: Sequence[Alert]) -> _Survey:

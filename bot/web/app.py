@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     container.targets  # noqa: B018
     container.signals  # noqa: B018  (so does a bad signal catalogue: CatalogueError names it)
     relay = OutboxRelayLoop(container.store, container.tasks)
+    intake = container.intake
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             ).start()
         yield
         await relay.stop()
+        await intake.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -50,6 +52,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.state.container = container
     app.state.metrics = WebMetrics(container)
     app.state.outbox_relay = relay
+    app.state.intake = intake
     app.include_router(webhooks.router)
     app.include_router(incidents.router)
     app.include_router(health.router)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from bot.bootstrap import Container
+from bot.ports import DeliveryIntake
 from bot.web.auth import require_token
 from bot.web.metrics import WebMetrics
 from bot.web.outbox_relay import OutboxRelayLoop
@@ -27,7 +28,13 @@ def get_outbox_relay(request: Request) -> OutboxRelayLoop:
     return relay
 
 
+def get_intake(request: Request) -> DeliveryIntake:
+    intake: DeliveryIntake = request.app.state.intake
+    return intake
+
+
 ContainerDep = Annotated[Container, Depends(get_container)]
+IntakeDep = Annotated[DeliveryIntake, Depends(get_intake)]
 MetricsDep = Annotated[WebMetrics, Depends(get_metrics)]
 OutboxRelayDep = Annotated[OutboxRelayLoop, Depends(get_outbox_relay)]
 

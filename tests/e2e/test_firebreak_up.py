@@ -39,17 +39,20 @@ def test_up_runs_the_readme_flow(tmp_path: Path) -> None:
             headers={"Content-Type": "application/json"},
         )
         assert response.status_code == 200
-        assert response.json()["incidents"] == ["INC-1"]
-        listed = subprocess.run(
-            [sys.executable, "-m", "bot.cli", "incidents", "list"],
-            cwd=tmp_path,
-            env=clean_env(),
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        assert "INC-1" in listed.stdout
-        assert "triggered" in listed.stdout
+        assert response.json()["status"] == "accepted"
+
+        def listed() -> str:
+            return subprocess.run(
+                [sys.executable, "-m", "bot.cli", "incidents", "list"],
+                cwd=tmp_path,
+                env=clean_env(),
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+
+        wait_for(lambda: "INC-1" in listed(), timeout_s=30)
+        assert "triggered" in listed()
         chat_log = tmp_path / ".firebreak" / "slack.log"
         wait_for(lambda: chat_log.exists() and "INC-1" in chat_log.read_text(), timeout_s=30)
         printed = (tmp_path / "up.log").read_text()

@@ -34,6 +34,7 @@ def post_at_once(api: ApiServer, payloads: list[dict[str, Any]]) -> list[httpx.R
 
 
 def incidents_of(api: ApiServer) -> list[dict[str, Any]]:
+    api.normalise()
     listed = httpx.get(f"{api.url}/api/v1/incidents?limit=1000", headers=API).json()
     return [httpx.get(f"{api.url}/api/v1/incidents/{i['id']}", headers=API).json() for i in listed]
 

@@ -18,7 +18,9 @@ def open_incident(api: ApiServer, **kw: str) -> int:
         headers={"Content-Type": "application/json", "Authorization": f"Bearer {WEBHOOK_TOKEN}"},
     )
     assert response.status_code == 200, response.text
-    return int(response.json()["incidents"][0].removeprefix("INC-"))
+    api.normalise()
+    listed = httpx.get(f"{api.url}/api/v1/incidents", headers=API).json()
+    return int(listed[0]["id"])
 
 
 def test_api_requires_its_own_token(api: ApiServer) -> None:

@@ -71,6 +71,7 @@ def open_drift_incident(api: ApiServer) -> None:
     payload = group(alert("LLMModelDrift"), group_key="drift-group")
     answer = httpx.post(f"{api.url}/webhooks/alertmanager", content=body(payload), headers=HOOK)
     assert answer.status_code == 200
+    api.normalise()
 
 
 def runs_of(api: ApiServer, incident_id: int = 1) -> list[dict[str, Any]]:

@@ -52,6 +52,7 @@ def run_flow(settings: Settings, tmp_path: Path) -> tuple[str, list[dict[str, ob
         leaky = alert()
         leaky["annotations"]["description"] = f"slack token {SECRET} leaked in logs"
         httpx.post(f"{api.url}/webhooks/alertmanager", content=body(group(leaky)), headers=HOOK)
+        api.normalise()
         httpx.post(f"{api.url}/api/v1/incidents/1/resolve", headers=API, json={"actor": "bob"})
         url = f"{api.url}/api/v1/incidents/1/timeline"
         wait_for(
@@ -141,6 +142,7 @@ def test_postmortem_from_api_and_cli(
     api = start_api(settings)
     try:
         httpx.post(f"{api.url}/webhooks/alertmanager", content=body(group(alert())), headers=HOOK)
+        api.normalise()
         httpx.post(f"{api.url}/api/v1/incidents/1/ack", headers=API, json={"actor": "alice"})
         httpx.post(f"{api.url}/api/v1/incidents/1/resolve", headers=API, json={"actor": "bob"})
         url = f"{api.url}/api/v1/incidents/1/postmortem"

@@ -48,6 +48,7 @@ def test_alert_reaches_chat_once_and_ack_edits_in_place(
 ) -> None:
     """One root message per incident; acknowledging edits it rather than posting again."""
     assert post_alert(running, "a1").status_code == 200
+    running.normalise()
     wait_for(lambda: chat_lines(api_settings, "post"), timeout_s=20)
     httpx.post(f"{running.url}/api/v1/incidents/1/ack", headers=API, json={"actor": "alice"})
     wait_for(lambda: chat_lines(api_settings, "update"), timeout_s=20)
@@ -61,6 +62,7 @@ def test_alert_reaches_chat_once_and_ack_edits_in_place(
 def test_duplicate_tasks_post_one_root_message(running: ApiServer, api_settings: Settings) -> None:
     """The same process task delivered five times (at-least-once) posts one root message."""
     post_alert(running, "dup")
+    running.normalise()
     for _ in range(5):
         running.container.tasks.enqueue("firebreak.incidents.process", [1])
     wait_for(lambda: chat_lines(api_settings, "post"), timeout_s=20)
@@ -97,6 +99,7 @@ def test_broker_outage_loses_nothing(
         private_redis.stop()
         answers = [post_alert(api, f"outage-{i}").status_code for i in range(5)]
         assert answers == [200] * 5
+        api.normalise()
         with api.container.store.transaction() as tx:
             assert tx.outbox.count_pending() == 10  # process + triage per incident
         assert httpx.get(f"{api.url}/readyz").status_code == 503
@@ -148,6 +151,7 @@ def test_worker_killed_mid_post_never_posts_twice(
     worker = start_worker(settings, tmp_path / "logs")
     try:
         post_alert(api, "killed")
+        api.normalise()
 
         def root_post_state() -> str | None:
             with api.container.store.transaction() as tx:

@@ -1,21 +1,20 @@
-"""POST /webhooks/alertmanager: authenticate, bound, parse, store in one transaction, enqueue.
+"""POST /webhooks/alertmanager: authenticate, bound, parse, then one durable write.
 
 The order is fixed: the token first (401), then the media type (415), the body size (413),
 bounded JSON (400; depth, integer length, UTF-8), the webhook v4 schema (422 naming each
 field). An alert invalid on its own is set aside — recorded on the incident with why — and the
-rest of its delivery stored with a 200, so Alertmanager neither retries the group for ever nor
-loses its good alerts. Database down answers 503 (Alertmanager retries); broker down still
-answers 200 (the outbox relays later).
+rest of its delivery accepted with a 200, so Alertmanager neither retries the group for ever
+nor loses its good alerts. Accepting is one write: the raw delivery, deduplicated by its hash,
+in a commit shared with concurrent deliveries; the normaliser (a worker thread) turns it into
+alerts and incidents moments later. Database down answers 503 (Alertmanager retries).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Literal
 
 import structlog
 from fastapi import APIRouter, Header, HTTPException, Request, status
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ValidationError
 
 from bot.domain.alerts import (
@@ -25,10 +24,10 @@ from bot.domain.alerts import (
     field_errors,
     parse_delivery,
 )
+from bot.domain.deliveries import RawDelivery
 from bot.domain.errors import StoreUnavailableError
-from bot.services.ingest_alerts import ingest_alerts
 from bot.web.auth import require_token
-from bot.web.deps import ContainerDep, MetricsDep, OutboxRelayDep
+from bot.web.deps import ContainerDep, IntakeDep, MetricsDep
 from bot.web.json_body import BodyRefusedError, parse_json, read_bounded
 from bot.web.openapi import ERROR_RESPONSES, model_ref
 
@@ -48,10 +47,10 @@ class RejectedAlertAnswer(BaseModel):
 
 
 class WebhookAnswer(BaseModel):
-    """What a delivery did: accepted (with any alerts set aside) or a duplicate."""
+    """What a delivery did: accepted (with any alerts set aside) or a duplicate. Its incidents
+    appear on GET /incidents once the normaliser has read it, moments later."""
 
     status: Literal["accepted", "duplicate"]
-    incidents: list[str] = []
     alerts: int = 0
     rejected: list[RejectedAlertAnswer] = []
 
@@ -83,7 +82,7 @@ async def alertmanager_webhook(
     request: Request,
     container: ContainerDep,
     metrics: MetricsDep,
-    relay: OutboxRelayDep,
+    intake: IntakeDep,
     authorization: Annotated[str | None, Header()] = None,
 ) -> WebhookAnswer:
     """Accept one Alertmanager webhook v4 notification; idempotent on re-sent bodies."""
@@ -102,22 +101,16 @@ async def alertmanager_webhook(
         metrics.deliveries.labels("refused").inc()
         raise
     group = delivery.group
-    window = timedelta(seconds=settings.reopen_window_s)
+    raw = RawDelivery(
+        delivery_hash(body), group.receiver, group.group_key, body, container.clock()
+    )
     try:
-        result = await run_in_threadpool(
-            ingest_alerts,
-            container.store,
-            group,
-            delivery_hash(body),
-            container.clock(),
-            window,
-            delivery.rejected,
-        )
+        stored = await intake.accept(raw)
     except StoreUnavailableError as exc:
         metrics.deliveries.labels("store_unavailable").inc()
         log.error("webhook_store_unavailable", reason=str(exc))
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "database unavailable") from exc
-    if result.duplicate:
+    if not stored:
         metrics.deliveries.labels("duplicate").inc()
         return WebhookAnswer(status="duplicate")
     metrics.deliveries.labels("accepted").inc()
@@ -128,20 +121,10 @@ async def alertmanager_webhook(
         log.warning(
             "webhook_alerts_rejected",
             receiver=group.receiver,
-            incident=result.incident_id,
             positions=[r.position for r in delivery.rejected],
         )
-    if result.outbox_ids:
-        relay.poke()
-    log.info(
-        "webhook_accepted",
-        receiver=group.receiver,
-        alerts=len(group.alerts),
-        incidents=list(result.incident_ids),
-    )
     return WebhookAnswer(
         status="accepted",
-        incidents=[f"INC-{i}" for i in result.incident_ids],
         alerts=len(group.alerts),
         rejected=[
             RejectedAlertAnswer(
