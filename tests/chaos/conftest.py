@@ -102,6 +102,10 @@ class Chaos:
         payload = group(alert(fingerprint=name, model_name=name), group_key=f"group-{name}")
         for labels in (payload["groupLabels"], payload["commonLabels"]):
             labels["model_name"] = name
+        return self.post_group(payload, base_url, timeout_s)
+
+    def post_group(self, payload: dict[str, Any], base_url: str = "", timeout_s: float = 10) -> int:
+        """Deliver one Alertmanager group; a refused or cut connection answers 0."""
         try:
             response = httpx.post(
                 f"{base_url or self.api.url}/webhooks/alertmanager",
