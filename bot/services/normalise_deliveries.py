@@ -116,7 +116,7 @@ class DeliveryNormaliser:
                 log.warning("normaliser_paused", reason=str(exc))
                 self._stop.wait(ERROR_PAUSE_S)
                 continue
-            except Exception:  # noqa: BLE001  (the thread outlives a defect; it is logged)
+            except Exception:  # the thread outlives a defect; log.exception records it
                 log.exception("normaliser_failed")
                 self._stop.wait(ERROR_PAUSE_S)
                 continue

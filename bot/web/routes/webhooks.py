@@ -101,9 +101,7 @@ async def alertmanager_webhook(
         metrics.deliveries.labels("refused").inc()
         raise
     group = delivery.group
-    raw = RawDelivery(
-        delivery_hash(body), group.receiver, group.group_key, body, container.clock()
-    )
+    raw = RawDelivery(delivery_hash(body), group.receiver, group.group_key, body, container.clock())
     try:
         stored = await intake.accept(raw)
     except StoreUnavailableError as exc:

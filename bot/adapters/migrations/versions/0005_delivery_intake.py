@@ -57,7 +57,9 @@ def downgrade() -> None:
     op.rename_table("deliveries", "deliveries_intake")
     if op.get_bind().dialect.name == "postgresql":
         op.execute("ALTER INDEX pk_deliveries RENAME TO pk_deliveries_intake")
-        op.execute("ALTER TABLE deliveries_intake RENAME CONSTRAINT uq_deliveries_digest TO uq_deliveries_intake_digest")
+        op.execute(
+            "ALTER TABLE deliveries_intake RENAME CONSTRAINT uq_deliveries_digest TO uq_deliveries_intake_digest"
+        )
     op.create_table(
         "deliveries",
         sa.Column("digest", sa.String(length=64), nullable=False),

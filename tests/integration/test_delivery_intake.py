@@ -1,0 +1,151 @@
+"""The webhook's one durable write and the normaliser behind it, on SQLite and PostgreSQL:
+shared commits, duplicates, arrival order, exactly-once across a crash, a poison delivery."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, insert, select
+
+from bot.adapters import sql_tables as t
+from bot.adapters.sql_deliveries import SqlDeliveryQueue
+from bot.adapters.sql_intake import SqlDeliveryIntake
+from bot.adapters.sql_migrations import upgrade
+from bot.adapters.sql_store import SqlStore
+from bot.domain.alerts import delivery_hash
+from bot.domain.deliveries import RawDelivery
+from bot.domain.errors import StoreUnavailableError
+from bot.services.normalise_deliveries import normalise_pending
+from tests.payloads import alert, body, group
+from tests.processes import free_port
+
+NOW = datetime(2026, 11, 28, 10, 1, tzinfo=UTC)
+WINDOW = timedelta(minutes=30)
+
+
+@pytest.fixture
+def store(database_url: str) -> SqlStore:
+    upgrade(database_url)
+    return SqlStore.from_url(database_url)
+
+
+def raw(payload: dict[str, Any], at: datetime = NOW) -> RawDelivery:
+    content = body(payload)
+    return RawDelivery(delivery_hash(content), "firebreak", payload["groupKey"], content, at)
+
+
+def accept_all(store: SqlStore, deliveries: list[RawDelivery]) -> list[bool]:
+    """Accept every delivery concurrently, as concurrent requests would."""
+
+    async def run() -> list[bool]:
+        intake = SqlDeliveryIntake(store)
+        try:
+            return list(await asyncio.gather(*(intake.accept(d) for d in deliveries)))
+        finally:
+            await intake.close()
+
+    return asyncio.run(run())
+
+
+def count(store: SqlStore, table: Any) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def test_concurrent_deliveries_share_commits_and_duplicates_are_answered(store: SqlStore) -> None:
+    """Forty concurrent deliveries of twenty distinct bodies: twenty stored, each body
+    answered new exactly once, in fewer commits than deliveries."""
+    distinct = [raw(group(alert(fingerprint=f"fp-{i}"), group_key=f"g-{i}")) for i in range(20)]
+    answers = accept_all(store, distinct + distinct)
+    assert answers == [True] * 20 + [False] * 20
+    assert count(store, t.deliveries) == 20
+    assert accept_all(store, distinct[:3]) == [False] * 3
+
+
+def test_deliveries_become_incidents_in_arrival_order(store: SqlStore) -> None:
+    """A firing then its resolve, stored in that order, end resolved; nothing normalises twice."""
+    firing = group(alert(fingerprint="order"), group_key="order")
+    resolved = group(
+        alert(fingerprint="order", status="resolved", ends_at="2026-11-28T10:05:00Z"),
+        group_key="order",
+    )
+    assert accept_all(store, [raw(firing)]) == [True]
+    assert accept_all(store, [raw(resolved, NOW + timedelta(seconds=1))]) == [True]
+    first = normalise_pending(store, NOW, WINDOW)
+    assert (first.deliveries, first.failed) == (2, 0)
+    assert normalise_pending(store, NOW, WINDOW).deliveries == 0
+    with store.transaction() as tx:
+        [incident] = tx.incidents.list()
+        assert incident.status.value == "resolved"
+        assert len(tx.alerts.for_incident(incident.id)) == 1
+
+
+def test_a_crash_mid_batch_leaves_the_deliveries_pending(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A normaliser that dies before its commit normalised nothing: the next one does it all
+    once (one incident, one alert)."""
+    accept_all(store, [raw(group(alert(fingerprint="crash"), group_key="crash"))])
+
+    def die(*_: Any, **__: Any) -> None:
+        raise SystemExit("killed before the commit")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SqlDeliveryQueue, "mark_normalised", die)
+        with pytest.raises(SystemExit):
+            normalise_pending(store, NOW, WINDOW)
+    assert count(store, t.incidents) == 0
+    assert normalise_pending(store, NOW, WINDOW).deliveries == 1
+    assert normalise_pending(store, NOW, WINDOW).deliveries == 0
+    assert (count(store, t.incidents), count(store, t.alerts)) == (1, 1)
+
+
+def test_a_delivery_that_cannot_be_stored_is_set_aside(store: SqlStore) -> None:
+    """A stored body that no longer parses is marked with why; the deliveries after it are
+    normalised in the same batch."""
+    with store.engine.begin() as conn:
+        conn.execute(
+            insert(t.deliveries),
+            {
+                "digest": "0" * 64,
+                "receiver": "r",
+                "group_key": "g",
+                "body": b"{not json",
+                "received_at": NOW,
+            },
+        )
+    accept_all(store, [raw(group(alert(fingerprint="after"), group_key="after"))])
+    result = normalise_pending(store, NOW, WINDOW)
+    assert (result.deliveries, result.failed) == (2, 1)
+    assert count(store, t.incidents) == 1
+    with store.engine.connect() as conn:
+        failure = conn.execute(
+            select(t.deliveries.c.failure).where(t.deliveries.c.digest == "0" * 64)
+        ).scalar_one()
+    assert "Expecting property name" in failure
+
+
+def test_a_database_that_is_down_refuses_the_delivery() -> None:
+    """The intake raises StoreUnavailableError (the webhook's 503) when PostgreSQL is gone."""
+    store = SqlStore.from_url(f"postgresql://postgres@127.0.0.1:{free_port()}/firebreak")
+    with pytest.raises(StoreUnavailableError):
+        accept_all(store, [raw(group(alert()))])
+
+
+def test_upgrade_keeps_earlier_delivery_hashes(sqlite_url: str) -> None:
+    """Deliveries recorded before the intake existed still deduplicate after the upgrade."""
+    upgrade(sqlite_url, "0004")
+    store = SqlStore.from_url(sqlite_url)
+    payload = group(alert(fingerprint="old"), group_key="old")
+    digest = delivery_hash(body(payload))
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO deliveries (digest, received_at) VALUES (?, ?)",
+            (digest, "2026-11-28 10:00:00"),
+        )
+    upgrade(sqlite_url)
+    assert accept_all(store, [raw(payload)]) == [False]
+    assert normalise_pending(store, NOW, WINDOW).deliveries == 0
