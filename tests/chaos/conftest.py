@@ -10,6 +10,9 @@ Timings are shrunk so a fault heals within seconds: the broker hides an unacknow
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -125,6 +128,15 @@ class Chaos:
         self.workers.append(worker)
         return worker
 
+    def kill_worker(self, worker: ChildProcess) -> None:
+        """SIGKILL a worker and its pool processes at once, as the OOM killer takes a container."""
+        children = subprocess.run(
+            ["pgrep", "-P", str(worker.process.pid)], capture_output=True, text=True, check=False
+        ).stdout.split()
+        for pid in [worker.process.pid, *map(int, children)]:
+            os.kill(pid, signal.SIGKILL)
+        worker.process.wait(timeout=15)
+
     def hold_next_query(self, hold_s: float) -> threading.Event:
         """Hold the next Prometheus query `hold_s`; the event is set once one is held."""
         self.prometheus.holding.clear()
@@ -176,14 +188,15 @@ class Chaos:
 
 
 @contextmanager
-def _stack(
+def running_stack(
     make_settings: Callable[..., Settings],
     tmp_path: Path,
     database_url: str,
     postgres: PostgresServer | None = None,
+    **overrides: Any,
 ) -> Iterator[Chaos]:
-    """API, one worker and beat on `database_url` and a persistent private Redis; everything
-    stopped afterwards."""
+    """API, one worker and beat on `database_url` and a persistent private Redis, with any
+    further settings in `overrides`; everything stopped afterwards."""
     slack = SlackServer.start()
     prometheus = _PrometheusServer(("127.0.0.1", 0), _HoldingPrometheus)
     threading.Thread(target=prometheus.serve_forever, kwargs={"poll_interval": 0.05}).start()
@@ -204,6 +217,7 @@ def _stack(
         chat_claim_lease_s=8.0,
         slack_rate_per_s=20.0,
         slack_burst=20,
+        **overrides,
     )
     api = start_api(settings)
     stack = Chaos(settings, api, redis, slack, prometheus, tmp_path / "logs", postgres=postgres)
@@ -224,7 +238,7 @@ def _stack(
 @pytest.fixture
 def chaos(make_settings: Callable[..., Settings], tmp_path: Path) -> Iterator[Chaos]:
     """The stack on SQLite."""
-    with _stack(make_settings, tmp_path, f"sqlite:///{tmp_path / 'firebreak.db'}") as stack:
+    with running_stack(make_settings, tmp_path, f"sqlite:///{tmp_path / 'firebreak.db'}") as stack:
         yield stack
 
 
@@ -233,7 +247,7 @@ def chaos_on_postgres(make_settings: Callable[..., Settings], tmp_path: Path) ->
     """The stack on a PostgreSQL server of the test's own, which the test may stop and start."""
     postgres = PostgresServer()
     try:
-        with _stack(make_settings, tmp_path, postgres.start(), postgres) as stack:
+        with running_stack(make_settings, tmp_path, postgres.start(), postgres) as stack:
             yield stack
     finally:
         postgres.remove()
