@@ -1,9 +1,18 @@
-"""Webhook ingestion benchmark: `firebreak api` + a worker on real Redis, driven over HTTP.
+"""Webhook ingestion, side by side: Firebreak production-style, alerta-server and the ceiling.
 
-Prints requests/s, alerts/s, latency p50/p95/p99, the API's peak RSS, and checks that every
-alert sent was stored and every outbox row relayed. Not a test: figures, never a gate.
+Firebreak runs as `firebreak api` and `firebreak worker` on a scratch PostgreSQL database (or
+the embedded SQLite with `--sqlite`) and a private redis-server. With `--compare-alerta`,
+alerta-server is installed from PyPI into its own virtualenv (once, under
+~/.cache/firebreak-bench) and run on its own scratch PostgreSQL database with gunicorn at its
+default 5 workers. The ceiling is bench/ceiling.py: one INSERT + commit per request, nothing
+else. The same closed-loop load (aiohttp, `--concurrency` connections, each request a distinct
+Alertmanager group of `--alerts` alerts) runs against each in turn, `--rounds` times,
+interleaved. Printed per server: the median over rounds of requests/s, alerts/s and latency
+percentiles, and alerts stored of alerts sent (Firebreak's once the normaliser has drained).
+Not a test: figures, never a gate.
 
-    python bench/ingest.py --requests 3000 --concurrency 16 --big-every 20 [--database-url ...]
+    python bench/ingest.py [--alerts 1|50] [--requests 4000] [--rounds 3] [--compare-alerta]
+    python bench/ingest.py --sqlite
 """
 
 from __future__ import annotations
@@ -17,142 +26,329 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-from sqlalchemy import create_engine, func, select
+import aiohttp
+import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.adapters import sql_tables as t  # noqa: E402
+from bench.harness import (  # noqa: E402
+    answers,
+    firebreak,
+    firebreak_env,
+    percentile,
+    private_redis,
+    scratch_postgres,
+    stop,
+    wait_for,
+)
 from bot.adapters.sql_migrations import upgrade  # noqa: E402
-from tests.payloads import alert, group  # noqa: E402
-from tests.processes import free_port, wait_for  # noqa: E402
+from bot.demo.monitoring import free_loopback_port  # noqa: E402
 
 TOKEN = "bench-webhook-token"
+WARM_UP = 200
+ALERTA_HOME = Path.home() / ".cache" / "firebreak-bench" / "alerta"
 
 
-def payload(index: int, size: int) -> bytes:
-    alerts = [alert(fingerprint=f"{index:08x}{n:08x}", pod=f"llama-{n}") for n in range(size)]
-    return json.dumps(group(*alerts, group_key=f"bench-{index}")).encode()
+def alert(run: str, index: int, n: int) -> dict[str, object]:
+    return {
+        "status": "firing",
+        "labels": {
+            "alertname": "LLMHighTimeToFirstToken",
+            "severity": "critical",
+            "model_name": "llama-3-70b-instruct",
+            "instance": f"{run}-{index}-{n}",
+            "pod": f"llama-{n}",
+        },
+        "annotations": {"summary": "TTFT p95 above 2 s"},
+        "startsAt": "2026-11-29T08:00:00Z",
+        "endsAt": "0001-01-01T00:00:00Z",
+        "generatorURL": "http://prometheus:9090/graph",
+        "fingerprint": f"{run}-{index:08x}{n:04x}",
+    }
 
 
-async def drive(url: str, bodies: list[bytes], concurrency: int) -> list[float]:
+def payload(run: str, index: int, size: int) -> bytes:
+    """One Alertmanager webhook v4 group, distinct per (run, index)."""
+    alerts = [alert(run, index, n) for n in range(size)]
+    group_key = f'{{}}:{{bench="{run}-{index}"}}'
+    return json.dumps(
+        {
+            "version": "4",
+            "groupKey": group_key,
+            "truncatedAlerts": 0,
+            "status": "firing",
+            "receiver": "firebreak",
+            "groupLabels": {"bench": f"{run}-{index}"},
+            "commonLabels": {"alertname": "LLMHighTimeToFirstToken", "severity": "critical"},
+            "commonAnnotations": {},
+            "externalURL": "http://alertmanager:9093",
+            "alerts": alerts,
+        }
+    ).encode()
+
+
+@dataclass
+class Round:
+    requests: int
+    alerts: int
+    elapsed_s: float
+    latencies: list[float]
+    failed: int
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.elapsed_s
+
+    @property
+    def alerts_per_s(self) -> float:
+        return self.alerts / self.elapsed_s
+
+
+async def drive(url: str, bodies: list[bytes], concurrency: int) -> Round:
+    """Closed loop: `concurrency` connections, each sending its next body when answered."""
     latencies: list[float] = []
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(body)
+    failed = 0
+    pending = iter(bodies)
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
 
-        async def one_worker() -> None:
-            while not queue.empty():
-                body = queue.get_nowait()
+        async def sender() -> None:
+            nonlocal failed
+            for body in pending:
                 started = time.perf_counter()
-                response = await client.post(url, content=body, headers=headers)
+                async with session.post(url, data=body, headers=headers) as response:
+                    await response.read()
+                    if response.status >= 300:
+                        failed += 1
                 latencies.append(time.perf_counter() - started)
-                if response.status_code != 200:
-                    raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
 
-        await asyncio.gather(*(one_worker() for _ in range(concurrency)))
-    return latencies
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+        started = time.perf_counter()
+        await asyncio.gather(*(sender() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return Round(len(bodies), 0, elapsed, latencies, failed)
 
 
-def percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+@dataclass
+class Server:
+    """One system under load: where to post, and how many alerts it has stored."""
+
+    name: str
+    url: str
+    stored: Callable[[], int]
+    settle: Callable[[int], None] = lambda _: None
+    rounds: list[Round] = field(default_factory=list)
+    sent_alerts: int = 0
+
+
+def count(database_url: str, query: str) -> int:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(query).fetchone()
+        return int(row[0]) if row else 0
+
+
+@contextmanager
+def firebreak_server(args: argparse.Namespace, home: Path) -> Iterator[Server]:
+    with ExitStack() as stack:
+        redis_url = stack.enter_context(private_redis(home))
+        if args.sqlite:
+            database_url = f"sqlite:///{home / 'firebreak.db'}"
+        else:
+            database_url = stack.enter_context(scratch_postgres("firebreak_bench"))
+        upgrade(database_url)
+        port = free_loopback_port()
+        env = firebreak_env(
+            home,
+            database_url=database_url,
+            redis_url=redis_url,
+            webhook_token=TOKEN,
+            triage_follow_up_s="0",
+        )
+        api = firebreak(["api", "--port", str(port)], env, home / "api.log")
+        worker = firebreak(["worker", "--concurrency", "2"], env, home / "worker.log")
+        stack.callback(stop, worker)
+        stack.callback(stop, api)
+        wait_for(lambda: answers(port), 60, "firebreak api")
+
+        def stored() -> int:
+            if args.sqlite:
+                import sqlite3
+
+                with sqlite3.connect(database_url.removeprefix("sqlite:///"), timeout=30) as c:
+                    return int(c.execute("SELECT count(*) FROM alerts").fetchone()[0])
+            return count(database_url, "SELECT count(*) FROM alerts")
+
+        def settle(expected: int) -> None:
+            wait_for(lambda: stored() >= expected, 600, "the normaliser draining")
+
+        yield Server("firebreak", f"http://127.0.0.1:{port}/webhooks/alertmanager", stored, settle)
+
+
+def alerta_python() -> Path:
+    """alerta-server's own virtualenv, created and installed from PyPI on first use."""
+    python = ALERTA_HOME / "bin" / "python"
+    if not (ALERTA_HOME / "bin" / "gunicorn").exists():
+        print("installing alerta-server, gunicorn and psycopg2 into", ALERTA_HOME, flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(ALERTA_HOME)], check=True)
+        subprocess.run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "alerta-server",
+                "gunicorn",
+                "psycopg2-binary",
+            ],
+            check=True,
+        )
+    return python
+
+
+@contextmanager
+def alerta_server(home: Path) -> Iterator[Server]:
+    python = alerta_python()
+    with scratch_postgres("alerta_bench") as database_url:
+        port = free_loopback_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url.replace("postgresql://", "postgres://"),
+            "AUTH_REQUIRED": "False",
+            "SECRET_KEY": "bench",
+        }
+        process = subprocess.Popen(
+            [
+                str(python.parent / "gunicorn"),
+                "--workers",
+                "5",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "alerta:create_app()",
+            ],
+            env=env,
+            stdout=(home / "alerta.log").open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for(lambda: answers(port, "/_"), 60, "alerta-server")
+
+            def stored() -> int:
+                return count(database_url, "SELECT count(*) FROM alerts")
+
+            yield Server("alerta-server", f"http://127.0.0.1:{port}/webhooks/prometheus", stored)
+        finally:
+            stop(process)
+
+
+@contextmanager
+def ceiling_server(home: Path) -> Iterator[Server]:
+    with scratch_postgres("ceiling_bench") as database_url:
+        port = free_loopback_port()
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bench.ceiling:app",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env={**os.environ, "CEILING_DATABASE_URL": database_url},
+            stdout=(home / "ceiling.log").open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for(lambda: answers(port), 60, "the bare-INSERT endpoint")
+
+            def stored() -> int:
+                return count(database_url, "SELECT count(*) FROM ceiling")
+
+            yield Server("bare INSERT", f"http://127.0.0.1:{port}/webhooks/alertmanager", stored)
+        finally:
+            stop(process)
+
+
+def run(args: argparse.Namespace) -> list[Server]:
+    home = Path(tempfile.mkdtemp(prefix="firebreak-ingest-"))
+    with ExitStack() as stack:
+        servers = [stack.enter_context(firebreak_server(args, home))]
+        if args.compare_alerta:
+            servers.append(stack.enter_context(alerta_server(home)))
+        if not args.sqlite:
+            servers.append(stack.enter_context(ceiling_server(home)))
+        for number in range(args.rounds + 1):  # round 0 warms every server up
+            for server in servers:
+                size = args.requests if number else WARM_UP
+                tag = f"{number}-{time.time_ns():x}"
+                bodies = [payload(tag, i, args.alerts) for i in range(size)]
+                measured = asyncio.run(drive(server.url, bodies, args.concurrency))
+                measured.alerts = size * args.alerts
+                server.sent_alerts += measured.alerts
+                server.settle(server.sent_alerts)
+                if number:
+                    server.rounds.append(measured)
+                    print(
+                        f"  round {number} {server.name:14} {measured.rps:8,.0f} req/s  "
+                        f"p99 {percentile(measured.latencies, 99) * 1e3:6.1f} ms",
+                        flush=True,
+                    )
+        for server in servers:
+            server.settle(server.sent_alerts)
+        report(args, servers)
+        return servers
+
+
+def report(args: argparse.Namespace, servers: list[Server]) -> None:
+    def median(values: list[float]) -> float:
+        return statistics.median(values)
+
+    print(
+        f"\n{args.alerts} alert(s) per request, concurrency {args.concurrency}, "
+        f"{args.requests} requests x {args.rounds} rounds, medians over rounds"
+    )
+    print(
+        f"{'server':16}{'req/s':>9}{'alerts/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+        f"{'failed':>8}  stored/sent"
+    )
+    figures: dict[str, float] = {}
+    for server in servers:
+        rps = median([r.rps for r in server.rounds])
+        figures[server.name] = rps
+        p = {
+            q: median([percentile(r.latencies, q) * 1e3 for r in server.rounds])
+            for q in (50, 95, 99)
+        }
+        print(
+            f"{server.name:16}{rps:9,.0f}{median([r.alerts_per_s for r in server.rounds]):10,.0f}"
+            f"{p[50]:9.1f}{p[95]:9.1f}{p[99]:9.1f}{sum(r.failed for r in server.rounds):8}"
+            f"  {server.stored()}/{server.sent_alerts}"
+        )
+    firebreak_rps = figures["firebreak"]
+    if "alerta-server" in figures:
+        print(f"firebreak / alerta-server: {firebreak_rps / figures['alerta-server']:.1f}x")
+    if "bare INSERT" in figures:
+        print(f"firebreak / bare INSERT ceiling: {firebreak_rps / figures['bare INSERT']:.0%}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=3000)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--alerts", type=int, default=1, help="alerts per request")
+    parser.add_argument("--requests", type=int, default=4000, help="requests per round")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--big-every", type=int, default=0, help="every Nth request has 50 alerts")
-    parser.add_argument("--database-url", default="")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/10")
-    parser.add_argument(
-        "--no-worker", action="store_true", help="measure the API alone; tasks stay queued"
-    )
-    args = parser.parse_args()
-
-    home = Path(tempfile.mkdtemp(prefix="firebreak-bench-"))
-    database_url = args.database_url or f"sqlite:///{home / 'bench.db'}"
-    upgrade(database_url)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FIREBREAK_")}
-    env.update(
-        FIREBREAK_HOME=str(home),
-        FIREBREAK_DATABASE_URL=database_url,
-        FIREBREAK_REDIS_URL=args.redis_url,
-        FIREBREAK_WEBHOOK_TOKEN=TOKEN,
-    )
-    port = free_port()
-    cli = [sys.executable, "-m", "bot.cli"]
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "cwd": ROOT}
-    api = subprocess.Popen([*cli, "api", "--port", str(port)], **quiet)  # type: ignore[call-overload]
-    processes = [api]
-    if not args.no_worker:
-        worker_command = [*cli, "worker", "--concurrency", "1"]
-        processes.append(subprocess.Popen(worker_command, **quiet))  # type: ignore[call-overload]
-    try:
-        wait_for(lambda: _up(port), timeout_s=30)
-        sizes = [
-            50 if args.big_every and i % args.big_every == 0 else 1 for i in range(args.requests)
-        ]
-        bodies = [payload(i, size) for i, size in enumerate(sizes)]
-        url = f"http://127.0.0.1:{port}/webhooks/alertmanager"
-        asyncio.run(drive(url, bodies[: min(200, len(bodies))], args.concurrency))  # warm-up
-        started = time.perf_counter()
-        latencies = asyncio.run(drive(url, bodies[200:], args.concurrency))
-        elapsed = time.perf_counter() - started
-        sent_alerts = sum(sizes)
-        engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
-
-        def stored() -> tuple[int, int]:
-            with engine.connect() as conn:
-                alerts = conn.execute(select(func.count()).select_from(t.alerts)).scalar_one()
-                pending = conn.execute(
-                    select(func.count()).where(t.outbox.c.dispatched_at.is_(None))
-                ).scalar_one()
-            return int(alerts), int(pending)
-
-        wait_for(lambda: stored()[1] == 0, timeout_s=120, interval_s=0.5)
-        alerts_stored, pending = stored()
-        measured = sizes[200:]
-        print(f"requests          {len(latencies)} at concurrency {args.concurrency}")
-        print(
-            f"mix               {measured.count(1)} x 1-alert, "
-            f"{measured.count(50)} x 50-alert groups"
-        )
-        print(
-            f"throughput        {len(latencies) / elapsed:,.0f} requests/s, "
-            f"{sum(measured) / elapsed:,.0f} alerts/s"
-        )
-        print(
-            f"latency (ms)      p50 {percentile(latencies, 50) * 1e3:.1f}  "
-            f"p95 {percentile(latencies, 95) * 1e3:.1f}  p99 {percentile(latencies, 99) * 1e3:.1f}"
-        )
-        print(f"api peak RSS      {peak_rss_mib(api.pid):.0f} MiB")
-        print(f"stored alerts     {alerts_stored} of {sent_alerts} sent; outbox pending {pending}")
-        print("loss              " + ("none" if alerts_stored == sent_alerts else "LOST ALERTS"))
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=20)
-
-
-def _up(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
+    parser.add_argument("--compare-alerta", action="store_true")
+    parser.add_argument("--sqlite", action="store_true", help="Firebreak on embedded SQLite")
+    run(parser.parse_args())
 
 
 if __name__ == "__main__":

@@ -94,10 +94,9 @@ class SqlDeliveryIntake:
             [d.received_at.astimezone(UTC).replace(tzinfo=None) for d in deliveries],
         )
         try:
-            conn = await self._connection()
-            async with conn.transaction():
-                cursor = await conn.execute(POSTGRES_INSERT, columns)
-                return {row[0] for row in await cursor.fetchall()}
+            conn = await self._connection()  # autocommit: the one statement is its commit
+            cursor = await conn.execute(POSTGRES_INSERT, columns)
+            return {row[0] for row in await cursor.fetchall()}
         except psycopg.OperationalError as exc:
             await self._drop_connection()
             raise StoreUnavailableError(f"database unavailable: {exc}") from exc

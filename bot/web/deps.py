@@ -1,4 +1,8 @@
-"""FastAPI dependencies: the process Container, metrics and API authentication."""
+"""FastAPI dependencies: the process Container, metrics and API authentication.
+
+All are `async def`: they never block, and FastAPI would run a plain `def` dependency on its
+thread pool, a hop per dependency per request.
+"""
 
 from __future__ import annotations
 
@@ -13,22 +17,22 @@ from bot.web.metrics import WebMetrics
 from bot.web.outbox_relay import OutboxRelayLoop
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 
 
-def get_metrics(request: Request) -> WebMetrics:
+async def get_metrics(request: Request) -> WebMetrics:
     metrics: WebMetrics = request.app.state.metrics
     return metrics
 
 
-def get_outbox_relay(request: Request) -> OutboxRelayLoop:
+async def get_outbox_relay(request: Request) -> OutboxRelayLoop:
     relay: OutboxRelayLoop = request.app.state.outbox_relay
     return relay
 
 
-def get_intake(request: Request) -> DeliveryIntake:
+async def get_intake(request: Request) -> DeliveryIntake:
     intake: DeliveryIntake = request.app.state.intake
     return intake
 
@@ -39,7 +43,7 @@ MetricsDep = Annotated[WebMetrics, Depends(get_metrics)]
 OutboxRelayDep = Annotated[OutboxRelayLoop, Depends(get_outbox_relay)]
 
 
-def require_api_token(
+async def require_api_token(
     container: ContainerDep, authorization: Annotated[str | None, Header()] = None
 ) -> None:
     require_token(container.settings.api_token, authorization, allow_basic=False)
