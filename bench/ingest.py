@@ -223,19 +223,18 @@ def alerta_server(home: Path) -> Iterator[Server]:
             "AUTH_REQUIRED": "False",
             "SECRET_KEY": "bench",
         }
-        process = subprocess.Popen(
-            [
-                str(python.parent / "gunicorn"),
-                "--workers",
-                "5",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "alerta:create_app()",
-            ],
-            env=env,
-            stdout=(home / "alerta.log").open("wb"),
-            stderr=subprocess.STDOUT,
-        )
+
+        def gunicorn(workers: int) -> subprocess.Popen[bytes]:
+            command = [str(python.parent / "gunicorn"), "--workers", str(workers)]
+            command += ["--bind", f"127.0.0.1:{port}", "alerta:create_app()"]
+            log = (home / "alerta.log").open("ab")
+            return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+        # alerta creates its schema on first start; five workers at once race on it
+        first = gunicorn(1)
+        wait_for(lambda: answers(port, "/_"), 60, "alerta-server's schema")
+        stop(first)
+        process = gunicorn(5)
         try:
             wait_for(lambda: answers(port, "/_"), 60, "alerta-server")
 

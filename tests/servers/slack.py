@@ -50,7 +50,8 @@ _CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]+")
 class Call:
     """One request the server received: the API method (or `upload` / `response_url`).
 
-    `limited`: refused without acting (429 or `fail_next`); `lost`: acted, answered with a 5xx.
+    `limited`: refused without acting (429 or `fail_next`); `lost`: acted, answered with a 5xx;
+    `at`: when it arrived (epoch seconds).
     """
 
     method: str
@@ -58,6 +59,7 @@ class Call:
     headers: dict[str, str]
     limited: bool = False
     lost: bool = False
+    at: float = field(default_factory=time.time)
 
 
 @dataclass
