@@ -67,10 +67,12 @@ class SqlDeliveryIntake:
                 stored = await self._write({d.digest: d for d, _ in batch})
             except Exception as exc:  # noqa: BLE001  (every waiting request gets its answer)
                 for _, answer in batch:
-                    answer.set_exception(exc)
+                    if not answer.done():  # a request cancelled by its client is done
+                        answer.set_exception(exc)
                 continue
             for delivery, answer in batch:
-                answer.set_result(delivery.digest in stored)
+                if not answer.done():
+                    answer.set_result(delivery.digest in stored)
                 stored.discard(delivery.digest)  # a second copy in one batch is a duplicate
 
     async def _write(self, deliveries: dict[str, RawDelivery]) -> set[str]:

@@ -149,3 +149,23 @@ def test_upgrade_keeps_earlier_delivery_hashes(sqlite_url: str) -> None:
     upgrade(sqlite_url)
     assert accept_all(store, [raw(payload)]) == [False]
     assert normalise_pending(store, NOW, WINDOW).deliveries == 0
+
+
+def test_a_request_cancelled_mid_commit_does_not_stall_the_others(store: SqlStore) -> None:
+    """A client that hangs up while its delivery is being written cancels only its own wait;
+    the delivery is still stored and every other request gets its answer."""
+
+    async def run() -> list[bool]:
+        intake = SqlDeliveryIntake(store)
+        deliveries = [raw(group(alert(fingerprint=f"c-{i}"), group_key=f"c-{i}")) for i in range(6)]
+        try:
+            waits = [asyncio.ensure_future(intake.accept(d)) for d in deliveries]
+            await asyncio.sleep(0)
+            waits[0].cancel()
+            answers = await asyncio.gather(*waits[1:])
+            return [*answers, await intake.accept(deliveries[0])]
+        finally:
+            await intake.close()
+
+    assert asyncio.run(run()) == [True] * 5 + [False]
+    assert count(store, t.deliveries) == 6
