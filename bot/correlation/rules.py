@@ -1,8 +1,10 @@
 """Hard rules that outrank scoring: XID codes, rollouts and engines that died in the window.
 
-A non-application XID (anything but 13, 31, 43, 45, 68) seen in the window is a GPU fault
-with high confidence. A rollout inside the window boosts `bad_deploy` only when errors or drift
-(or latency that demand and GPUs do not explain) moved after it. An engine that died beside a
+XID codes are read through NVIDIA's catalogue (`xids.yml`): a hardware XID new in the window
+is a GPU fault, with a boost scaled by its urgency; an application XID (13, 31, 43, 45, 68)
+is the program's fault, a weak hint at a bad deploy, and never blamed on the GPU. A rollout
+inside the window boosts `bad_deploy` only when errors or drift (or latency that demand and
+GPUs do not explain) moved after it. An engine that died beside a
 faulted GPU is a GPU fault. `evaluate_xid` turns raw series into a finding; `hard_rules` turns
 findings into verdicts the ranking adds on top.
 """
@@ -15,33 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.correlation.scoring import to_datetime
+from bot.correlation.xids import Urgency, XidCatalogue, default_xids
 from bot.domain.findings import Direction, Finding, FindingStatus, HypothesisKind
 from bot.domain.signals import Series
 
-# XIDs usually caused by the application (bad kernel, illegal memory access), not the GPU.
-APPLICATION_XIDS = frozenset({13, 31, 43, 45, 68})
-
-XID_MEANINGS: dict[int, str] = {
-    13: "graphics engine exception",
-    31: "GPU memory page fault",
-    43: "GPU stopped processing",
-    45: "preemptive cleanup",
-    48: "double-bit ECC error",
-    61: "internal micro-controller breakpoint",
-    62: "internal micro-controller halt",
-    63: "ECC page retirement or row remap",
-    64: "ECC page retirement or row remap failure",
-    68: "video processor exception",
-    74: "NVLink error",
-    79: "GPU has fallen off the bus",
-    92: "high single-bit ECC error rate",
-    94: "contained ECC error",
-    95: "uncontained ECC error",
-    119: "GSP RPC timeout",
-    120: "GSP error",
-}
-
 NEW_HARDWARE_XID_BOOST = 3.0
+# A low-urgency hardware XID (a row remap recorded, a high single-bit rate) is a weaker verdict.
+URGENCY_SCALE = {Urgency.CRITICAL: 1.0, Urgency.HIGH: 1.0, Urgency.MEDIUM: 0.8, Urgency.LOW: 0.4}
 OLD_HARDWARE_XID_BOOST = 0.5
 APPLICATION_XID_BOOST = 0.3
 ROLLOUT_BOOST = 1.5
@@ -65,21 +47,36 @@ class RuleVerdict:
     explanation: str
 
 
-def is_application_xid(code: int) -> bool:
-    return code in APPLICATION_XIDS
+def is_application_xid(code: int, xids: XidCatalogue | None = None) -> bool:
+    return (xids or default_xids()).is_application(code)
 
 
-def describe_xid(code: int) -> str:
-    meaning = XID_MEANINGS.get(code)
-    return f"XID {code}" + (f" ({meaning})" if meaning else "")
+def describe_xid(code: int, xids: XidCatalogue | None = None) -> str:
+    return (xids or default_xids()).describe(code)
+
+
+def xid_evidence(code: int, labels: Mapping[str, str], xids: XidCatalogue | None = None) -> str:
+    """`XID 79 on gpu-node-3 GPU 2: GPU has fallen off the bus — hardware; drain the node`."""
+    entry = (xids or default_xids()).entry(code)
+    where = ""
+    if labels.get("Hostname"):
+        where += f" on {labels['Hostname']}"
+    if labels.get("gpu"):
+        where += f" GPU {labels['gpu']}"
+    if labels.get("pod"):
+        where += f" (pod {labels['pod']})"
+    return f"XID {code}{where}: {entry.meaning} — {entry.xid_class.value}; {entry.action.advice}"
 
 
 def _codes(points: Sequence[tuple[float, float]]) -> list[tuple[float, int]]:
     return [(t, int(v)) for t, v in points if math.isfinite(v) and v > 0]
 
 
-def _xid_rank(new: bool, code: int) -> tuple[int, int]:
-    return (2 if new else 0) + (0 if is_application_xid(code) else 1), code
+def _xid_rank(new: bool, code: int) -> tuple[int, int, int]:
+    """New before old, hardware before application, urgent before mild, then the code."""
+    entry = default_xids().entry(code)
+    urgency = list(Urgency).index(entry.urgency)
+    return (2 if new else 0) + (0 if entry.is_application else 1), urgency, code
 
 
 def evaluate_xid(
@@ -88,7 +85,7 @@ def evaluate_xid(
     """Moved when a GPU shows an XID code in the window it did not show in the baseline."""
     if not series:
         return Finding(name, backend, promql, FindingStatus.INCONCLUSIVE, "no data", unit="code")
-    best: tuple[tuple[int, int], Series, int, float, bool] | None = None
+    best: tuple[tuple[int, int, int], Series, int, float, bool] | None = None
     window_points = 0
     for s in series:
         before = {code for _, code in _codes([p for p in s.points if p[0] < window_start_ts])}
@@ -117,8 +114,9 @@ def evaluate_xid(
             series_count=len(series),
         )
     _, chosen, code, first_ts, new = best
-    kind = "application" if is_application_xid(code) else "hardware/driver"
-    reason = f"{describe_xid(code)}, {kind}" + ("" if new else ", present before the baseline")
+    entry = default_xids().entry(code)
+    reason = f"{describe_xid(code)}, {entry.xid_class.value}; {entry.action.advice}"
+    reason += "" if new else ", present before the baseline"
     last = chosen.points[-1][1] if chosen.points else float(code)
     return Finding(
         signal=name,
@@ -138,12 +136,6 @@ def evaluate_xid(
     )
 
 
-def _where(finding: Finding) -> str:
-    labels = finding.series_labels
-    parts = [f"{k}={labels[k]}" for k in ("Hostname", "gpu", "pod") if k in labels]
-    return " on " + " ".join(dict.fromkeys(parts)) if parts else ""
-
-
 def hard_rules(findings: Mapping[str, Finding]) -> list[RuleVerdict]:
     """Verdicts from the XID, rollout and dead-engine findings, whatever scoring says."""
     return [*_xid_verdicts(findings), *_rollout_verdicts(findings), *_death_verdicts(findings)]
@@ -154,21 +146,20 @@ def _xid_verdicts(findings: Mapping[str, Finding]) -> list[RuleVerdict]:
     if xid is None or xid.peak is None or xid.peak <= 0:
         return []
     code = int(xid.peak)
-    at = f" at {xid.onset_at:%H:%M:%S}" if xid.onset_at else ""
-    text = f"{describe_xid(code)}{_where(xid)}{at}"
-    if is_application_xid(code):
+    entry = default_xids().entry(code)
+    at = f" (from {xid.onset_at:%H:%M:%S})" if xid.onset_at else ""
+    text = xid_evidence(code, xid.series_labels) + at
+    if entry.is_application:
         if not xid.moved:
             return []
-        note = f"{text} is an application XID"
-        return [
-            RuleVerdict(HypothesisKind.BAD_DEPLOY, APPLICATION_XID_BOOST, xid.signal, note),
-            RuleVerdict(HypothesisKind.GPU_FAULT, APPLICATION_XID_BOOST, xid.signal, note),
-        ]
+        note = f"{text}: the program faulted, not the GPU"
+        return [RuleVerdict(HypothesisKind.BAD_DEPLOY, APPLICATION_XID_BOOST, xid.signal, note)]
+    scale = URGENCY_SCALE[entry.urgency]
     if xid.moved:
-        note = f"{text}: not an application XID"
-        return [RuleVerdict(HypothesisKind.GPU_FAULT, NEW_HARDWARE_XID_BOOST, xid.signal, note)]
-    note = f"{text} was already present before the baseline"
-    return [RuleVerdict(HypothesisKind.GPU_FAULT, OLD_HARDWARE_XID_BOOST, xid.signal, note)]
+        boost = NEW_HARDWARE_XID_BOOST * scale
+        return [RuleVerdict(HypothesisKind.GPU_FAULT, boost, xid.signal, text)]
+    note = f"{text}; already present before the baseline"
+    return [RuleVerdict(HypothesisKind.GPU_FAULT, OLD_HARDWARE_XID_BOOST * scale, xid.signal, note)]
 
 
 def _moved_after(finding: Finding | None, at: datetime, within: timedelta) -> bool:

@@ -232,4 +232,7 @@ def test_a_gpu_finding_names_the_node_gpu_and_pod() -> None:
     assert xid.series_labels == {**GPU, "pod": POD["pod"]}
     assert report.top is not None
     assert report.top.kind is HypothesisKind.GPU_FAULT
-    assert f"Hostname={NODE} gpu=0 pod={POD['pod']}" in report.top.explanation
+    assert (
+        f"XID 79 on {NODE} GPU 0 (pod {POD['pod']}): GPU has fallen off the bus — hardware; "
+        "drain the node" in report.top.explanation
+    )
