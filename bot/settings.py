@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     targets_file: Path = PROJECT_ROOT / "deploy" / "targets.yml"
     dry_run: bool = False
     allow_anonymous: bool = False  # serve a non-loopback address without webhook and API tokens
-    retention_deliveries_days: float = 14.0  # delivery hashes (duplicate detection); 0 keeps all
+    retention_deliveries_days: float = 14.0  # normalised deliveries (body, hash); 0 keeps all
     retention_outbox_days: float = 7.0  # dispatched outbox rows; 0 keeps all
     retention_timeline_days: float = 0.0  # timelines of incidents resolved this long ago; 0 keeps
     retention_interval_s: float = 3600.0
