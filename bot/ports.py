@@ -13,8 +13,10 @@ from bot.domain.cards import ChatState, IncidentCard, MessageRef
 from bot.domain.deliveries import PendingDelivery, RawDelivery
 from bot.domain.incidents import Incident, IncidentStatus
 from bot.domain.runbooks import (
+    DrainResult,
     GuardDecision,
     GuardUsage,
+    NodeState,
     Run,
     StepClaim,
     TargetState,
@@ -241,6 +243,28 @@ class Target(Protocol):
     def set_replicas(self, model: str, pool: str, replicas: int) -> None: ...
     def set_traffic(self, model: str, weights: dict[str, int]) -> None: ...
     def set_version(self, model: str, version: str) -> None: ...
+
+
+@runtime_checkable
+class ClusterTarget(Protocol):
+    """The cluster under a target: its nodes and the model's workloads. A refusal (4xx) is a
+    TargetError, an outage UpstreamUnavailableError."""
+
+    def node_state(self, node: str) -> NodeState: ...
+    def set_unschedulable(self, node: str, unschedulable: bool) -> None:
+        """Cordon (True) or uncordon (False) a node, marking or clearing it as Firebreak's."""
+        ...
+
+    def drain(self, node: str, timeout_s: float) -> DrainResult:
+        """Cordon, then evict every pod but DaemonSet and mirror pods through the Eviction API,
+        retrying those a PodDisruptionBudget refuses until `timeout_s`."""
+        ...
+
+    def restarted_at(self, model: str, pool: str) -> str:
+        """The pool's last rollout restart stamp (`kubectl.kubernetes.io/restartedAt`), or ''."""
+        ...
+
+    def restart(self, model: str, pool: str, restarted_at: str) -> None: ...
 
 
 class GuardStore(Protocol):

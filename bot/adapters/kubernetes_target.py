@@ -7,6 +7,8 @@
   rolling back copies an older ReplicaSet's pod template, as `kubectl rollout undo` does) or a
   KServe InferenceService (serving.kserve.io/v1beta1), where `canaryTrafficPercent: 0` sends
   every request back to the previous rolled-out revision.
+- restart: a rollout restart stamps the pod template's `kubectl.kubernetes.io/restartedAt`.
+- nodes (the ClusterTarget port): cordon, uncordon and drain, in `kubernetes_nodes.py`.
 
 Kubernetes and transport errors become UpstreamUnavailableError; a refusal (4xx) TargetError.
 """
@@ -14,26 +16,24 @@ Kubernetes and transport errors become UpstreamUnavailableError; a refusal (4xx)
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import structlog
-import urllib3
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
-from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from bot.domain.errors import UpstreamUnavailableError
-from bot.domain.runbooks import TargetState
+from bot.adapters.kubernetes_nodes import KubernetesNodes
+from bot.adapters.kubernetes_translation import MERGE_PATCH, call
+from bot.domain.runbooks import DrainResult, NodeState, TargetState
 from bot.runbook.errors import TargetError
 from bot.runbook.targets import KubernetesTargetConfig, model_of
 
 log = structlog.get_logger(__name__)
-MERGE_PATCH = "application/merge-patch+json"
 REVISION = "deployment.kubernetes.io/revision"
 POD_TEMPLATE_HASH = "pod-template-hash"
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 GATEWAY = ("gateway.networking.k8s.io", "v1", "httproutes")
 KSERVE = ("serving.kserve.io", "v1beta1", "inferenceservices")
 T = TypeVar("T")
@@ -67,6 +67,7 @@ class KubernetesTarget:
         self._api = api or api_client_for(config)
         self._apps = k8s.AppsV1Api(self._api)
         self._custom = k8s.CustomObjectsApi(self._api)
+        self._nodes = KubernetesNodes(config, self._api)
 
     @classmethod
     def from_config(cls, config: KubernetesTargetConfig) -> KubernetesTarget:
@@ -141,6 +142,39 @@ class KubernetesTarget:
         else:
             self._set_deployment_version(version)
         log.info("kubernetes_version_set", target=self._config.name, version=version)
+
+    # ---- the ClusterTarget port -------------------------------------------------------
+
+    def node_state(self, node: str) -> NodeState:
+        return self._nodes.node_state(node)
+
+    def set_unschedulable(self, node: str, unschedulable: bool) -> None:
+        self._nodes.set_unschedulable(node, unschedulable)
+
+    def drain(self, node: str, timeout_s: float) -> DrainResult:
+        return self._nodes.drain(node, timeout_s)
+
+    def restarted_at(self, model: str, pool: str) -> str:
+        self._check_model(model)
+        name = self._pool(pool).deployment
+        deployment = self._call(
+            "read_deployment", lambda: self._apps.read_namespaced_deployment(name, self._ns)
+        )
+        template = self._plain(deployment.spec.template)
+        annotations = template.get("metadata", {}).get("annotations") or {}
+        return str(annotations.get(RESTARTED_AT, ""))
+
+    def restart(self, model: str, pool: str, restarted_at: str) -> None:
+        self._check_model(model)
+        name = self._pool(pool).deployment
+        body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: restarted_at}}}}}
+        self._call(
+            "patch_deployment",
+            lambda: self._apps.patch_namespaced_deployment(
+                name, self._ns, body, _content_type=MERGE_PATCH
+            ),
+        )
+        log.info("kubernetes_rollout_restarted", deployment=name, restarted_at=restarted_at)
 
     # ---- replicas and traffic ---------------------------------------------------------
 
@@ -316,9 +350,8 @@ class KubernetesTarget:
             ),
         )
 
-    def _call(self, what: str, call: Callable[[], T]) -> T:
-        with _translated(what):
-            return call()
+    def _call(self, what: str, request: Callable[[], T]) -> T:
+        return call(what, request)
 
 
 def as_percent(weights: dict[str, int]) -> dict[str, int]:
@@ -332,18 +365,3 @@ def as_percent(weights: dict[str, int]) -> dict[str, int]:
     for key in order[: 100 - sum(floors.values())]:
         floors[key] += 1
     return floors
-
-
-@contextmanager
-def _translated(what: str) -> Iterator[None]:
-    try:
-        yield
-    except ApiException as exc:
-        status = int(exc.status or 0)
-        log.warning("kubernetes_call_failed", call=what, status=status, reason=exc.reason)
-        if status == 0 or status >= 500 or status == 429:
-            raise UpstreamUnavailableError(f"kubernetes {what}: {status} {exc.reason}") from exc
-        raise TargetError(f"kubernetes {what}: {status} {exc.reason}", status) from exc
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        log.warning("kubernetes_connection_failed", call=what, error=str(exc))
-        raise UpstreamUnavailableError(f"kubernetes {what}: {exc}") from exc

@@ -12,8 +12,42 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class NodeState(BaseModel):
+    """One cluster node as node actions plan against it: cordoned or not (and by whom), its
+    GPU pool and how many other GPU nodes of that pool still take pods, the nodes Firebreak
+    holds cordoned and its limit, and the pods a drain would evict (`namespace/name`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    unschedulable: bool = False
+    cordoned_by_firebreak: bool = False
+    gpu: bool = False
+    pool: str = ""
+    other_schedulable_gpu_nodes: int = 0
+    cordoned_by_firebreak_total: int = 0
+    max_cordoned: int = 1
+    pods: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DrainResult:
+    """What a drain did: pods evicted, pods left alone (DaemonSet, mirror, finished) and
+    pods still on the node at the timeout, each with the reason."""
+
+    node: str
+    evicted: tuple[str, ...] = ()
+    skipped: dict[str, str] = field(default_factory=dict)
+    remaining: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return not self.remaining
+
+
 class TargetState(BaseModel):
-    """What a serving target runs now: replicas per pool, traffic weights, versions."""
+    """What a serving target runs now: replicas per pool, traffic weights, versions; for node
+    and restart steps, the nodes they name and each pool's last rollout restart."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -22,6 +56,8 @@ class TargetState(BaseModel):
     version: str = ""
     version_history: tuple[str, ...] = ()
     known_good: str | None = None
+    nodes: dict[str, NodeState] = Field(default_factory=dict)
+    restarted_at: dict[str, str] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)

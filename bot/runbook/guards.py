@@ -1,6 +1,8 @@
 """Guard rules for runbook runs: a global pause, one run per target at a time, a per-target
-cooldown and a maximum of runs per sliding hour. `evaluate` is the rule; a GuardStore
-(Redis in production) applies it atomically so it holds across processes."""
+cooldown and a maximum of runs per sliding hour. `evaluate` is the rule; a GuardStore (Redis
+in production) applies it atomically so it holds across processes. For node actions,
+`cordon_refusal`: at most N nodes cordoned by Firebreak at once, and never the last
+schedulable GPU node of a pool."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from datetime import datetime
 
 import structlog
 
-from bot.domain.runbooks import Allowed, Blocked, GuardDecision, GuardUsage
+from bot.domain.runbooks import Allowed, Blocked, GuardDecision, GuardUsage, NodeState
 from bot.ports import GuardStore
 
 HOUR_S = 3600.0
@@ -45,6 +47,21 @@ def evaluate(usage: GuardUsage, now_s: float, policy: GuardPolicy) -> GuardDecis
             f"(max {policy.max_runs_per_hour})"
         )
     return Allowed()
+
+
+def cordon_refusal(node: NodeState) -> str | None:
+    """Why cordoning this node is refused, or None when it may be (or already is) cordoned."""
+    if node.unschedulable:
+        return None
+    if node.cordoned_by_firebreak_total >= node.max_cordoned:
+        return (
+            f"Firebreak already holds {node.cordoned_by_firebreak_total} node(s) cordoned "
+            f"(max {node.max_cordoned})"
+        )
+    if node.gpu and node.other_schedulable_gpu_nodes <= 0:
+        pool = f" of pool {node.pool}" if node.pool else ""
+        return f"{node.name} is the last schedulable GPU node{pool}"
+    return None
 
 
 class Guards:

@@ -15,6 +15,7 @@ from bot.runbook.actions.registry import action_named
 from bot.runbook.errors import PlanError, TemplateError
 from bot.runbook.guards import GuardPolicy, Guards
 from bot.runbook.matcher import match_runbooks
+from bot.runbook.observe import observe
 from bot.runbook.schema import Runbook, Step
 from bot.runbook.targets import TargetRegistry
 from bot.runbook.template import render
@@ -23,6 +24,23 @@ from bot.runbook.template import render
 def project(state: TargetState, step: StepPlan) -> TargetState:
     """The target's state once a step's desired values hold (for planning the next step)."""
     desired = step.desired
+    if "node" in desired and "unschedulable" in desired:
+        node = state.nodes.get(str(desired["node"]))
+        if node is None:
+            return state
+        cordoned = bool(desired["unschedulable"])
+        moved = node.model_copy(
+            update={
+                "unschedulable": cordoned,
+                "cordoned_by_firebreak": cordoned
+                and (node.cordoned_by_firebreak or step.changes_target),
+                "pods": tuple(desired.get("pods", node.pods)),
+            }
+        )
+        return state.model_copy(update={"nodes": {**state.nodes, moved.name: moved}})
+    if "restarted_at" in desired and "pool" in desired:
+        restarted = {**state.restarted_at, str(desired["pool"]): str(desired["restarted_at"])}
+        return state.model_copy(update={"restarted_at": restarted})
     if "replicas" in desired and "pool" in desired:
         replicas = {**state.replicas, str(desired["pool"]): int(desired["replicas"])}
         return state.model_copy(update={"replicas": replicas})
@@ -102,7 +120,7 @@ class Planner:
         bound = self._targets.get(target_name)
         if bound is None:
             raise PlanError(f"no target named {target_name!r}; configured: {self._targets.names()}")
-        state = bound.target.get_state(bound.model)
+        state = observe(bound, bound.target.get_state(bound.model), [*steps, *revert])
         step_plans, end_state = plan_steps(steps, state, start=state)
         warnings: list[str] = []
         try:

@@ -20,6 +20,7 @@ from bot.ports import RunJournal, RunStore
 from bot.runbook.actions.contract import ApplyContext, PlanContext
 from bot.runbook.actions.registry import action_named
 from bot.runbook.errors import PlanError
+from bot.runbook.observe import observe
 from bot.runbook.targets import TargetRegistry
 
 log = structlog.get_logger(__name__)
@@ -99,8 +100,14 @@ class StepRunner:
         bound = self._targets.get(run.target)
         if bound is None:
             raise PlanError(f"no target named {run.target!r}")
-        state = bound.target.get_state(bound.model) if action.TOUCHES_TARGET else TargetState()
-        context = PlanContext(index=index, state_at_run_start=run.before)
+        state = (
+            observe(bound, bound.target.get_state(bound.model), [step])
+            if action.TOUCHES_TARGET
+            else TargetState()
+        )
+        context = PlanContext(
+            index=index, state_at_run_start=run.before, run_started_at=run.created_at
+        )
         plan = action.plan(params, state, context)
         if not action.TOUCHES_TARGET and in_doubt:
             return {"skipped": "in doubt after a crash; not repeated", "desired": plan.desired}
@@ -115,6 +122,7 @@ class StepRunner:
             now=now,
             announce=lambda text: self._journal.announce(run, text),
             record=lambda event, detail: self._journal.record(run, event, detail),
+            cluster=bound.cluster,
         )
         result = action.apply(params, plan, apply_context)
         return {"current": plan.current, **result}

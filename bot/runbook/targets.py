@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bot.ports import Target
+from bot.ports import ClusterTarget, Target
 from bot.runbook.document import parse
 from bot.runbook.errors import RunbookError
 
@@ -64,6 +64,12 @@ class KubernetesTargetConfig(_Strict):
     known_good_annotation: str = "firebreak.dev/known-good-version"
     verify_ssl: bool = True
     token_path: str = ""
+    # Node actions: at most this many nodes cordoned by Firebreak at once in the cluster; a
+    # GPU node's pool is this node label's value (GPU feature discovery sets it).
+    max_cordoned_nodes: int = Field(default=1, ge=0, le=100)
+    node_pool_label: str = "nvidia.com/gpu.product"
+    gpu_resource: str = "nvidia.com/gpu"
+    drain_retry_interval_s: float = Field(default=5.0, gt=0, le=60)
 
     @model_validator(mode="after")
     def _consistent(self) -> KubernetesTargetConfig:
@@ -111,11 +117,13 @@ def load_targets(path: Path) -> list[HttpTargetConfig | KubernetesTargetConfig]:
 
 @dataclass(frozen=True)
 class BoundTarget:
-    """A configured target name, the model it acts on, and the Target that reaches it."""
+    """A configured target name, the model it acts on, the Target that reaches it and, on a
+    Kubernetes target, the cluster its node and restart actions act on."""
 
     name: str
     model: str
     target: Target
+    cluster: ClusterTarget | None = None
 
 
 class TargetRegistry:
@@ -137,4 +145,9 @@ class TargetRegistry:
         factory: Callable[[HttpTargetConfig | KubernetesTargetConfig], Target],
     ) -> TargetRegistry:
         """Bind each configured target through `factory` (the composition root picks adapters)."""
-        return cls(BoundTarget(c.name, model_of(c), factory(c)) for c in configs)
+        bound = []
+        for config in configs:
+            target = factory(config)
+            cluster = target if isinstance(target, ClusterTarget) else None
+            bound.append(BoundTarget(config.name, model_of(config), target, cluster))
+        return cls(bound)

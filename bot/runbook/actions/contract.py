@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from bot.domain.runbooks import StepPlan, TargetState
-from bot.ports import Target
+from bot.ports import ClusterTarget, Target
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class PlanContext:
     index: int = 0
     during_incident: bool = True
     state_at_run_start: TargetState | None = None
+    run_started_at: datetime | None = None
 
 
 def _ignore_text(text: str) -> None:
@@ -45,6 +46,7 @@ class ApplyContext:
     now: datetime
     announce: Callable[[str], None] = field(default=_ignore_text)
     record: Callable[[str, dict[str, Any]], None] = field(default=_ignore_record)
+    cluster: ClusterTarget | None = None
 
 
 class ActionModule(Protocol):

@@ -4,10 +4,34 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from bot.runbook.actions import annotate, failover, notify, rollback, scale, verify, wait
+from bot.runbook.actions import (
+    annotate,
+    cordon,
+    drain,
+    failover,
+    notify,
+    restart,
+    rollback,
+    scale,
+    uncordon,
+    verify,
+    wait,
+)
 from bot.runbook.actions.contract import ActionModule
 
-_MODULES: tuple[ActionModule, ...] = (scale, failover, rollback, wait, verify, notify, annotate)
+_MODULES: tuple[ActionModule, ...] = (
+    scale,
+    failover,
+    rollback,
+    restart,
+    cordon,
+    drain,
+    uncordon,
+    wait,
+    verify,
+    notify,
+    annotate,
+)
 
 ACTIONS: MappingProxyType[str, ActionModule] = MappingProxyType({m.NAME: m for m in _MODULES})
 
