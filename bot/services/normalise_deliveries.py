@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from bot.services.relay_outbox import relay_outbox
 
 log = structlog.get_logger(__name__)
 BATCH = 200
+BATCH_BUDGET_S = 0.25
 IDLE_POLL_S = 0.05
 ERROR_PAUSE_S = 1.0
 
@@ -41,14 +43,22 @@ class Normalised:
 
 
 def normalise_pending(
-    store: Store, now: datetime, reopen_window: timedelta, batch: int = BATCH
+    store: Store,
+    now: datetime,
+    reopen_window: timedelta,
+    batch: int = BATCH,
+    budget_s: float = BATCH_BUDGET_S,
 ) -> Normalised:
-    """Normalise up to `batch` pending deliveries, oldest first, in one transaction."""
+    """Normalise up to `batch` pending deliveries, oldest first, in one transaction that stops
+    taking more after `budget_s` (it holds the queue, and on SQLite the only writer)."""
+    started = time.monotonic()
+    done = failed = outbox_rows = 0
     with store.transaction() as tx:
         tx.deliveries.lock()
-        pending = tx.deliveries.pending(batch)
-        failed = outbox_rows = 0
-        for delivery in pending:
+        for delivery in tx.deliveries.pending(batch):
+            if done and time.monotonic() - started > budget_s:
+                break
+            done += 1
             try:
                 with tx.savepoint():
                     outbox_rows += _normalise(tx, delivery, reopen_window)
@@ -58,7 +68,7 @@ def normalise_pending(
                 tx.deliveries.mark_normalised(delivery.id, now, failure=str(exc)[:1000])
                 continue
             tx.deliveries.mark_normalised(delivery.id, now)
-    return Normalised(len(pending), failed, outbox_rows)
+    return Normalised(done, failed, outbox_rows)
 
 
 def _normalise(tx: UnitOfWork, delivery: PendingDelivery, reopen_window: timedelta) -> int:
@@ -105,7 +115,7 @@ class DeliveryNormaliser:
             done += result.deliveries
             if result.outbox_rows:
                 relay_outbox(self._store, self._tasks)
-            if result.deliveries < BATCH:
+            if not result.deliveries:
                 return done
 
     def _run(self) -> None:

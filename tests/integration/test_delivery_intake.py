@@ -169,3 +169,15 @@ def test_a_request_cancelled_mid_commit_does_not_stall_the_others(store: SqlStor
 
     assert asyncio.run(run()) == [True] * 5 + [False]
     assert count(store, t.deliveries) == 6
+
+
+def test_a_batch_stops_taking_deliveries_when_its_time_is_up(store: SqlStore) -> None:
+    """A batch whose time budget is spent commits what it did; the rest stay pending, in order,
+    for the next batch."""
+    accept_all(
+        store, [raw(group(alert(fingerprint=f"b-{i}"), group_key=f"b-{i}")) for i in range(3)]
+    )
+    assert normalise_pending(store, NOW, WINDOW, budget_s=0).deliveries == 1
+    with store.transaction() as tx:
+        assert [i.group_key for i in tx.incidents.list()] == ["b-0"]
+    assert normalise_pending(store, NOW, WINDOW).deliveries == 2
