@@ -64,6 +64,14 @@ class _AnyLabel(Mapping[str, str]):
         return 0
 
 
+class _AnyFact(_AnyLabel):
+    """Stands in for triage's evidence facts at load time: every fact exists, spelt as a
+    Kubernetes name (`node`, `xid-class`) so node steps' params validate."""
+
+    def __getitem__(self, name: str) -> str:
+        return name.replace("_", "-")
+
+
 def load_file(path: Path) -> Runbook:
     """Load and check one runbook file; raises RunbookError."""
     try:
@@ -99,7 +107,7 @@ def check_step(
         reason = f"unknown action {step.action!r} (known: {known})"
         raise RunbookError(path, doc.line_of((*loc, "action")), reason)
     try:
-        rendered = render(step.params, _AnyLabel(), defaults)
+        rendered = render(step.params, _AnyLabel(), defaults, _AnyFact())
     except TemplateError as exc:
         raise RunbookError(path, doc.line_of((*loc, "params")), str(exc)) from exc
     try:

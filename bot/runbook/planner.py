@@ -71,13 +71,17 @@ def plan_steps(
 
 
 def render_steps(
-    steps: Iterable[Step], labels: Mapping[str, str], params: Mapping[str, Any]
+    steps: Iterable[Step],
+    labels: Mapping[str, str],
+    params: Mapping[str, Any],
+    evidence: Mapping[str, str] | None = None,
 ) -> list[RunStep]:
-    """Fill each step's templates from the incident's labels and the run's parameters."""
+    """Fill each step's templates from the incident's labels, the run's parameters and the
+    facts triage's evidence established."""
     return [
         RunStep(
             action=s.action,
-            params=render(s.params, labels, params),
+            params=render(s.params, labels, params, evidence),
             timeout_s=s.timeout_s,
             on_failure=s.on_failure,
         )
@@ -97,6 +101,7 @@ class Planner:
         runbook: Runbook,
         labels: Mapping[str, str],
         overrides: Mapping[str, Any] | None = None,
+        evidence: Mapping[str, str] | None = None,
     ) -> Plan:
         """One runbook for one incident; raises PlanError when it cannot be planned."""
         overrides = dict(overrides or {})
@@ -108,12 +113,12 @@ class Planner:
         params = {**runbook.defaults(), **overrides}
         try:
             target_name = str(render(runbook.target, labels, {}))
-            steps = render_steps(runbook.steps, labels, params)
-            revert = render_steps(runbook.revert, labels, params)
+            steps = render_steps(runbook.steps, labels, params, evidence)
+            revert = render_steps(runbook.revert, labels, params, evidence)
             verify = (
                 None
                 if runbook.verify is None
-                else render(runbook.verify.model_dump(), labels, params)
+                else render(runbook.verify.model_dump(), labels, params, evidence)
             )
         except TemplateError as exc:
             raise PlanError(f"runbook {runbook.name}: {exc}") from exc
@@ -157,12 +162,14 @@ class Planner:
         runbooks: Iterable[Runbook],
         labels: Mapping[str, str],
         hypothesis: str | None = None,
+        evidence: Mapping[str, str] | None = None,
     ) -> list[Plan | PlanError]:
         """A plan (or why none) for every runbook that matches the incident, best first."""
         results: list[Plan | PlanError] = []
-        for found in match_runbooks(runbooks, dict(labels), hypothesis):
+        facts = dict(evidence or {})
+        for found in match_runbooks(runbooks, dict(labels), hypothesis, facts):
             try:
-                results.append(self.plan(found.runbook, labels))
+                results.append(self.plan(found.runbook, labels, evidence=facts))
             except PlanError as exc:
                 results.append(exc)
         return results

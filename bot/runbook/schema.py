@@ -67,6 +67,14 @@ class MatchSpec(_Strict):
 
     matchers: list[Matcher] = Field(default_factory=list)
     hypotheses: list[Hypothesis] = Field(default_factory=list)
+    evidence: list[Matcher] = Field(
+        default_factory=list,
+        description=(
+            "Matchers on the facts triage's top hypothesis established (xid, xid_class, "
+            "xid_urgency, xid_action, node, gpu, pod); when given, every one must match as "
+            "well, so the runbook never applies without that evidence."
+        ),
+    )
     min_confidence: float = Field(
         default=0.7,
         ge=0.0,

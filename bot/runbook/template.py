@@ -1,4 +1,5 @@
-"""The tiny template language of runbooks: `{{ labels.name }}` and `{{ params.name }}`.
+"""The tiny template language of runbooks: `{{ labels.name }}`, `{{ params.name }}` and
+`{{ evidence.name }}` (a fact triage's evidence established: bot/correlation/facts.py).
 
 Only substitution, no expressions, no filters. A string that is exactly one reference takes
 the referenced value as is (so `"{{ params.max_replicas }}"` stays an int); references
@@ -13,7 +14,7 @@ from typing import Any
 
 from bot.runbook.errors import TemplateError
 
-_REFERENCE = re.compile(r"\{\{\s*(labels|params)\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_REFERENCE = re.compile(r"\{\{\s*(labels|params|evidence)\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _ANY_BRACES = re.compile(r"\{\{.*?\}\}")
 
 
@@ -22,29 +23,46 @@ def references(text: str) -> list[tuple[str, str]]:
     for braces in _ANY_BRACES.findall(text):
         if not _REFERENCE.fullmatch(braces):
             raise TemplateError(
-                f"unsupported template {braces!r}: only {{{{ labels.x }}}} and {{{{ params.x }}}}"
+                f"unsupported template {braces!r}: only {{{{ labels.x }}}}, {{{{ params.x }}}} "
+                "and {{ evidence.x }}"
             )
     return [(m[1], m[2]) for m in _REFERENCE.finditer(text)]
 
 
-def render(value: Any, labels: Mapping[str, str], params: Mapping[str, Any]) -> Any:
-    """Fill every reference in a string, list or mapping (recursively) from labels and params."""
+def render(
+    value: Any,
+    labels: Mapping[str, str],
+    params: Mapping[str, Any],
+    evidence: Mapping[str, str] | None = None,
+) -> Any:
+    """Fill every reference in a string, list or mapping (recursively) from labels, params
+    and evidence facts."""
     if isinstance(value, str):
-        return _render_text(value, labels, params)
+        return _render_text(value, labels, params, {} if evidence is None else evidence)
     if isinstance(value, list):
-        return [render(item, labels, params) for item in value]
+        return [render(item, labels, params, evidence) for item in value]
     if isinstance(value, dict):
-        return {key: render(item, labels, params) for key, item in value.items()}
+        return {key: render(item, labels, params, evidence) for key, item in value.items()}
     return value
 
 
-def _render_text(text: str, labels: Mapping[str, str], params: Mapping[str, Any]) -> Any:
+def _render_text(
+    text: str,
+    labels: Mapping[str, str],
+    params: Mapping[str, Any],
+    evidence: Mapping[str, str],
+) -> Any:
     refs = references(text)
     if not refs:
         return text
 
     def lookup(scope: str, name: str) -> Any:
-        source: Mapping[str, Any] = labels if scope == "labels" else params
+        sources: dict[str, Mapping[str, Any]] = {
+            "labels": labels,
+            "params": params,
+            "evidence": evidence,
+        }
+        source = sources[scope]
         if name not in source:
             raise TemplateError(f"{{{{ {scope}.{name} }}}} is not set")
         return source[name]

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from bot.correlation.facts import evidence_facts
 from bot.domain.errors import NotFoundError
 from bot.domain.incidents import Incident, IncidentStatus, InvalidTransitionError
 from bot.domain.remediation import TargetBusyError, TickLease
@@ -136,14 +137,14 @@ class Remediation:
         the incident is not run again, a skip is recorded once per runbook, and a waiting run
         is approved by triage at most once.
         """
-        incident, ranked = self._incident(incident_id)
+        incident, ranked, facts = self._incident(incident_id)
         if not incident.is_open:
             return []
         hypothesis = ranked[0].kind if ranked else None
         runs = self._runs.for_incident(incident_id)
         held = [r for r in runs if r.triage_hold and r.state is RunState.AWAITING_APPROVAL]
         done = {run.runbook for run in runs}
-        matches = match_runbooks(self._catalog, dict(incident.labels), hypothesis)
+        matches = match_runbooks(self._catalog, dict(incident.labels), hypothesis, facts)
         named = any(m.by_hypothesis and m.runbook.name not in done for m in matches)
         outcomes = [self._reconsider(run, ranked, superseded=named) for run in held]
         for found in matches:
@@ -155,7 +156,7 @@ class Remediation:
             consent = triage_consent(found.runbook, ranked)
             outcomes.append(
                 self._plan_and_create(
-                    incident, found.runbook, "firebreak", once=True, consent=consent
+                    incident, found.runbook, "firebreak", once=True, consent=consent, facts=facts
                 )
             )
             done.add(name)
@@ -171,8 +172,8 @@ class Remediation:
     def start(self, incident_id: int, runbook_name: str, actor: str) -> PlanOutcome:
         """A person asked for one runbook on one incident (chat, CLI)."""
         runbook = self._runbook(runbook_name)
-        incident, _ = self._incident(incident_id)
-        outcome = self._plan_and_create(incident, runbook, actor, once=False)
+        incident, _, facts = self._incident(incident_id)
+        outcome = self._plan_and_create(incident, runbook, actor, once=False, facts=facts)
         self._relay()
         return outcome
 
@@ -184,11 +185,13 @@ class Remediation:
         *,
         once: bool,
         consent: Consent | None = None,
+        facts: dict[str, str] | None = None,
     ) -> PlanOutcome:
-        """Plan one runbook and create its run; `consent` None means a person asked for it."""
+        """Plan one runbook and create its run; `consent` None means a person asked for it;
+        `facts` are what triage's evidence established (the node to drain, ...)."""
         name = runbook.name
         try:
-            plan = self._planner.plan(runbook, incident.labels)
+            plan = self._planner.plan(runbook, incident.labels, evidence=facts)
         except PlanError as exc:
             self._note(incident.id, name, "runbook_unplannable", f"cannot be planned: {exc}", once)
             return PlanOutcome(name, "unplannable", reason=str(exc))
@@ -360,19 +363,19 @@ class Remediation:
     def dry_run(self, incident_id: int, runbook: str) -> list[str]:
         """One runbook's plan for one incident as lines (RunbookPreview); acts on nothing.
         A person asked for it, so triage's consent does not apply."""
-        incident, _ = self._incident(incident_id)
-        return describe(self._planner.plan(self._runbook(runbook), incident.labels))
+        incident, _, facts = self._incident(incident_id)
+        return describe(self._planner.plan(self._runbook(runbook), incident.labels, evidence=facts))
 
     def preview(self, incident_id: int) -> tuple[str | None, list[list[str]]]:
         """Triage's top hypothesis and the plan (or why none) of every matching runbook, as
         planning after triage would create it (held for approval when triage disagrees)."""
-        incident, ranked = self._incident(incident_id)
+        incident, ranked, facts = self._incident(incident_id)
         hypothesis = ranked[0].kind if ranked else None
         plans: list[list[str]] = []
-        for found in match_runbooks(self._catalog, dict(incident.labels), hypothesis):
+        for found in match_runbooks(self._catalog, dict(incident.labels), hypothesis, facts):
             consent = triage_consent(found.runbook, ranked)
             try:
-                plan = self._planner.plan(found.runbook, incident.labels)
+                plan = self._planner.plan(found.runbook, incident.labels, evidence=facts)
                 plans.append(describe(hold_for_approval(plan, consent)))
             except PlanError as exc:
                 plans.append([f"{found.runbook.name}: cannot be planned: {exc}"])
@@ -388,14 +391,17 @@ class Remediation:
             raise NotFoundError(f"no runbook run {run_id}")
         return found
 
-    def _incident(self, incident_id: int) -> tuple[Incident, list[RankedHypothesis] | None]:
-        """The incident and triage's hypotheses, best first (None before triage reports)."""
+    def _incident(
+        self, incident_id: int
+    ) -> tuple[Incident, list[RankedHypothesis] | None, dict[str, str]]:
+        """The incident, triage's hypotheses, best first (None before triage reports), and the
+        facts triage's evidence established."""
         with self._store.transaction() as tx:
             incident = tx.incidents.get(incident_id)
             triage = tx.incidents.triage(incident_id) if incident is not None else None
         if incident is None:
             raise NotFoundError(f"INC-{incident_id} does not exist")
-        return incident, ranked_hypotheses(triage)
+        return incident, ranked_hypotheses(triage), evidence_facts(triage)
 
     def _runbook(self, name: str) -> Runbook:
         runbook = self._catalog.get(name)

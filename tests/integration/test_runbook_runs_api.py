@@ -133,7 +133,12 @@ def test_denied_rollback_acts_on_nothing(stack: ApiServer, simulator: RunningSim
 def test_catalogue_and_pause_over_http(stack: ApiServer) -> None:
     """The API lists the loaded runbooks and pauses and resumes them, audited."""
     catalogue = httpx.get(f"{stack.url}/api/v1/runbooks", headers=API).json()
-    assert {rb["name"] for rb in catalogue} == {"failover", "rollback", "scale-out"}
+    assert {rb["name"] for rb in catalogue} == {
+        "failover",
+        "gpu-node-drain",
+        "rollback",
+        "scale-out",
+    }
     paused = httpx.post(f"{stack.url}/api/v1/runbooks/pause", json={"actor": "alice"}, headers=API)
     assert paused.json() == {"paused": True}
     assert stack.container.guards.paused(MODEL)
