@@ -4,11 +4,13 @@ Firebreak runs as `firebreak api` and `firebreak worker` on a scratch PostgreSQL
 the embedded SQLite with `--sqlite`) and a private redis-server. With `--compare-alerta`,
 alerta-server is installed from PyPI into its own virtualenv (once, under
 ~/.cache/firebreak-bench) and run on its own scratch PostgreSQL database with gunicorn at its
-default 5 workers. The ceiling is bench/ceiling.py: one INSERT + commit per request, nothing
-else. The same closed-loop load (aiohttp, `--concurrency` connections, each request a distinct
-Alertmanager group of `--alerts` alerts) runs against each in turn, `--rounds` times,
-interleaved. Printed per server: the median over rounds of requests/s, alerts/s and latency
-percentiles, and alerts stored of alerts sent (Firebreak's once the normaliser has drained).
+default 5 workers and its authentication off (AUTH_REQUIRED=False: it checks no token, where
+Firebreak checks its webhook token). The ceiling is bench/ceiling.py: one INSERT + commit per
+request, nothing else. The same closed-loop load (aiohttp, `--concurrency` connections, each
+request a distinct Alertmanager group of `--alerts` alerts) runs against each in turn,
+`--rounds` times, interleaved. Printed per server: the median over rounds of requests/s,
+alerts/s and latency percentiles, and alerts stored of alerts sent (Firebreak's once the
+normaliser has drained; each round also says how long that took after the last answer).
 Not a test: figures, never a gate.
 
     python bench/ingest.py [--alerts 1|50] [--requests 4000] [--rounds 3] [--compare-alerta]
@@ -110,12 +112,14 @@ class Round:
         return self.alerts / self.elapsed_s
 
 
-async def drive(url: str, bodies: list[bytes], concurrency: int) -> Round:
+async def drive(url: str, bodies: list[bytes], concurrency: int, token: bool = True) -> Round:
     """Closed loop: `concurrency` connections, each sending its next body when answered."""
     latencies: list[float] = []
     failed = 0
     pending = iter(bodies)
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {TOKEN}"
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
 
@@ -143,6 +147,7 @@ class Server:
     url: str
     stored: Callable[[], int]
     settle: Callable[[int], None] = lambda _: None
+    token: bool = True  # alerta-server runs with AUTH_REQUIRED=False and refuses a token
     rounds: list[Round] = field(default_factory=list)
     sent_alerts: int = 0
 
@@ -241,7 +246,8 @@ def alerta_server(home: Path) -> Iterator[Server]:
             def stored() -> int:
                 return count(database_url, "SELECT count(*) FROM alerts")
 
-            yield Server("alerta-server", f"http://127.0.0.1:{port}/webhooks/prometheus", stored)
+            url = f"http://127.0.0.1:{port}/webhooks/prometheus"
+            yield Server("alerta-server", url, stored, token=False)
         finally:
             stop(process)
 
@@ -290,15 +296,18 @@ def run(args: argparse.Namespace) -> list[Server]:
                 size = args.requests if number else WARM_UP
                 tag = f"{number}-{time.time_ns():x}"
                 bodies = [payload(tag, i, args.alerts) for i in range(size)]
-                measured = asyncio.run(drive(server.url, bodies, args.concurrency))
+                measured = asyncio.run(drive(server.url, bodies, args.concurrency, server.token))
                 measured.alerts = size * args.alerts
                 server.sent_alerts += measured.alerts
+                settling = time.perf_counter()
                 server.settle(server.sent_alerts)
+                settled_s = time.perf_counter() - settling
                 if number:
                     server.rounds.append(measured)
                     print(
                         f"  round {number} {server.name:14} {measured.rps:8,.0f} req/s  "
-                        f"p99 {percentile(measured.latencies, 99) * 1e3:6.1f} ms",
+                        f"p99 {percentile(measured.latencies, 99) * 1e3:6.1f} ms  "
+                        f"stored {settled_s:5.1f} s after the last answer",
                         flush=True,
                     )
         for server in servers:
