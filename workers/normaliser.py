@@ -1,23 +1,39 @@
 """The worker's delivery normaliser: a thread in the worker's main process (a bootstep).
 
-It turns the deliveries the webhook stored into incidents and relays the tasks they queue.
-Started after the pool has forked its children; a child forked later (one replaced after a
-crash) drops the inherited database connections without closing them, so the parent's stay
-intact.
+It turns the deliveries the webhook stored into incidents and relays the tasks they queue. The
+main process forks pool children (at start, and to replace one that died), and a fork copies
+the thread's objects into the child without the thread. So a fork waits until the thread is
+between batches: no transaction or connection of it is in use, and nothing the child inherits
+can be finalised mid-transaction (with SQLite, a rollback from the child would reach the
+parent's database through shared memory).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from celery import bootsteps
-from celery.signals import worker_process_init
 
 from bot.bootstrap import Container
 from bot.services.normalise_deliveries import DeliveryNormaliser
 from bot.settings import Settings
 
-_parent: Container | None = None  # held so a forked child never closes the parent's sockets
+_parent: Container | None = None  # the thread's adapters, built in the worker's main process
+_running: DeliveryNormaliser | None = None
+
+
+def _before_fork() -> None:
+    if _running is not None:
+        _running.working.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    if _running is not None:
+        _running.working.release()
+
+
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent)
 
 
 class Normaliser(bootsteps.StartStopStep):  # type: ignore[misc]
@@ -30,19 +46,13 @@ class Normaliser(bootsteps.StartStopStep):  # type: ignore[misc]
         self.normaliser: DeliveryNormaliser | None = None
 
     def start(self, parent: Any) -> None:
-        global _parent
+        global _parent, _running
         settings: Settings = parent.app.firebreak_settings
         _parent = Container(settings)
-        self.normaliser = _parent.normaliser()
+        self.normaliser = _running = _parent.normaliser()
         self.normaliser.start()
 
     def stop(self, parent: Any) -> None:
         if self.normaliser is not None:
             self.normaliser.stop()
             self.normaliser = None
-
-
-@worker_process_init.connect
-def _forget_parent_connections(**_: Any) -> None:
-    if _parent is not None and "store" in _parent.__dict__:
-        _parent.store.engine.dispose(close=False)

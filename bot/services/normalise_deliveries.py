@@ -98,6 +98,8 @@ class DeliveryNormaliser:
         self._clock = clock
         self._window = reopen_window
         self._stop = threading.Event()
+        self.working = threading.Lock()
+        """Held while draining: whoever takes it knows no transaction of this thread is open."""
         self._thread = threading.Thread(target=self._run, name="delivery-normaliser", daemon=True)
 
     def start(self) -> None:
@@ -121,7 +123,8 @@ class DeliveryNormaliser:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                found = self.drain()
+                with self.working:
+                    found = self.drain()
             except (StoreUnavailableError, BrokerUnavailableError) as exc:
                 log.warning("normaliser_paused", reason=str(exc))
                 self._stop.wait(ERROR_PAUSE_S)
