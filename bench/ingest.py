@@ -15,6 +15,7 @@ Not a test: figures, never a gate.
 
     python bench/ingest.py [--alerts 1|50] [--requests 4000] [--rounds 3] [--compare-alerta]
     python bench/ingest.py --sqlite
+    python bench/ingest.py --no-worker
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -176,18 +178,22 @@ def firebreak_server(args: argparse.Namespace, home: Path) -> Iterator[Server]:
             triage_follow_up_s="0",
         )
         api = firebreak(["api", "--port", str(port)], env, home / "api.log")
-        worker = firebreak(["worker", "--concurrency", "2"], env, home / "worker.log")
-        stack.callback(stop, worker)
         stack.callback(stop, api)
+        if not args.no_worker:
+            worker = firebreak(["worker", "--concurrency", "2"], env, home / "worker.log")
+            stack.callback(stop, worker)
         wait_for(lambda: answers(port), 60, "firebreak api")
+        # Stored alerts once normalised; with no worker, the deliveries the API stored.
+        if args.no_worker:
+            query = "SELECT count(*) FROM deliveries"
+        else:
+            query = "SELECT count(*) FROM alerts"
 
         def stored() -> int:
             if args.sqlite:
-                import sqlite3
-
                 with sqlite3.connect(database_url.removeprefix("sqlite:///"), timeout=30) as c:
-                    return int(c.execute("SELECT count(*) FROM alerts").fetchone()[0])
-            return count(database_url, "SELECT count(*) FROM alerts")
+                    return int(c.execute(query).fetchone()[0])
+            return count(database_url, query)
 
         def settle(expected: int) -> None:
             wait_for(lambda: stored() >= expected, 600, "the normaliser draining")
@@ -356,6 +362,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--compare-alerta", action="store_true")
     parser.add_argument("--sqlite", action="store_true", help="Firebreak on embedded SQLite")
+    parser.add_argument(
+        "--no-worker", action="store_true", help="the API alone; stored counts deliveries"
+    )
     run(parser.parse_args())
 
 
