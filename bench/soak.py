@@ -17,29 +17,35 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import secrets
-import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import (
+    ROOT,
+    answers,
+    firebreak,
+    firebreak_env,
+    private_redis,
+    scratch_postgres,
+    stop,
+    wait_for,
+)
 from bot.demo.monitoring import free_loopback_port
 
-ROOT = Path(__file__).resolve().parent.parent
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 MODELS = ("llama-3-70b-instruct", "mistral-7b-instruct", "qwen2-72b", "mixtral-8x7b")
 SENDERS = 8
 
@@ -47,33 +53,6 @@ try:
     import psutil
 except ImportError:  # the /proc fallback below answers the same figures on Linux
     psutil = None
-
-
-def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise SystemExit(f"soak: {what} not ready within {timeout_s:.0f} s")
-
-
-def start_redis(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_loopback_port()
-    command = [shutil.which("redis-server") or "redis-server", "--port", str(port)]
-    command += ["--bind", "127.0.0.1", "--dir", str(folder), "--save", "", "--appendonly", "no"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-
-    def answers() -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    wait_for(answers, 10, "redis-server")
-    return process, f"redis://127.0.0.1:{port}/0"
 
 
 def webhook_body(index: int, now: datetime) -> bytes:
@@ -217,53 +196,6 @@ def stored_incidents(database_url: str) -> int:
         return -1
 
 
-def fresh_database(home: Path, sqlite: bool) -> tuple[str, str | None]:
-    if sqlite:
-        return f"sqlite:///{home / 'soak.db'}", None
-    name = f"firebreak_soak_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return f"postgresql://postgres@127.0.0.1:5432/{name}", name
-
-
-def drop_database(name: str) -> None:
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
-def firebreak(verb: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    out = log.open("wb")
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", *verb],
-        env=env,
-        cwd=ROOT,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-    )
-
-
-def api_ready(port: int) -> bool:
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        conn.request("GET", "/healthz")
-        ok = conn.getresponse().status == 200
-        conn.close()
-        return ok
-    except (OSError, http.client.HTTPException):
-        return False
-
-
 def report_line(
     minute: str, processes: dict[str, int], load: Load, database_url: str
 ) -> dict[str, int]:
@@ -284,97 +216,104 @@ def report_line(
 
 def soak(args: argparse.Namespace) -> None:
     home = Path(tempfile.mkdtemp(prefix="firebreak-soak-"))
-    redis_process, redis_url = start_redis(home)
-    database_url, scratch = fresh_database(home, args.sqlite)
-    token = secrets.token_urlsafe(24)
+    with ExitStack() as stack:
+        redis_url = stack.enter_context(private_redis(home))
+        if args.sqlite:
+            database_url = f"sqlite:///{home / 'soak.db'}"
+        else:
+            database_url = stack.enter_context(scratch_postgres("firebreak_soak"))
+        token = secrets.token_urlsafe(24)
+        env = firebreak_env(
+            home,
+            database_url=database_url,
+            redis_url=redis_url,
+            webhook_token=token,
+            api_token=secrets.token_urlsafe(24),
+        )
+        env["PYTHONUNBUFFERED"] = "1"
+        run(args, home, env, token, database_url, stack)
+
+
+def run(
+    args: argparse.Namespace,
+    home: Path,
+    env: dict[str, str],
+    token: str,
+    database_url: str,
+    stack: ExitStack,
+) -> None:
+    """Start api, worker and beat (stopped by `stack`), load them, print memory each minute."""
     port = free_loopback_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("FIREBREAK_")},
-        "FIREBREAK_HOME": str(home),
-        "FIREBREAK_DATABASE_URL": database_url,
-        "FIREBREAK_REDIS_URL": redis_url,
-        "FIREBREAK_WEBHOOK_TOKEN": token,
-        "FIREBREAK_API_TOKEN": secrets.token_urlsafe(24),
-        "PYTHONUNBUFFERED": "1",
-    }
     started: list[subprocess.Popen[bytes]] = []
-    try:
-        subprocess.run(
-            [sys.executable, "-m", "bot.cli", "db", "upgrade"],
-            env=env,
-            cwd=ROOT,
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        api = firebreak(["api", "--port", str(port)], env, home / "api.log")
-        started.append(api)
-        worker = firebreak(
-            ["worker", "--concurrency", str(args.concurrency)], env, home / "worker.log"
-        )
-        started.append(worker)
-        beat = firebreak(["beat"], env, home / "beat.log")
-        started.append(beat)
-        wait_for(lambda: api_ready(port), 60, "firebreak api")
-        wait_for(lambda: b"ready." in (home / "worker.log").read_bytes(), 90, "firebreak worker")
-        processes = {"api": api.pid, "worker": worker.pid, "beat": beat.pid}
-        database = "SQLite" if args.sqlite else "PostgreSQL"
+    stack.callback(lambda: [stop(process) for process in reversed(started)])
+    subprocess.run(
+        [sys.executable, "-m", "bot.cli", "db", "upgrade"],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    api = firebreak(["api", "--port", str(port)], env, home / "api.log")
+    started.append(api)
+    worker = firebreak(["worker", "--concurrency", str(args.concurrency)], env, home / "worker.log")
+    started.append(worker)
+    beat = firebreak(["beat"], env, home / "beat.log")
+    started.append(beat)
+    wait_for(lambda: answers(port), 60, "firebreak api")
+    wait_for(lambda: b"ready." in (home / "worker.log").read_bytes(), 90, "firebreak worker")
+    processes = {"api": api.pid, "worker": worker.pid, "beat": beat.pid}
+    database = "SQLite" if args.sqlite else "PostgreSQL"
+    print(
+        f"soak: {args.rate:g} deliveries/s for {args.minutes:g} min on {database}, "
+        f"worker concurrency {args.concurrency}, RSS via "
+        f"{'psutil' if psutil is not None else '/proc VmRSS'}; logs in {home}",
+        flush=True,
+    )
+    load = Load()
+    first = report_line("0m", processes, load, database_url)
+    last = first
+    sender = Sender(port, token, load)
+    interval_s = 1.0 / args.rate
+    begin = time.monotonic()
+    end = begin + args.minutes * 60
+    next_report = begin + 60
+    minute = 0
+    with ThreadPoolExecutor(max_workers=SENDERS) as pool:
+        index = 0
+        while True:
+            due = begin + index * interval_s
+            now = time.monotonic()
+            if due >= end:
+                break
+            if now >= next_report:
+                minute += 1
+                last = report_line(f"{minute}m", processes, load, database_url)
+                next_report += 60
+            if due > now:
+                time.sleep(min(due, next_report) - now)
+                continue
+            with load.lock:
+                load.sent += 1
+                in_flight = load.sent - load.ok - load.failed
+                if in_flight > SENDERS:
+                    load.late += 1  # the api is behind: requests queue in the client
+            pool.submit(sender.post, webhook_body(index, datetime.now(UTC)))
+            index += 1
+    report_line("end", processes, load, database_url)
+    drained = time.monotonic() + 30
+    while time.monotonic() < drained and stored_incidents(database_url) < load.ok:
+        time.sleep(1)
+    last = report_line("drain", processes, load, database_url)
+    print("RSS first -> last:", flush=True)
+    for name in ("api", "worker", "beat"):
+        change = last[name] - first[name]
         print(
-            f"soak: {args.rate:g} deliveries/s for {args.minutes:g} min on {database}, "
-            f"worker concurrency {args.concurrency}, RSS via "
-            f"{'psutil' if psutil is not None else '/proc VmRSS'}; logs in {home}",
+            f"  {name:<7} {first[name] / 1024:7.1f} MiB -> {last[name] / 1024:7.1f} MiB "
+            f"({change / 1024:+.1f} MiB)",
             flush=True,
         )
-        load = Load()
-        first = report_line("0m", processes, load, database_url)
-        last = first
-        sender = Sender(port, token, load)
-        interval_s = 1.0 / args.rate
-        begin = time.monotonic()
-        end = begin + args.minutes * 60
-        next_report = begin + 60
-        minute = 0
-        with ThreadPoolExecutor(max_workers=SENDERS) as pool:
-            index = 0
-            while True:
-                due = begin + index * interval_s
-                now = time.monotonic()
-                if due >= end:
-                    break
-                if now >= next_report:
-                    minute += 1
-                    last = report_line(f"{minute}m", processes, load, database_url)
-                    next_report += 60
-                if due > now:
-                    time.sleep(min(due, next_report) - now)
-                    continue
-                with load.lock:
-                    load.sent += 1
-                    in_flight = load.sent - load.ok - load.failed
-                    if in_flight > SENDERS:
-                        load.late += 1  # the api is behind: requests queue in the client
-                pool.submit(sender.post, webhook_body(index, datetime.now(UTC)))
-                index += 1
-        report_line("end", processes, load, database_url)
-        drained = time.monotonic() + 30
-        while time.monotonic() < drained and stored_incidents(database_url) < load.ok:
-            time.sleep(1)
-        last = report_line("drain", processes, load, database_url)
-        print("RSS first -> last:", flush=True)
-        for name in ("api", "worker", "beat"):
-            change = last[name] - first[name]
-            print(
-                f"  {name:<7} {first[name] / 1024:7.1f} MiB -> {last[name] / 1024:7.1f} MiB "
-                f"({change / 1024:+.1f} MiB)",
-                flush=True,
-            )
-        print(f"  answers {dict(sorted(load.statuses.items()))}", flush=True)
-    finally:
-        for process in reversed(started):
-            stop(process)
-        stop(redis_process)
-        if scratch is not None:
-            drop_database(scratch)
+    print(f"  answers {dict(sorted(load.statuses.items()))}", flush=True)
 
 
 def main() -> None:
