@@ -18,17 +18,17 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from sqlalchemy import create_engine, func, select
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import private_redis, scratch_postgres, stop  # noqa: E402
 from bot.adapters import sql_tables as t  # noqa: E402
 from bot.adapters.sql_migrations import upgrade  # noqa: E402
 from bot.bootstrap import Container  # noqa: E402
@@ -37,9 +37,7 @@ from bot.services.ingest_alerts import ingest_alerts  # noqa: E402
 from bot.services.relay_outbox import relay_outbox  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from tests.processes import wait_for  # noqa: E402
-from tests.redis_server import RedisServer  # noqa: E402
 
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 STARTS_AT = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 
 
@@ -75,18 +73,9 @@ def storm_group(index: int, service: str) -> dict[str, Any]:
     }
 
 
-def fresh_database(home: Path, postgres: bool) -> str:
-    if not postgres:
-        return f"sqlite:///{home / 'storm.db'}"
-    name = f"firebreak_storm_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return f"postgresql://postgres@127.0.0.1:5432/{name}"
-
-
-def run_shape(shape: str, groups: int, redis_url: str, args: argparse.Namespace) -> None:
-    home = Path(tempfile.mkdtemp(prefix=f"firebreak-storm-{shape}-"))
-    database_url = fresh_database(home, args.postgres)
+def run_shape(
+    shape: str, groups: int, redis_url: str, database_url: str, home: Path, args: argparse.Namespace
+) -> None:
     upgrade(database_url)
     settings = Settings(
         home=home,
@@ -157,12 +146,7 @@ def run_shape(shape: str, groups: int, redis_url: str, args: argparse.Namespace)
         print(f"  all triaged in   {done} ({triaged()} of {groups} triaged)")
         sys.stdout.flush()
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(timeout=10)
+        stop(worker)
         log.close()
         container.store.dispose()
         engine.dispose()
@@ -177,13 +161,15 @@ def main() -> None:
     parser.add_argument("--shape", choices=["one-service", "many-services", "both"], default="both")
     args = parser.parse_args()
     shapes = ["one-service", "many-services"] if args.shape == "both" else [args.shape]
-    server = RedisServer(Path(tempfile.mkdtemp(prefix="firebreak-storm-redis-")))
-    redis_url = server.start()
-    try:
+    with private_redis(Path(tempfile.mkdtemp(prefix="firebreak-storm-redis-"))) as redis_url:
         for shape in shapes:
-            run_shape(shape, args.groups, redis_url, args)
-    finally:
-        server.stop()
+            home = Path(tempfile.mkdtemp(prefix=f"firebreak-storm-{shape}-"))
+            with ExitStack() as stack:
+                if args.postgres:
+                    database_url = stack.enter_context(scratch_postgres("firebreak_storm"))
+                else:
+                    database_url = f"sqlite:///{home / 'storm.db'}"
+                run_shape(shape, args.groups, redis_url, database_url, home, args)
 
 
 if __name__ == "__main__":
