@@ -192,27 +192,26 @@ class SlackChatClient:
         """The root message posted for this incident among the channel's latest top-level
         messages, if any. Slack's history needs the channel id: with a channel name not yet
         answered by a post, there is no history to read and the answer is None."""
-        if self._channel_id is None:
+        channel_id = self._channel_id
+        if channel_id is None:
             log.warning("slack_history_needs_channel_id", channel=self._channel)
             return None
-        cursor: str | None = None
-        for _ in range(HISTORY_MAX_PAGES):
-            with translated_errors("conversations.history"):
-                response = self._client.conversations_history(
-                    channel=self._channel_id,
-                    limit=HISTORY_PAGE_SIZE,
-                    cursor=cursor,
-                    include_all_metadata=True,
-                )
-            for message in response.get("messages") or []:
-                if _is_root_of(message, incident_id):
-                    ref = MessageRef(self._channel_id, str(message["ts"]))
-                    log.info("slack_incident_found", incident=f"INC-{incident_id}", ts=ref.ts)
-                    return ref
-            cursor = (response.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                break
-        return None
+        message = self._first_message(
+            "conversations.history",
+            lambda cursor: self._client.conversations_history(
+                channel=channel_id,
+                limit=HISTORY_PAGE_SIZE,
+                cursor=cursor,
+                include_all_metadata=True,
+            ),
+            lambda message: _is_root_of(message, incident_id),
+            HISTORY_MAX_PAGES,
+        )
+        if message is None:
+            return None
+        ref = MessageRef(channel_id, str(message["ts"]))
+        log.info("slack_incident_found", incident=f"INC-{incident_id}", ts=ref.ts)
+        return ref
 
     def update_incident(self, ref: MessageRef, card: IncidentCard) -> None:
         """Edit the root message in place to show the card as it is now."""
@@ -246,25 +245,45 @@ class SlackChatClient:
     def find_thread_reply(self, ref: MessageRef, incident_id: int) -> MessageRef | None:
         """The reply in `ref`'s thread whose metadata names this incident, if any
         (conversations.replies, oldest first, up to REPLIES_MAX_PAGES pages)."""
+        message = self._first_message(
+            "conversations.replies",
+            lambda cursor: self._client.conversations_replies(
+                channel=ref.channel,
+                ts=ref.ts,
+                limit=REPLIES_PAGE_SIZE,
+                cursor=cursor,
+                include_all_metadata=True,
+            ),
+            lambda message: _is_reply_of(message, incident_id),
+            REPLIES_MAX_PAGES,
+        )
+        if message is None:
+            return None
+        found = MessageRef(ref.channel, str(message["ts"]))
+        log.info("slack_reply_found", incident=f"INC-{incident_id}", ts=found.ts)
+        return found
+
+    def _first_message(
+        self,
+        method: str,
+        page: Callable[[str | None], Any],
+        matches: Callable[[dict[str, Any]], bool],
+        max_pages: int,
+    ) -> dict[str, Any] | None:
+        """The first message `matches` accepts, reading `page(cursor)` answers of `method` in
+        turn, at most `max_pages` of them (a search that reaches the cap is logged)."""
         cursor: str | None = None
-        for _ in range(REPLIES_MAX_PAGES):
-            with translated_errors("conversations.replies"):
-                response = self._client.conversations_replies(
-                    channel=ref.channel,
-                    ts=ref.ts,
-                    limit=REPLIES_PAGE_SIZE,
-                    cursor=cursor,
-                    include_all_metadata=True,
-                )
+        for _ in range(max_pages):
+            with translated_errors(method):
+                response = page(cursor)
             for message in response.get("messages") or []:
-                if _is_reply_of(message, incident_id):
-                    found = MessageRef(ref.channel, str(message["ts"]))
-                    log.info("slack_reply_found", incident=f"INC-{incident_id}", ts=found.ts)
+                if matches(message):
+                    found: dict[str, Any] = message
                     return found
             cursor = (response.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
                 return None
-        log.warning("slack_replies_search_capped", thread_ts=ref.ts, pages=REPLIES_MAX_PAGES)
+        log.warning("slack_search_capped", method=method, pages=max_pages)
         return None
 
     def upload_file(self, ref: MessageRef, path: Path, title: str) -> str:
