@@ -332,16 +332,7 @@ class _Handler(BaseHTTPRequestHandler):
         if body.get("cursor"):
             before = base64.b64decode(str(body["cursor"])).decode().removeprefix("next_ts:")
             newest_first = [m for m in newest_first if _ts_key(m["ts"]) <= _ts_key(before)]
-        page, rest = newest_first[:limit], newest_first[limit:]
-        messages = [
-            {"type": "message", **{k: v for k, v in m.items() if k != "metadata" or with_metadata}}
-            for m in page
-        ]
-        answer: dict[str, Any] = {"ok": True, "messages": messages, "has_more": bool(rest)}
-        if rest:
-            cursor = base64.b64encode(f"next_ts:{rest[0]['ts']}".encode()).decode()
-            answer["response_metadata"] = {"next_cursor": cursor}
-        return answer
+        return _page(newest_first, limit, with_metadata)
 
     def _conversations_replies(self, body: dict[str, Any]) -> dict[str, Any]:
         channel, ts = str(body.get("channel", "")), str(body.get("ts", ""))
@@ -368,16 +359,7 @@ class _Handler(BaseHTTPRequestHandler):
         if body.get("cursor"):
             since = base64.b64decode(str(body["cursor"])).decode().removeprefix("next_ts:")
             thread = [m for m in thread[1:] if _ts_key(m["ts"]) >= _ts_key(since)]
-        page, rest = thread[:limit], thread[limit:]
-        messages = [
-            {"type": "message", **{k: v for k, v in m.items() if k != "metadata" or with_metadata}}
-            for m in page
-        ]
-        answer: dict[str, Any] = {"ok": True, "messages": messages, "has_more": bool(rest)}
-        if rest:
-            cursor = base64.b64encode(f"next_ts:{rest[0]['ts']}".encode()).decode()
-            answer["response_metadata"] = {"next_cursor": cursor}
-        return answer
+        return _page(thread, limit, with_metadata)
 
     def _chat_postEphemeral(self, body: dict[str, Any]) -> dict[str, Any]:
         if not body.get("user"):
@@ -433,6 +415,21 @@ def channel_id(channel: str) -> str:
     if not channel.startswith("#"):
         return channel
     return "C" + re.sub(r"[^A-Z0-9]", "", channel.upper())
+
+
+def _page(messages: list[dict[str, Any]], limit: int, with_metadata: bool) -> dict[str, Any]:
+    """One page of a history or replies answer: `limit` messages (metadata only when asked
+    for) and a cursor naming the next message when more remain."""
+    page, rest = messages[:limit], messages[limit:]
+    shown = [
+        {"type": "message", **{k: v for k, v in m.items() if k != "metadata" or with_metadata}}
+        for m in page
+    ]
+    answer: dict[str, Any] = {"ok": True, "messages": shown, "has_more": bool(rest)}
+    if rest:
+        cursor = base64.b64encode(f"next_ts:{rest[0]['ts']}".encode()).decode()
+        answer["response_metadata"] = {"next_cursor": cursor}
+    return answer
 
 
 def _ts_key(ts: str) -> tuple[int, ...]:
