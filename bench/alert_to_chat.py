@@ -24,9 +24,8 @@ import tempfile
 import threading
 import time
 from contextlib import ExitStack
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -45,35 +44,12 @@ from bench.harness import (  # noqa: E402
 )
 from bot.adapters.sql_migrations import upgrade  # noqa: E402
 from bot.demo.monitoring import free_loopback_port  # noqa: E402
+from tests.servers.empty_prometheus import EmptyPrometheus  # noqa: E402
 from tests.servers.slack import BOT_TOKEN, SlackServer  # noqa: E402
 
 TOKEN = "bench-webhook-token"
 CHANNEL = "C0BENCH"
 MODEL = re.compile(r"chat-bench-\d{5}")
-
-
-class EmptyPrometheus(BaseHTTPRequestHandler):
-    """Every Prometheus HTTP API query answered at once, with no series."""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def do_GET(self) -> None:
-        self._answer()
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("content-length") or 0))
-        self._answer()
-
-    def _answer(self) -> None:
-        kind = "matrix" if "query_range" in self.path else "vector"
-        data: Any = {"resultType": kind, "result": []} if "query" in self.path else []
-        payload = json.dumps({"status": "success", "data": data}).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
 
 
 def delivery(model: str) -> bytes:

@@ -9,7 +9,6 @@ Timings are shrunk so a fault heals within seconds: the broker hides an unacknow
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -18,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -33,40 +32,20 @@ from tests.payloads import alert, body, group
 from tests.postgres_server import PostgresServer
 from tests.processes import ApiServer, ChildProcess, start_api, start_firebreak, start_worker
 from tests.redis_server import RedisServer
+from tests.servers.empty_prometheus import EmptyPrometheus
 from tests.servers.slack import BOT_TOKEN, SlackServer
 
 WEBHOOK_TOKEN = "chaos-webhook-token"
 CHANNEL = "C0CHAOS"
 
 
-class _HoldingPrometheus(BaseHTTPRequestHandler):
+class _HoldingPrometheus(EmptyPrometheus):
     """Answers every Prometheus API query with no data; holds the next armed query a while."""
 
     server: _PrometheusServer
 
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def do_GET(self) -> None:
-        self._answer()
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("content-length") or 0))
-        self._answer()
-
-    def _answer(self) -> None:
+    def before_answer(self) -> None:
         self.server.held_query()
-        if "query" in self.path:
-            kind = "matrix" if "query_range" in self.path else "vector"
-            data: Any = {"resultType": kind, "result": []}
-        else:
-            data = []
-        payload = json.dumps({"status": "success", "data": data}).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
 
 
 class _PrometheusServer(ThreadingHTTPServer):
