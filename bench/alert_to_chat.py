@@ -36,11 +36,13 @@ from bench.harness import (  # noqa: E402
     answers,
     firebreak,
     firebreak_env,
+    firing_alert,
     percentile,
     private_redis,
     scratch_postgres,
     stop,
     wait_for,
+    webhook_body,
 )
 from bot.adapters.sql_migrations import upgrade  # noqa: E402
 from bot.demo.monitoring import free_loopback_port  # noqa: E402
@@ -54,30 +56,13 @@ MODEL = re.compile(r"chat-bench-\d{5}")
 
 def delivery(model: str) -> bytes:
     labels = {"alertname": "LLMHighTimeToFirstToken", "severity": "critical", "model_name": model}
-    return json.dumps(
-        {
-            "version": "4",
-            "groupKey": f'{{}}:{{model_name="{model}"}}',
-            "truncatedAlerts": 0,
-            "status": "firing",
-            "receiver": "firebreak",
-            "groupLabels": {"model_name": model},
-            "commonLabels": labels,
-            "commonAnnotations": {"summary": f"TTFT p95 above 2 s on {model}"},
-            "externalURL": "http://alertmanager:9093",
-            "alerts": [
-                {
-                    "status": "firing",
-                    "labels": labels,
-                    "annotations": {"summary": f"TTFT p95 above 2 s on {model}"},
-                    "startsAt": "2026-11-29T08:00:00Z",
-                    "endsAt": "0001-01-01T00:00:00Z",
-                    "generatorURL": "http://prometheus:9090/graph",
-                    "fingerprint": f"{model}-ttft",
-                }
-            ],
-        }
-    ).encode()
+    summary = f"TTFT p95 above 2 s on {model}"
+    return webhook_body(
+        {"model_name": model},
+        labels,
+        [firing_alert(labels, f"{model}-ttft", summary)],
+        {"summary": summary},
+    )
 
 
 def send(url: str, rate: float, seconds: float) -> dict[str, float]:

@@ -4,6 +4,7 @@ own processes started as in production, and latency percentiles."""
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import shutil
 import socket
@@ -15,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -109,6 +111,56 @@ def answers(port: int, path: str = "/healthz") -> bool:
         return ok
     except (OSError, http.client.HTTPException):
         return False
+
+
+@contextmanager
+def firebreak_database(home: Path, sqlite: bool, name: str) -> Iterator[str]:
+    """Firebreak's database for a benchmark: SQLite under `home`, or a scratch PostgreSQL
+    database dropped afterwards; yields its URL."""
+    if sqlite:
+        yield f"sqlite:///{home / f'{name}.db'}"
+    else:
+        with scratch_postgres(name) as url:
+            yield url
+
+
+def firing_alert(
+    labels: dict[str, str], fingerprint: str, summary: str, starts_at: str = "2026-11-29T08:00:00Z"
+) -> dict[str, Any]:
+    """One firing alert as Alertmanager's webhook v4 carries it."""
+    return {
+        "status": "firing",
+        "labels": labels,
+        "annotations": {"summary": summary},
+        "startsAt": starts_at,
+        "endsAt": "0001-01-01T00:00:00Z",
+        "generatorURL": "http://prometheus:9090/graph",
+        "fingerprint": fingerprint,
+    }
+
+
+def webhook_body(
+    group_labels: dict[str, str],
+    common_labels: dict[str, str],
+    alerts: list[dict[str, Any]],
+    common_annotations: dict[str, str] | None = None,
+) -> bytes:
+    """One firing group as Alertmanager 0.25+ posts it, its groupKey made of `group_labels`."""
+    matchers = ", ".join(f'{k}="{v}"' for k, v in group_labels.items())
+    return json.dumps(
+        {
+            "version": "4",
+            "groupKey": f"{{}}:{{{matchers}}}",
+            "truncatedAlerts": 0,
+            "status": "firing",
+            "receiver": "firebreak",
+            "groupLabels": group_labels,
+            "commonLabels": common_labels,
+            "commonAnnotations": common_annotations or {},
+            "externalURL": "http://alertmanager:9093",
+            "alerts": alerts,
+        }
+    ).encode()
 
 
 def percentile(values: list[float], q: int) -> float:

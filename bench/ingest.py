@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sqlite3
 import statistics
@@ -44,12 +43,15 @@ sys.path.insert(0, str(ROOT))
 from bench.harness import (  # noqa: E402
     answers,
     firebreak,
+    firebreak_database,
     firebreak_env,
+    firing_alert,
     percentile,
     private_redis,
     scratch_postgres,
     stop,
     wait_for,
+    webhook_body,
 )
 from bot.adapters.sql_migrations import upgrade  # noqa: E402
 from bot.demo.monitoring import free_loopback_port  # noqa: E402
@@ -60,41 +62,23 @@ ALERTA_HOME = Path.home() / ".cache" / "firebreak-bench" / "alerta"
 
 
 def alert(run: str, index: int, n: int) -> dict[str, object]:
-    return {
-        "status": "firing",
-        "labels": {
-            "alertname": "LLMHighTimeToFirstToken",
-            "severity": "critical",
-            "model_name": "llama-3-70b-instruct",
-            "instance": f"{run}-{index}-{n}",
-            "pod": f"llama-{n}",
-        },
-        "annotations": {"summary": "TTFT p95 above 2 s"},
-        "startsAt": "2026-11-29T08:00:00Z",
-        "endsAt": "0001-01-01T00:00:00Z",
-        "generatorURL": "http://prometheus:9090/graph",
-        "fingerprint": f"{run}-{index:08x}{n:04x}",
+    labels = {
+        "alertname": "LLMHighTimeToFirstToken",
+        "severity": "critical",
+        "model_name": "llama-3-70b-instruct",
+        "instance": f"{run}-{index}-{n}",
+        "pod": f"llama-{n}",
     }
+    return firing_alert(labels, f"{run}-{index:08x}{n:04x}", "TTFT p95 above 2 s")
 
 
 def payload(run: str, index: int, size: int) -> bytes:
     """One Alertmanager webhook v4 group, distinct per (run, index)."""
-    alerts = [alert(run, index, n) for n in range(size)]
-    group_key = f'{{}}:{{bench="{run}-{index}"}}'
-    return json.dumps(
-        {
-            "version": "4",
-            "groupKey": group_key,
-            "truncatedAlerts": 0,
-            "status": "firing",
-            "receiver": "firebreak",
-            "groupLabels": {"bench": f"{run}-{index}"},
-            "commonLabels": {"alertname": "LLMHighTimeToFirstToken", "severity": "critical"},
-            "commonAnnotations": {},
-            "externalURL": "http://alertmanager:9093",
-            "alerts": alerts,
-        }
-    ).encode()
+    return webhook_body(
+        {"bench": f"{run}-{index}"},
+        {"alertname": "LLMHighTimeToFirstToken", "severity": "critical"},
+        [alert(run, index, n) for n in range(size)],
+    )
 
 
 @dataclass
@@ -164,10 +148,7 @@ def count(database_url: str, query: str) -> int:
 def firebreak_server(args: argparse.Namespace, home: Path) -> Iterator[Server]:
     with ExitStack() as stack:
         redis_url = stack.enter_context(private_redis(home))
-        if args.sqlite:
-            database_url = f"sqlite:///{home / 'firebreak.db'}"
-        else:
-            database_url = stack.enter_context(scratch_postgres("firebreak_bench"))
+        database_url = stack.enter_context(firebreak_database(home, args.sqlite, "firebreak_bench"))
         upgrade(database_url)
         port = free_loopback_port()
         env = firebreak_env(

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import secrets
 import sqlite3
 import subprocess
@@ -38,11 +37,13 @@ from bench.harness import (
     ROOT,
     answers,
     firebreak,
+    firebreak_database,
     firebreak_env,
+    firing_alert,
     private_redis,
-    scratch_postgres,
     stop,
     wait_for,
+    webhook_body,
 )
 from bot.demo.monitoring import free_loopback_port
 
@@ -55,7 +56,7 @@ except ImportError:  # the /proc fallback below answers the same figures on Linu
     psutil = None
 
 
-def webhook_body(index: int, now: datetime) -> bytes:
+def delivery(index: int, now: datetime) -> bytes:
     """One firing group of one alert, distinct per `index`, as Alertmanager 0.25+ sends it."""
     model = MODELS[index % len(MODELS)]
     pod = f"{model}-{index:07d}"
@@ -66,31 +67,14 @@ def webhook_body(index: int, now: datetime) -> bytes:
         "service": "llm-serving",
         "pod": pod,
     }
-    group_labels = {"alertname": labels["alertname"], "pod": pod}
-    return json.dumps(
-        {
-            "version": "4",
-            "groupKey": f'{{}}:{{alertname="{labels["alertname"]}", pod="{pod}"}}',
-            "truncatedAlerts": 0,
-            "status": "firing",
-            "receiver": "firebreak",
-            "groupLabels": group_labels,
-            "commonLabels": labels,
-            "commonAnnotations": {"summary": f"TTFT p99 above 2s on {pod}"},
-            "externalURL": "http://alertmanager:9093",
-            "alerts": [
-                {
-                    "status": "firing",
-                    "labels": labels,
-                    "annotations": {"summary": f"TTFT p99 above 2s on {pod}"},
-                    "startsAt": now.isoformat().replace("+00:00", "Z"),
-                    "endsAt": "0001-01-01T00:00:00Z",
-                    "generatorURL": "http://prometheus:9090/graph?g0.expr=up",
-                    "fingerprint": f"{index:016x}",
-                }
-            ],
-        }
-    ).encode()
+    summary = f"TTFT p99 above 2s on {pod}"
+    started = now.isoformat().replace("+00:00", "Z")
+    return webhook_body(
+        {"alertname": labels["alertname"], "pod": pod},
+        labels,
+        [firing_alert(labels, f"{index:016x}", summary, started)],
+        {"summary": summary},
+    )
 
 
 def rss_kib(pid: int) -> int:
@@ -218,10 +202,7 @@ def soak(args: argparse.Namespace) -> None:
     home = Path(tempfile.mkdtemp(prefix="firebreak-soak-"))
     with ExitStack() as stack:
         redis_url = stack.enter_context(private_redis(home))
-        if args.sqlite:
-            database_url = f"sqlite:///{home / 'soak.db'}"
-        else:
-            database_url = stack.enter_context(scratch_postgres("firebreak_soak"))
+        database_url = stack.enter_context(firebreak_database(home, args.sqlite, "firebreak_soak"))
         token = secrets.token_urlsafe(24)
         env = firebreak_env(
             home,
@@ -298,7 +279,7 @@ def run(
                 in_flight = load.sent - load.ok - load.failed
                 if in_flight > SENDERS:
                     load.late += 1  # the api is behind: requests queue in the client
-            pool.submit(sender.post, webhook_body(index, datetime.now(UTC)))
+            pool.submit(sender.post, delivery(index, datetime.now(UTC)))
             index += 1
     report_line("end", processes, load, database_url)
     drained = time.monotonic() + 30

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from sqlalchemy import create_engine, func, select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import private_redis, scratch_postgres, stop  # noqa: E402
+from bench.harness import firebreak_database, private_redis, stop  # noqa: E402
 from bot.adapters import sql_tables as t  # noqa: E402
 from bot.adapters.sql_migrations import upgrade  # noqa: E402
 from bot.bootstrap import Container  # noqa: E402
@@ -164,11 +163,7 @@ def main() -> None:
     with private_redis(Path(tempfile.mkdtemp(prefix="firebreak-storm-redis-"))) as redis_url:
         for shape in shapes:
             home = Path(tempfile.mkdtemp(prefix=f"firebreak-storm-{shape}-"))
-            with ExitStack() as stack:
-                if args.postgres:
-                    database_url = stack.enter_context(scratch_postgres("firebreak_storm"))
-                else:
-                    database_url = f"sqlite:///{home / 'storm.db'}"
+            with firebreak_database(home, not args.postgres, "firebreak_storm") as database_url:
                 run_shape(shape, args.groups, redis_url, database_url, home, args)
 
 
