@@ -1,4 +1,5 @@
-"""Integration fixtures: the API served over real HTTP, on SQLite and on PostgreSQL."""
+"""Integration fixtures: the API served over real HTTP, on SQLite and on PostgreSQL, and the
+loopback Slack Web API."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 
 from bot.settings import Settings
 from tests.processes import ApiServer, start_api
+from tests.servers.slack import SlackServer
 
 WEBHOOK_TOKEN = "wh-test-token-1234"
 API_TOKEN = "api-test-token-5678"
@@ -23,6 +25,14 @@ def api_settings(
         webhook_token=WEBHOOK_TOKEN,
         api_token=API_TOKEN,
     )
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackServer]:
+    """The loopback Slack Web API, for the real Slack SDK to talk to."""
+    server = SlackServer.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import pytest
 
 from bot.adapters.console_chat import ConsoleChatClient
 from bot.adapters.slack import SlackChatClient, slack_web_client
@@ -19,13 +16,6 @@ from bot.services.ingest_alerts import ingest_alerts
 from bot.services.notify_incident import build_card
 from tests.payloads import alert, body, group
 from tests.servers.slack import BOT_TOKEN, SlackServer
-
-
-@pytest.fixture
-def slack() -> Iterator[SlackServer]:
-    server = SlackServer.start()
-    yield server
-    server.stop()
 
 
 def open_incident(store: SqlStore, chat: ChatClient) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,13 +30,6 @@ from tests.servers.slack import BOT_TOKEN, SlackServer, channel_id
 
 CHANNEL = "C0INCIDENTS"
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def slack() -> Iterator[SlackServer]:
-    server = SlackServer.start()
-    yield server
-    server.stop()
 
 
 def make_client(slack: SlackServer, token: str = BOT_TOKEN, **kw: Any) -> SlackChatClient:

@@ -4,7 +4,6 @@ landed is posted once. Real slack_sdk against the loopback fake, on SQLite and P
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -27,13 +26,6 @@ from tests.payloads import alert, body, group
 from tests.servers.slack import BOT_TOKEN, Call, SlackServer
 
 CHANNEL = "C0INCIDENTS"
-
-
-@pytest.fixture
-def slack() -> Iterator[SlackServer]:
-    server = SlackServer.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -28,13 +28,6 @@ STORM = 30
 
 
 @pytest.fixture
-def slack() -> Iterator[SlackServer]:
-    server = SlackServer.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def store(database_url: str) -> Iterator[SqlStore]:
     store = SqlStore.from_url(database_url)
     yield store

@@ -25,13 +25,6 @@ MODEL = "llama-3-70b-instruct"
 
 
 @pytest.fixture
-def slack() -> Iterator[SlackServer]:
-    server = SlackServer.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def store(database_url: str) -> Iterator[SqlStore]:
     store = SqlStore.from_url(database_url)
     yield store
