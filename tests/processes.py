@@ -47,26 +47,22 @@ class ApiServer:
     container: Container
     server: uvicorn.Server
     thread: threading.Thread
-    normaliser: DeliveryNormaliser | None = None
+    normaliser: DeliveryNormaliser
 
     def normalise(self) -> int:
         """Normalise every delivery accepted so far (the background thread may race us: the
         queue's lock makes whichever comes second find nothing)."""
-        assert self.normaliser is not None, "started with normalise=False"
         return self.normaliser.drain()
 
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
-        if self.normaliser is not None:
-            self.normaliser.stop()
+        self.normaliser.stop()
 
 
-def start_api(settings: Settings, normalise: bool = True) -> ApiServer:
-    """Serve create_app(settings) on a free loopback port in a thread; wait until it answers.
-
-    With `normalise`, a delivery normaliser thread runs beside it, as one runs in the worker.
-    """
+def start_api(settings: Settings) -> ApiServer:
+    """Serve create_app(settings) on a free loopback port in a thread, with a delivery
+    normaliser thread beside it (as one runs in the worker); wait until it answers."""
     container = Container(settings)
     port = free_port()
     config = uvicorn.Config(
@@ -77,9 +73,8 @@ def start_api(settings: Settings, normalise: bool = True) -> ApiServer:
     thread.start()
     url = f"http://127.0.0.1:{port}"
     wait_for(lambda: answers(url + "/healthz"), timeout_s=15)
-    normaliser = container.normaliser() if normalise else None
-    if normaliser is not None:
-        normaliser.start()
+    normaliser = container.normaliser()
+    normaliser.start()
     return ApiServer(url, container, server, thread, normaliser)
 
 
