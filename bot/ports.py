@@ -10,7 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from bot.domain.alerts import Alert, RejectedAlert, StoredAlert
 from bot.domain.cards import ChatState, IncidentCard, MessageRef
-from bot.domain.deliveries import PendingDelivery, RawDelivery
+from bot.domain.deliveries import IncidentOpening, PendingDelivery, RawDelivery
 from bot.domain.incidents import Incident, IncidentStatus
 from bot.domain.runbooks import (
     DrainResult,
@@ -139,8 +139,29 @@ class DeliveryQueue(Protocol):
         """Be the only normaliser until the transaction ends (deliveries stay in order)."""
 
     def pending(self, limit: int) -> list[PendingDelivery]: ...
-    def mark_normalised(self, delivery_id: int, at: datetime, failure: str | None = None) -> None:
-        """Done with a delivery; `failure` says why it could not be stored, if so."""
+    def mark_normalised(
+        self, delivery_ids: Sequence[int], at: datetime, failure: str | None = None
+    ) -> None:
+        """Done with these deliveries; `failure` says why they could not be stored, if so."""
+
+
+class IncidentOpenings(Protocol):
+    """Set-based writes for deliveries that open new incidents: a batch of them costs a few
+    statements, not a few per delivery."""
+
+    def known(
+        self, groups: Sequence[tuple[str, str]], fingerprints: Sequence[str]
+    ) -> tuple[set[tuple[str, str]], set[str]]:
+        """Of these (receiver, groupKey) pairs and alert fingerprints, those already stored."""
+
+    def claim_groups(self, groups: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Create these groups, unpointed; answer those created here (not already there)."""
+
+    def add_incidents(self, incidents: Sequence[Incident]) -> list[int]:
+        """Insert the incidents; answer their ids, in order."""
+
+    def write(self, openings: Sequence[IncidentOpening]) -> None:
+        """Point each group at its incident and store every opening's rows."""
 
 
 class UnitOfWork(Protocol):
@@ -163,6 +184,8 @@ class UnitOfWork(Protocol):
 
     @property
     def deliveries(self) -> DeliveryQueue: ...
+    @property
+    def openings(self) -> IncidentOpenings: ...
 
     def record_delivery(self, digest: str) -> bool:
         """Record a delivery normalised in this transaction; False for a duplicate."""

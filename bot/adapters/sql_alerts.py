@@ -18,6 +18,7 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from bot.adapters import sql_tables as t
+from bot.adapters.sql_rows import alert_row
 from bot.domain.alerts import Alert, AlertStatus, RejectedAlert, StoredAlert
 from bot.domain.text import sanitised_data
 
@@ -73,22 +74,7 @@ class SqlAlerts:
         return sorted((int(r.incident_id), r.identity) for r in self._conn.execute(statement))
 
     def insert(self, incident_id: int, alert: Alert, at: datetime) -> None:
-        self._conn.execute(
-            insert(t.alerts),
-            dict(
-                identity=alert.identity,
-                fingerprint=alert.fingerprint_or_hash,
-                incident_id=incident_id,
-                name=alert.name,
-                status=alert.status.value,
-                labels=alert.labels,
-                annotations=alert.annotations,
-                starts_at=alert.starts_at,
-                ends_at=alert.ends_at,
-                generator_url=alert.generator_url,
-                updated_at=at,
-            ),
-        )
+        self._conn.execute(insert(t.alerts), alert_row(incident_id, alert, at))
 
     def update(self, stored: StoredAlert, alert: Alert, at: datetime) -> str:
         """A resolve is final for its identity: a firing delivered after it is stale."""

@@ -6,6 +6,7 @@ SQLite the database's single writer. So deliveries are normalised in the order t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select, text, update
@@ -38,9 +39,12 @@ class SqlDeliveryQueue:
             for r in self._conn.execute(query)
         ]
 
-    def mark_normalised(self, delivery_id: int, at: datetime, failure: str | None = None) -> None:
-        self._conn.execute(
-            update(t.deliveries)
-            .where(t.deliveries.c.id == delivery_id)
-            .values(normalised_at=at, failure=failure)
-        )
+    def mark_normalised(
+        self, delivery_ids: Sequence[int], at: datetime, failure: str | None = None
+    ) -> None:
+        if delivery_ids:
+            self._conn.execute(
+                update(t.deliveries)
+                .where(t.deliveries.c.id.in_(list(delivery_ids)))
+                .values(normalised_at=at, failure=failure)
+            )

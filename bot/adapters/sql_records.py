@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Table, delete, func, insert, or_, select, update
@@ -12,10 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from bot.adapters import sql_tables as t
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+from bot.adapters.sql_rows import audit_row, outbox_row, utc_now
 
 
 def insert_ignoring_conflict(conn: Connection, table: Any, values: dict[str, Any]) -> bool:
@@ -39,9 +36,7 @@ class SqlOutbox:
         """A row for the relayer; with `delay_s` it is not relayed before that many seconds
         (delayed work waits here, in the database, not as a countdown message in the broker).
         `created_at` is when a row is due: its write time, or later for delayed work."""
-        due_at = utc_now() + timedelta(seconds=max(0.0, delay_s))
-        values = {"task": task, "args": args, "created_at": due_at}
-        result = self._conn.execute(insert(t.outbox), values)
+        result = self._conn.execute(insert(t.outbox), outbox_row(task, args, delay_s))
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
     def claim(
@@ -182,10 +177,7 @@ class SqlAuditLog:
     def record(
         self, actor: str, action: str, incident_id: int | None, detail: dict[str, Any]
     ) -> None:
-        self._conn.execute(
-            insert(t.audit_log),
-            dict(at=utc_now(), actor=actor, action=action, incident_id=incident_id, detail=detail),
-        )
+        self._conn.execute(insert(t.audit_log), audit_row(actor, action, incident_id, detail))
 
     def for_incident(self, incident_id: int) -> list[dict[str, Any]]:
         query = (

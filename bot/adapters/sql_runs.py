@@ -20,7 +20,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from bot.adapters import sql_tables as t
-from bot.adapters.sql_records import insert_ignoring_conflict, utc_now
+from bot.adapters.sql_records import insert_ignoring_conflict
+from bot.adapters.sql_rows import utc_now
 from bot.adapters.sql_store import SqlStore, writer_lock_for
 from bot.domain.errors import StoreUnavailableError
 from bot.domain.remediation import TargetBusyError, TickLease

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -26,13 +25,14 @@ from sqlalchemy.pool import StaticPool
 from bot.adapters import sql_tables as t
 from bot.adapters.sql_alerts import SqlAlerts, SqlRejections
 from bot.adapters.sql_deliveries import SqlDeliveryQueue
+from bot.adapters.sql_openings import SqlIncidentOpenings
 from bot.adapters.sql_records import (
     SqlAuditLog,
     SqlLedger,
     SqlOutbox,
     insert_ignoring_conflict,
-    utc_now,
 )
+from bot.adapters.sql_rows import event_row, group_hash, incident_row, utc_now
 from bot.domain.alerts import Severity
 from bot.domain.cards import ChatState, MessageRef
 from bot.domain.errors import StoreUnavailableError
@@ -60,25 +60,6 @@ def _incident(row: Row[Any]) -> Incident:
     )
 
 
-def _incident_values(incident: Incident) -> dict[str, Any]:
-    return {
-        "receiver": incident.receiver,
-        "group_key": incident.group_key,
-        "title": incident.title,
-        "severity": incident.severity.value,
-        "status": incident.status.value,
-        "labels": incident.labels,
-        "triggered_at": incident.triggered_at,
-        "acknowledged_at": incident.acknowledged_at,
-        "acknowledged_by": incident.acknowledged_by,
-        "mitigated_at": incident.mitigated_at,
-        "resolved_at": incident.resolved_at,
-        "resolved_by": incident.resolved_by,
-        "reopened_count": incident.reopened_count,
-        "version": incident.version,
-    }
-
-
 class SqlIncidents:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -91,7 +72,7 @@ class SqlIncidents:
         return None if row is None else _incident(row)
 
     def add(self, incident: Incident) -> Incident:
-        result = self._conn.execute(insert(t.incidents), _incident_values(incident))
+        result = self._conn.execute(insert(t.incidents), incident_row(incident))
         incident.id = int(result.inserted_primary_key[0])  # type: ignore[index]
         return incident
 
@@ -99,7 +80,7 @@ class SqlIncidents:
         self._conn.execute(
             update(t.incidents)
             .where(t.incidents.c.id == incident.id)
-            .values(**_incident_values(incident))
+            .values(**incident_row(incident))
         )
 
     def list(
@@ -114,24 +95,18 @@ class SqlIncidents:
         query = select(func.count()).where(t.incidents.c.status.in_([s.value for s in status]))
         return int(self._conn.execute(query).scalar_one())
 
-    @staticmethod
-    def _group_hash(receiver: str, group_key: str) -> str:
-        return hashlib.sha256(f"{receiver}\0{group_key}".encode()).hexdigest()
-
     def lock_group(self, receiver: str, group_key: str) -> int | None:
         """Create-or-lock the group row so concurrent deliveries of a group serialise."""
-        group_hash = self._group_hash(receiver, group_key)
-        insert_ignoring_conflict(self._conn, t.incident_groups, {"group_hash": group_hash})
-        query = select(t.incident_groups.c.incident_id).where(
-            t.incident_groups.c.group_hash == group_hash
-        )
+        key = group_hash(receiver, group_key)
+        insert_ignoring_conflict(self._conn, t.incident_groups, {"group_hash": key})
+        query = select(t.incident_groups.c.incident_id).where(t.incident_groups.c.group_hash == key)
         value = self._conn.execute(query.with_for_update()).scalar_one()
         return None if value is None else int(value)
 
     def point_group(self, receiver: str, group_key: str, incident_id: int) -> None:
         self._conn.execute(
             update(t.incident_groups)
-            .where(t.incident_groups.c.group_hash == self._group_hash(receiver, group_key))
+            .where(t.incident_groups.c.group_hash == group_hash(receiver, group_key))
             .values(incident_id=incident_id)
         )
 
@@ -170,17 +145,7 @@ class SqlTimeline:
         self._conn = conn
 
     def append(self, event: TimelineEvent) -> TimelineEvent:
-        result = self._conn.execute(
-            insert(t.timeline_events),
-            dict(
-                incident_id=event.incident_id,
-                at=event.at,
-                kind=event.kind.value,
-                message=event.message,
-                data=event.data,
-                actor=event.actor,
-            ),
-        )
+        result = self._conn.execute(insert(t.timeline_events), event_row(event))
         new_id = int(result.inserted_primary_key[0])  # type: ignore[index]
         return TimelineEvent(
             event.incident_id, event.at, event.kind, event.message, event.data, event.actor, new_id
@@ -214,6 +179,7 @@ class SqlUnitOfWork:
         self.audit = SqlAuditLog(conn)
         self.rejections = SqlRejections(conn)
         self.deliveries = SqlDeliveryQueue(conn)
+        self.openings = SqlIncidentOpenings(conn)
         self._conn = conn
 
     def record_delivery(self, digest: str) -> bool:

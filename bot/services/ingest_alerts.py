@@ -94,7 +94,7 @@ def ingest_group(
             tx.timeline.append(event)
             events[owner_id] = events.get(owner_id, 0) + 1
     if group.truncated_alerts:
-        tx.timeline.append(_truncated_event(incident.id, group.truncated_alerts, now))
+        tx.timeline.append(truncated_event(incident.id, group.truncated_alerts, now))
     if rejected:
         tx.rejections.record(digest, incident.id, rejected, now)
         tx.timeline.append(_rejected_event(incident.id, rejected, now))
@@ -145,7 +145,7 @@ def _apply(
         counts[outcome] = counts.get(outcome, 0) + 1
         if outcome == "same":
             return []
-        return [(stored.incident_id, _alert_event(stored.incident_id, alert, now))]
+        return [(stored.incident_id, alert_event(stored.incident_id, alert, now))]
     events: list[tuple[int, TimelineEvent]] = []
     newer = _superseded_at(tx, alert)
     if newer is not None and (alert.ends_at is None or alert.ends_at > newer):
@@ -158,7 +158,7 @@ def _apply(
     tx.alerts.insert(incident_id, alert, now)
     outcome = f"new_{alert.status.value}"
     counts[outcome] = counts.get(outcome, 0) + 1
-    events.append((incident_id, _alert_event(incident_id, alert, now)))
+    events.append((incident_id, alert_event(incident_id, alert, now)))
     return events
 
 
@@ -194,31 +194,36 @@ def _incident_for(
         fallback = current or holder
         if fallback is not None:
             return fallback, False
-    incident = tx.incidents.add(
-        Incident(
-            id=0,
-            receiver=group.receiver,
-            group_key=group.group_key,
-            title=group.title,
-            severity=group.severity,
-            status=IncidentStatus.TRIGGERED,
-            triggered_at=group.first_start or now,
-            labels=dict(group.common_labels),
-        )
-    )
-    tx.timeline.append(
-        TimelineEvent(
-            incident.id,
-            now,
-            EventKind.INCIDENT_OPENED,
-            f"{incident.ref} opened: {incident.title}",
-            {"severity": incident.severity.value, "receiver": group.receiver},
-            actor="alertmanager",
-        )
-    )
+    incident = tx.incidents.add(new_incident(group, now))
+    tx.timeline.append(opened_event(incident, now))
     tx.audit.record("alertmanager", "incident_opened", incident.id, {"group_key": group.group_key})
     tx.incidents.point_group(group.receiver, group.group_key, incident.id)
     return incident, True
+
+
+def new_incident(group: AlertGroup, now: datetime) -> Incident:
+    """The incident a group opens (its id is given when it is stored)."""
+    return Incident(
+        id=0,
+        receiver=group.receiver,
+        group_key=group.group_key,
+        title=group.title,
+        severity=group.severity,
+        status=IncidentStatus.TRIGGERED,
+        triggered_at=group.first_start or now,
+        labels=dict(group.common_labels),
+    )
+
+
+def opened_event(incident: Incident, now: datetime) -> TimelineEvent:
+    return TimelineEvent(
+        incident.id,
+        now,
+        EventKind.INCIDENT_OPENED,
+        f"{incident.ref} opened: {incident.title}",
+        {"severity": incident.severity.value, "receiver": incident.receiver},
+        actor="alertmanager",
+    )
 
 
 def _holder(tx: UnitOfWork, owners: Sequence[int]) -> Incident | None:
@@ -252,7 +257,7 @@ def _reopen_candidate(
     return None
 
 
-def _alert_event(incident_id: int, alert: Alert, now: datetime) -> TimelineEvent:
+def alert_event(incident_id: int, alert: Alert, now: datetime) -> TimelineEvent:
     resolved = alert.status is AlertStatus.RESOLVED
     kind = EventKind.ALERT_RESOLVED if resolved else EventKind.ALERT_FIRING
     at = (alert.ends_at if resolved else alert.starts_at) or now
@@ -279,7 +284,7 @@ def _superseded_event(incident_id: int, newer: Alert, identity: str) -> Timeline
     )
 
 
-def _truncated_event(incident_id: int, truncated: int, now: datetime) -> TimelineEvent:
+def truncated_event(incident_id: int, truncated: int, now: datetime) -> TimelineEvent:
     return TimelineEvent(
         incident_id,
         now,

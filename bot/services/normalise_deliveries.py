@@ -24,6 +24,7 @@ from bot.domain.deliveries import PendingDelivery
 from bot.domain.errors import BrokerUnavailableError, StoreUnavailableError
 from bot.ports import Store, TaskQueue, UnitOfWork
 from bot.services.ingest_alerts import ingest_group
+from bot.services.open_incidents import Candidate, fresh_deliveries, open_incidents
 from bot.services.relay_outbox import relay_outbox
 
 log = structlog.get_logger(__name__)
@@ -50,33 +51,97 @@ def normalise_pending(
     budget_s: float = BATCH_BUDGET_S,
 ) -> Normalised:
     """Normalise up to `batch` pending deliveries, oldest first, in one transaction that stops
-    taking more after `budget_s` (it holds the queue, and on SQLite the only writer)."""
+    taking more after `budget_s` (it holds the queue, and on SQLite the only writer).
+
+    Fresh deliveries (new groups of new alerts, `open_incidents`) are written together, the
+    others one at a time through `ingest_group`, so each sees everything before it.
+    """
     started = time.monotonic()
-    done = failed = outbox_rows = 0
     with store.transaction() as tx:
         tx.deliveries.lock()
-        for delivery in tx.deliveries.pending(batch):
-            if done and time.monotonic() - started > budget_s:
+        run = _Batch(tx, now, reopen_window)
+        work = [_read(delivery) for delivery in tx.deliveries.pending(batch)]
+        fresh = fresh_deliveries(tx, [c for c in work if isinstance(c, Candidate)])
+        for item in work:
+            if run.taken and time.monotonic() - started > budget_s:
                 break
-            done += 1
-            try:
-                with tx.savepoint():
-                    outbox_rows += _normalise(tx, delivery, reopen_window)
-            except Exception as exc:  # noqa: BLE001  (a lost database fails the next write too)
-                failed += 1
-                log.error("delivery_not_normalised", delivery=delivery.id, reason=str(exc))
-                tx.deliveries.mark_normalised(delivery.id, now, failure=str(exc)[:1000])
-                continue
-            tx.deliveries.mark_normalised(delivery.id, now)
-    return Normalised(done, failed, outbox_rows)
+            if isinstance(item, Candidate) and item.delivery.id in fresh:
+                run.defer(item)
+            else:
+                run.one(item)
+        run.flush()
+        tx.deliveries.mark_normalised(run.normalised, now)
+    return Normalised(run.taken, len(run.failed), run.outbox_rows)
 
 
-def _normalise(tx: UnitOfWork, delivery: PendingDelivery, reopen_window: timedelta) -> int:
-    parsed = parse_delivery(json.loads(delivery.body))
-    result = ingest_group(
-        tx, parsed.group, delivery.digest, delivery.received_at, reopen_window, parsed.rejected
-    )
-    return len(result.outbox_ids)
+def _read(delivery: PendingDelivery) -> Candidate | tuple[PendingDelivery, Exception]:
+    try:
+        return Candidate(delivery, parse_delivery(json.loads(delivery.body)))
+    except Exception as exc:  # noqa: BLE001  (set aside below, with why)
+        return delivery, exc
+
+
+class _Batch:
+    """One batch's progress: fresh deliveries waiting to be opened together, and what is done."""
+
+    def __init__(self, tx: UnitOfWork, now: datetime, reopen_window: timedelta) -> None:
+        self._tx = tx
+        self._now = now
+        self._window = reopen_window
+        self._fresh: list[Candidate] = []
+        self.taken = 0
+        self.normalised: list[int] = []
+        self.failed: list[int] = []
+        self.outbox_rows = 0
+
+    def defer(self, candidate: Candidate) -> None:
+        self.taken += 1
+        self._fresh.append(candidate)
+
+    def one(self, item: Candidate | tuple[PendingDelivery, Exception]) -> None:
+        """Normalise one delivery after every fresh one before it, in its own savepoint."""
+        self.flush()
+        self.taken += 1
+        self._ingest(item)
+
+    def flush(self) -> None:
+        fresh, self._fresh = self._fresh, []
+        if not fresh:
+            return
+        try:
+            with self._tx.savepoint():
+                late = open_incidents(self._tx, fresh)
+        except Exception:
+            log.exception("openings_not_written", deliveries=len(fresh))
+            late = fresh
+        opened = [c for c in fresh if c not in late]
+        self.normalised += [c.delivery.id for c in opened]
+        self.outbox_rows += 2 * len(opened)
+        for candidate in late:
+            self._ingest(candidate)
+
+    def _ingest(self, item: Candidate | tuple[PendingDelivery, Exception]) -> None:
+        delivery = item.delivery if isinstance(item, Candidate) else item[0]
+        try:
+            if not isinstance(item, Candidate):
+                raise item[1]
+            with self._tx.savepoint():
+                parsed = item.parsed
+                result = ingest_group(
+                    self._tx,
+                    parsed.group,
+                    delivery.digest,
+                    delivery.received_at,
+                    self._window,
+                    parsed.rejected,
+                )
+        except Exception as exc:  # noqa: BLE001  (a lost database fails the next write too)
+            log.error("delivery_not_normalised", delivery=delivery.id, reason=str(exc))
+            self.failed.append(delivery.id)
+            self._tx.deliveries.mark_normalised([delivery.id], self._now, failure=str(exc)[:1000])
+            return
+        self.normalised.append(delivery.id)
+        self.outbox_rows += len(result.outbox_ids)
 
 
 class DeliveryNormaliser:

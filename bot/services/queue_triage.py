@@ -101,9 +101,19 @@ def _held(tx: UnitOfWork, incident_id: int) -> dict[str, Any]:
     return tx.ledger.result(incident_id, PENDING_STEP) or {}
 
 
+def first_triage(incident_id: int, now: datetime) -> tuple[dict[str, Any], list[Any]]:
+    """The pending record and task arguments of a new incident's first triage: what
+    `queue_triage` writes for an incident that never had one."""
+    token = 1
+    return _pending(now + PENDING_TTL, token), triage_task_args(incident_id, token)
+
+
 def _hold(tx: UnitOfWork, incident_id: int, held: dict[str, Any], until: datetime) -> int:
     """Hold the slot for a newly queued triage until `until`; answer that triage's token."""
     token = int(held.get("token") or 0) + 1
-    record = {"until": until.isoformat(), "again": False, "token": token}
-    tx.ledger.complete(incident_id, PENDING_STEP, record)
+    tx.ledger.complete(incident_id, PENDING_STEP, _pending(until, token))
     return token
+
+
+def _pending(until: datetime, token: int) -> dict[str, Any]:
+    return {"until": until.isoformat(), "again": False, "token": token}
