@@ -16,7 +16,6 @@ or use either as a context manager.
 
 from __future__ import annotations
 
-import re
 import shutil
 import socket
 import subprocess
@@ -30,6 +29,7 @@ from typing import Any
 import httpx
 import yaml
 
+from bot.domain.durations import parse_duration_s
 from bot.supervision import die_with_parent
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -135,17 +135,24 @@ def start_prometheus(
 
 
 def serve_tsdb(
-    tmp_path: Path, data_dir: Path, lookback_delta: str = "5m", retention: str = "10y"
+    tmp_path: Path,
+    data_dir: Path,
+    lookback_delta: str = "5m",
+    retention: str = "10y",
+    evaluation_interval: str = "1m",
 ) -> RunningProcess:
     """Prometheus with no scrape jobs serving the blocks in ``data_dir`` (e.g. backfilled).
 
     Backfilled blocks carry no staleness markers: a short ``lookback_delta`` ends a series that
     stopped (a deleted pod) about when a live Prometheus would have marked it stale.
+    ``evaluation_interval`` is the one the history's rules ran at (its `ALERTS` resolution).
     """
     folder = tmp_path / "prometheus"
     folder.mkdir(parents=True, exist_ok=True)
     config_path = folder / "empty.yml"
-    config_path.write_text("scrape_configs: []\n")
+    config_path.write_text(
+        f"global:\n  evaluation_interval: {evaluation_interval}\nscrape_configs: []\n"
+    )
 
     def command(port: int) -> list[str]:
         return [
@@ -185,15 +192,6 @@ def compress_rules(source: Path, folder: Path, factor: float) -> Path:
     target = folder / source.name
     target.write_text(yaml.safe_dump(document, sort_keys=False))
     return target.resolve()
-
-
-def parse_duration_s(text: str) -> float:
-    """Seconds in a Prometheus duration such as `30s`, `5m` or `1h30m`."""
-    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
-    parts = re.findall(r"(\d+)(ms|s|m|h|d|w|y)", text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise ValueError(f"{text!r} is not a Prometheus duration")
-    return sum(int(n) * units[u] for n, u in parts)
 
 
 def start_alertmanager(
