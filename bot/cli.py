@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot.cli_replay import add_parser as add_replay_parser
 from bot.cli_runbooks import add_parser as add_runbooks_parser
 from bot.cli_signals import add_parser as add_signals_parser
 from bot.correlation.catalogue import CatalogueError
@@ -187,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     postmortem.set_defaults(handler=_cmd_postmortem)
     add_runbooks_parser(sub)
     add_signals_parser(sub)
+    add_replay_parser(sub)
     demo = sub.add_parser("demo", help="the whole loop on this machine, end to end")
     demo.add_argument("--scenario", choices=sorted(SCENARIOS), default="default")
     demo.add_argument("--speed", type=float, default=30.0, help="fleet time compression")

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from bot.domain.alert_history import FiringInterval
 from bot.domain.alerts import Alert, RejectedAlert, StoredAlert
 from bot.domain.cards import ChatState, IncidentCard, MessageRef
 from bot.domain.deliveries import IncidentOpening, PendingDelivery, RawDelivery
@@ -374,3 +375,16 @@ class RetentionStore(Protocol):
     def prune_deliveries(self, before: datetime, limit: int) -> int: ...
     def prune_dispatched_outbox(self, before: datetime, limit: int) -> int: ...
     def prune_resolved_timelines(self, before: datetime, limit: int) -> int: ...
+
+
+class AlertHistory(Protocol):
+    """Past alerts as the metrics backend recorded them (Prometheus's `ALERTS` series); raises
+    UpstreamUnavailableError when it cannot answer."""
+
+    def evaluation_interval_s(self) -> float:
+        """The resolution alerts were recorded at (the rule evaluation interval)."""
+        ...
+
+    def firing(self, start: datetime, end: datetime) -> list[FiringInterval]:
+        """Every alert's firings between `start` and `end`, earliest first."""
+        ...

@@ -1,4 +1,5 @@
-"""PrometheusMetricsSource: the MetricsSource port on prometheus-api-client's PrometheusConnect.
+"""PrometheusMetricsSource: the MetricsSource port on prometheus-api-client's PrometheusConnect;
+PrometheusAlertHistory: the AlertHistory port on its `ALERTS` series.
 
 Every query states its own start/end (never the library's defaults), carries a per-query
 timeout (sent to Prometheus as `timeout` too, so it gives up at the same moment), and at most
@@ -13,15 +14,18 @@ from __future__ import annotations
 import math
 import re
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 import requests
 import structlog
+import yaml
 from prometheus_api_client.exceptions import PrometheusApiClientException
 from prometheus_api_client.prometheus_connect import PrometheusConnect
 from urllib3.util.retry import Retry
 
+from bot.domain.alert_history import FiringInterval, firing_intervals
+from bot.domain.durations import parse_duration_s
 from bot.domain.errors import UpstreamUnavailableError
 from bot.domain.findings import BadQueryError
 from bot.domain.signals import Series
@@ -87,6 +91,7 @@ class PrometheusMetricsSource:
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
         self._headers = headers
+        self.headers = dict(headers or {})
         self._connect_retries = connect_retries
         self._slots = threading.BoundedSemaphore(max_concurrent)
         self._local = threading.local()
@@ -174,3 +179,90 @@ class PrometheusMetricsSource:
             for client in self._clients:
                 client.close()
             self._clients.clear()
+
+
+FIRING_ALERTS = 'timestamp(ALERTS{alertstate="firing"})'
+"""The time of each firing sample of every alert: a series that stopped keeps its last time
+through the lookback window (backfilled blocks have no staleness markers), so a firing ends
+where its sample times stop advancing, however long the lookback."""
+DEFAULT_EVALUATION_INTERVAL_S = 60.0
+
+
+class PrometheusAlertHistory:
+    """The AlertHistory port on Prometheus's `ALERTS` series: firings over a range, read with
+    range queries at the rule evaluation interval (chunked to stay within 11,000 points)."""
+
+    def __init__(self, source: PrometheusMetricsSource, *, interval_s: float | None = None) -> None:
+        self._source = source
+        self._interval_s = interval_s
+
+    def evaluation_interval_s(self) -> float:
+        """The shortest interval of a rule group with alerting rules (`/api/v1/rules`), else the
+        global `evaluation_interval` (`/api/v1/status/config`), else Prometheus's default."""
+        if self._interval_s is None:
+            self._interval_s = self._rules_interval_s() or self._global_interval_s()
+            log.info("alert_history_interval", interval_s=self._interval_s)
+        return self._interval_s
+
+    def firing(self, start: datetime, end: datetime) -> list[FiringInterval]:
+        """Every alert's firings between `start` and `end`, earliest first."""
+        _require_aware(start, end)
+        if end < start:
+            raise ValueError("end is before start")
+        step_s = self.evaluation_interval_s()
+        chunk = timedelta(seconds=step_s * (MAX_POINTS_PER_SERIES - 1))
+        times: dict[tuple[tuple[str, str], ...], list[float]] = {}
+        chunk_start = start
+        while chunk_start <= end:
+            chunk_end = min(end, chunk_start + chunk)
+            for series in self._source.query_range(FIRING_ALERTS, chunk_start, chunk_end, step_s):
+                key = tuple(sorted(series.labels.items()))
+                times.setdefault(key, []).extend(value for _, value in series.points)
+            chunk_start = chunk_end + timedelta(seconds=step_s)
+        found = [
+            interval
+            for key, samples in times.items()
+            for interval in firing_intervals(dict(key), samples, step_s, end)
+        ]
+        return sorted(found, key=lambda f: (f.start, sorted(f.labels.items())))
+
+    def _rules_interval_s(self) -> float | None:
+        data = self._api("/api/v1/rules", {"type": "alert"})
+        intervals = [
+            float(group["interval"])
+            for group in (data or {}).get("groups", [])
+            if group.get("interval") and any(r.get("type") == "alerting" for r in group["rules"])
+        ]
+        return min(intervals) if intervals else None
+
+    def _global_interval_s(self) -> float:
+        data = self._api("/api/v1/status/config", {})
+        try:
+            config = yaml.safe_load((data or {}).get("yaml", "")) or {}
+            text = (config.get("global") or {}).get("evaluation_interval")
+            return parse_duration_s(str(text)) if text else DEFAULT_EVALUATION_INTERVAL_S
+        except (yaml.YAMLError, ValueError, AttributeError) as exc:
+            log.warning("prometheus_config_unreadable", error=str(exc))
+            return DEFAULT_EVALUATION_INTERVAL_S
+
+    def _api(self, path: str, params: dict[str, str]) -> Any:
+        """One GET of Prometheus's HTTP API: its `data`, or None when it cannot say."""
+        source = self._source
+        try:
+            response = requests.get(
+                source.url + path,
+                params=params,
+                headers=source.headers,
+                timeout=source.timeout_s,
+            )
+            response.raise_for_status()
+            return response.json().get("data")
+        except requests.exceptions.HTTPError as exc:
+            log.warning("prometheus_api_refused", path=path, error=str(exc))
+            return None
+        except requests.exceptions.RequestException as exc:
+            raise UpstreamUnavailableError(
+                f"Prometheus unreachable at {mask_url(source.url)}: {type(exc).__name__}"
+            ) from exc
+        except ValueError as exc:
+            raise UpstreamUnavailableError(f"unreadable Prometheus answer: {exc}") from exc

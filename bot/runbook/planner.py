@@ -1,10 +1,12 @@
 """Dry-run planning: render a runbook for an incident's labels and parameters, read the
 target's state, and show each step as current → desired, with approval and guard state.
-Nothing acts here; the executor turns a Plan into a Run."""
+`Planner.prepare` renders alone, reading no target (replay plans that way). Nothing acts here;
+the executor turns a Plan into a Run."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -17,7 +19,7 @@ from bot.runbook.guards import GuardPolicy, Guards
 from bot.runbook.matcher import match_runbooks
 from bot.runbook.observe import observe
 from bot.runbook.schema import Runbook, Step
-from bot.runbook.targets import TargetRegistry
+from bot.runbook.targets import BoundTarget, TargetRegistry
 from bot.runbook.template import render
 
 
@@ -89,6 +91,21 @@ def render_steps(
     ]
 
 
+@dataclass(frozen=True)
+class PreparedRunbook:
+    """A runbook rendered for one incident before any target is read: the target it names,
+    its parameters, its steps, revert and verification filled in, and its guard limits."""
+
+    runbook: Runbook
+    target: str
+    bound: BoundTarget
+    parameters: dict[str, Any]
+    steps: list[RunStep]
+    revert: list[RunStep]
+    verify: dict[str, Any] | None
+    policy: GuardPolicy
+
+
 class Planner:
     """Builds dry-run Plans from runbooks, configured targets and the guards' current state."""
 
@@ -96,14 +113,15 @@ class Planner:
         self._targets = targets
         self._guards = guards
 
-    def plan(
+    def prepare(
         self,
         runbook: Runbook,
         labels: Mapping[str, str],
         overrides: Mapping[str, Any] | None = None,
         evidence: Mapping[str, str] | None = None,
-    ) -> Plan:
-        """One runbook for one incident; raises PlanError when it cannot be planned."""
+    ) -> PreparedRunbook:
+        """Render one runbook for one incident, reading no target; raises PlanError when a
+        parameter is unknown, a template cannot be filled or the target is not configured."""
         overrides = dict(overrides or {})
         unknown = sorted(set(overrides) - set(runbook.parameters))
         if unknown:
@@ -125,6 +143,19 @@ class Planner:
         bound = self._targets.get(target_name)
         if bound is None:
             raise PlanError(f"no target named {target_name!r}; configured: {self._targets.names()}")
+        policy = GuardPolicy(runbook.guards.cooldown_s, runbook.guards.max_runs_per_hour)
+        return PreparedRunbook(runbook, target_name, bound, params, steps, revert, verify, policy)
+
+    def plan(
+        self,
+        runbook: Runbook,
+        labels: Mapping[str, str],
+        overrides: Mapping[str, Any] | None = None,
+        evidence: Mapping[str, str] | None = None,
+    ) -> Plan:
+        """One runbook for one incident; raises PlanError when it cannot be planned."""
+        prepared = self.prepare(runbook, labels, overrides, evidence)
+        bound, steps, revert = prepared.bound, prepared.steps, prepared.revert
         state = observe(bound, bound.target.get_state(bound.model), [*steps, *revert])
         step_plans, end_state = plan_steps(steps, state, start=state)
         warnings: list[str] = []
@@ -132,19 +163,19 @@ class Planner:
             revert_plans, _ = plan_steps(revert, end_state, start=state)
         except PlanError as exc:
             revert_plans, warnings = [], [f"revert cannot be planned now: {exc}"]
-        policy = GuardPolicy(runbook.guards.cooldown_s, runbook.guards.max_runs_per_hour)
+        policy = prepared.policy
         return Plan(
             runbook=runbook.name,
             description=runbook.description,
-            target=target_name,
+            target=prepared.target,
             model=bound.model,
-            parameters=params,
+            parameters=prepared.parameters,
             steps=step_plans,
             revert_steps=revert_plans,
             approval_required=runbook.approval.required,
             approvers=tuple(runbook.approval.approvers),
-            guard=self._guards.check(target_name, policy),
-            verify=verify,
+            guard=self._guards.check(prepared.target, policy),
+            verify=prepared.verify,
             warnings=warnings,
             labels=dict(labels),
             run_steps=steps,
