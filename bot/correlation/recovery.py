@@ -122,7 +122,7 @@ def judge_recovery(
                 minutes = (back - alerts_ended_at).total_seconds() / 60
                 reason = (
                     f"{name} back to {after[-1][1]:.3g} (baseline {base.median:.3g}) "
-                    f"{max(minutes, 0):.0f} min after the alerts ended, with no remediation"
+                    f"{max(minutes, 0):.0f} min after the alerts ended"
                 )
                 return Recovery(RecoveryVerdict.RECOVERED, reason, name, back)
         else:

@@ -18,6 +18,7 @@ from bot.runbook.verdict import Decision, RunbookVerdict
 from bot.services.replay_history import IncidentReplay, ReplayReport
 
 TOP_CAUSES = 3
+TEXT_WIDTH = 110
 _DECISIONS = {
     Decision.WOULD_RUN: "would run",
     Decision.AWAITING_APPROVAL: "awaiting approval",
@@ -134,12 +135,13 @@ def to_text(report: ReplayReport) -> str:
     """A table of incidents, then each incident's causes, runbook and recovery."""
     s = summary(report)
     out = [
-        f"Replay {s['from']} → {s['to']} UTC: {s['incidents']} incident(s) from {s['firings']} "
-        f"firing(s) at {s['interval_s']} s; {s['suppressed']} ended before group_wait, "
-        f"{s['inhibited']} alert(s) inhibited. Runbooks: {s['would_run']} would run, "
-        f"{s['awaiting_approval']} awaiting approval, {s['blocked']} blocked by guards, "
-        f"{s['no_runbook']} none. Recovered on their own: {s['recovered']}. "
-        f"({s['duration_s']} s, {s['rate']} incidents/s)",
+        f"Replay {s['from']} → {s['to']} UTC: {s['incidents']} incident(s) from "
+        f"{s['firings']} firing(s) read at {s['interval_s']} s "
+        f"({s['suppressed']} ended before group_wait, {s['inhibited']} alert(s) inhibited)",
+        f"Runbooks: {s['would_run']} would run, {s['awaiting_approval']} awaiting approval, "
+        f"{s['blocked']} blocked by guards, {s['no_runbook']} none. "
+        f"Recovered on their own: {s['recovered']}. "
+        f"Replayed in {s['duration_s']} s ({s['rate']} incidents/s); nothing was acted on.",
         "",
     ]
     table = rows(report)
@@ -155,15 +157,23 @@ def to_text(report: ReplayReport) -> str:
         out += ["", f"{r['ref']}  {r['alerts']}  [{r['group_key']}]"]
         out.append(f"  started {r['started']}, notified {r['notified']}, ended {r['ended']}")
         for cause in r["causes"]:
-            out.append(f"  cause {cause['kind']} {cause['confidence']}: {cause['explanation']}")
-            out += [f"    - {line}" for line in cause["evidence"]]
+            if cause["evidence"]:
+                out.append(f"  cause {cause['kind']} {cause['confidence']}")
+                out += [f"    - {_clip(line)}" for line in cause["evidence"]]
+            else:
+                out.append(f"  cause {cause['kind']} {cause['confidence']}: {cause['explanation']}")
         out += [f"  cannot see: {line}" for line in r["missing"]]
         for verdict in r["runbooks"]:
             target = f" on {verdict['target']}" if verdict["target"] else ""
             out.append(f"  runbook {verdict['cell']}{target}: {verdict['reason']}")
-            out += [f"    {i}. {step}" for i, step in enumerate(verdict["steps"], start=1)]
+            steps = enumerate(verdict["steps"], start=1)
+            out += [f"    {i}. {_clip(step)}" for i, step in steps]
         out.append(f"  recovered: {r['recovered']}: {r['recovery']}")
     return "\n".join(out) + "\n"
+
+
+def _clip(text: str, width: int = TEXT_WIDTH) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def to_json(report: ReplayReport) -> str:

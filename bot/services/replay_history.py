@@ -6,7 +6,7 @@
 
 1. triages it as the triage task would have, *at the time it was sent*: the real correlation
    engine on the incident's labels and alert names, every query a range ending at the
-   notification's time, so nothing after it is seen;
+   notification's time, so nothing after it is seen (`parallel` incidents at once);
 2. judges the runbooks as planning after triage would (bot/runbook/verdict.py), with guards
    that count only the runs this replay would have started, on a clock set to the incident's
    time; no target is read or changed;
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,6 +54,8 @@ from bot.services.triage_incident import TriageWindows
 log = structlog.get_logger(__name__)
 
 DEFAULT_RECOVERY_WINDOW_S = 900.0
+DEFAULT_PARALLEL = 2
+"""Incidents triaged at once (each also queries in parallel): runbook verdicts stay in order."""
 NODE_LABELS = ("Hostname", "node", "kubernetes_node")
 Progress = Callable[[int, int], None]
 
@@ -173,6 +176,7 @@ class HistoryReplay:
         windows: TriageWindows | None = None,
         recovery_window_s: float = DEFAULT_RECOVERY_WINDOW_S,
         progress: Progress | None = None,
+        parallel: int = DEFAULT_PARALLEL,
     ) -> None:
         self._history = history
         self._metrics = metrics
@@ -185,6 +189,7 @@ class HistoryReplay:
         self._windows = windows or TriageWindows()
         self._recovery_window = timedelta(seconds=recovery_window_s)
         self._progress = progress
+        self._parallel = max(1, parallel)
 
     def run(self, start: datetime, end: datetime) -> ReplayReport:
         """Replay every notification first sent between `start` and `end`."""
@@ -195,10 +200,13 @@ class HistoryReplay:
         notifications = [n for n in rebuilt.notifications if start <= n.notify_at <= end]
         log.info("replay_started", firings=len(firings), notifications=len(notifications))
         incidents: list[IncidentReplay] = []
-        for notification in notifications:
-            incidents.append(self._replay(notification))
-            if self._progress is not None:
-                self._progress(len(incidents), len(notifications))
+        with ThreadPoolExecutor(max_workers=self._parallel) as pool:
+            triaged = pool.map(self._triage, notifications)
+            for notification, (report, recovery) in zip(notifications, triaged, strict=True):
+                verdicts = self._decide(notification, report)
+                incidents.append(IncidentReplay(notification, report, verdicts, recovery))
+                if self._progress is not None:
+                    self._progress(len(incidents), len(notifications))
         duration_s = time.perf_counter() - began
         log.info("replay_finished", incidents=len(incidents), duration_s=round(duration_s, 3))
         return ReplayReport(
@@ -213,7 +221,8 @@ class HistoryReplay:
             receivers=tuple(self._tree.receivers()),
         )
 
-    def _replay(self, notification: Notification) -> IncidentReplay:
+    def _triage(self, notification: Notification) -> tuple[TriageReport, Recovery]:
+        """Triage at the notification's time, and recovery after it: needs no other incident."""
         windows = self._windows
         started_at = min(a.start for a in notification.first_alerts)
         report = correlate(
@@ -228,6 +237,12 @@ class HistoryReplay:
             rate_window_s=windows.rate_window_s,
             catalogue=self._catalogue,
         )
+        return report, self._recovery(notification, report)
+
+    def _decide(
+        self, notification: Notification, report: TriageReport
+    ) -> tuple[RunbookVerdict, ...]:
+        """The runbooks' verdicts, in notification order: guards count earlier incidents' runs."""
         document = report.to_dict()
         self._clock.moment = notification.notify_at
         verdicts = decide_runbooks(
@@ -238,8 +253,7 @@ class HistoryReplay:
             ranked_hypotheses(document),
             evidence_facts(document),
         )
-        recovery = self._recovery(notification, report)
-        return IncidentReplay(notification, report, tuple(verdicts), recovery)
+        return tuple(verdicts)
 
     def _recovery(self, notification: Notification, report: TriageReport) -> Recovery:
         window = self._recovery_window
