@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from bot.demo.monitoring import parse_duration_s
+from bot.domain.durations import parse_duration_s
 
 SHIPPED = Path(__file__).resolve().parents[2] / "runbooks"
 STEP_LEASE_S = 4.0

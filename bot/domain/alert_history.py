@@ -19,11 +19,11 @@ found one firing sends nothing (`suppressed`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.domain.alert_routing import InhibitRule, RoutingTree, label_set_text
+from bot.domain.alert_routing import InhibitRule, RoutingTree
 
 GAP_EVALUATIONS = 2.5
 """A gap between samples longer than this many evaluation intervals ends a firing (one
@@ -147,7 +147,6 @@ class Notification:
     alerts: tuple[FiringInterval, ...]
     first_alerts: tuple[FiringInterval, ...]
     group_wait_s: float = 0.0
-    inhibited: tuple[str, ...] = field(default=())
 
     @property
     def common_labels(self) -> dict[str, str]:
@@ -302,8 +301,3 @@ def _alert_body(alert: FiringInterval, resolved: bool) -> dict[str, Any]:
         "generatorURL": "",
         "fingerprint": alert.fingerprint,
     }
-
-
-def describe_group(notification: Notification) -> str:
-    """`receiver {group labels}`, for reports."""
-    return f"{notification.receiver} {label_set_text(notification.group_labels)}"

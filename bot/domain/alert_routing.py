@@ -160,18 +160,6 @@ class RoutingTree:
     def routes_for(self, labels: Mapping[str, str]) -> list[Route]:
         return self.root.match(labels)
 
-    def receivers(self) -> list[str]:
-        """Every receiver some route sends to, in tree order."""
-        seen: dict[str, None] = {}
-
-        def walk(route: Route) -> None:
-            seen.setdefault(route.receiver)
-            for child in route.routes:
-                walk(child)
-
-        walk(self.root)
-        return list(seen)
-
 
 def label_set_text(labels: Mapping[str, str]) -> str:
     """A label set as Alertmanager prints it: `{a="1", b="2"}`, names sorted."""

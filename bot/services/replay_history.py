@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -139,7 +139,6 @@ class ReplayReport:
     suppressed: int = 0
     inhibited: int = 0
     duration_s: float = 0.0
-    receivers: tuple[str, ...] = field(default=())
 
     @property
     def rate_per_s(self) -> float:
@@ -218,7 +217,6 @@ class HistoryReplay:
             suppressed=rebuilt.suppressed,
             inhibited=rebuilt.inhibited,
             duration_s=duration_s,
-            receivers=tuple(self._tree.receivers()),
         )
 
     def _triage(self, notification: Notification) -> tuple[TriageReport, Recovery]:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.demo.monitoring import PROMETHEUS_RULES, compress_rules, parse_duration_s
+from bot.demo.monitoring import PROMETHEUS_RULES, compress_rules
+from bot.domain.durations import parse_duration_s
 
 
 def rules_of(path: Path) -> list[dict[str, object]]:

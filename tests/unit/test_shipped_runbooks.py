@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.demo.monitoring import parse_duration_s
+from bot.domain.durations import parse_duration_s
 from bot.runbook.actions.registry import action_named
 from bot.runbook.loader import load_directory
 
