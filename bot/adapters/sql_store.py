@@ -24,6 +24,7 @@ from sqlalchemy.pool import StaticPool
 
 from bot.adapters import sql_tables as t
 from bot.adapters.sql_alerts import SqlAlerts, SqlRejections
+from bot.adapters.sql_changes import SqlChanges, SqlDeployExceptions, SqlFreezes, SqlScopeWatch
 from bot.adapters.sql_deliveries import SqlDeliveryQueue
 from bot.adapters.sql_openings import SqlIncidentOpenings
 from bot.adapters.sql_records import (
@@ -178,6 +179,10 @@ class SqlUnitOfWork:
         self.ledger = SqlLedger(conn)
         self.audit = SqlAuditLog(conn)
         self.rejections = SqlRejections(conn)
+        self.changes = SqlChanges(conn)
+        self.freezes = SqlFreezes(conn)
+        self.deploy_exceptions = SqlDeployExceptions(conn)
+        self.scope_watch = SqlScopeWatch(conn)
         self.deliveries = SqlDeliveryQueue(conn)
         self.openings = SqlIncidentOpenings(conn)
         self._conn = conn

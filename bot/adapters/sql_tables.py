@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -213,4 +214,50 @@ runbook_steps = Table(
     Column("claims", Integer, nullable=False, default=1),
     Column("completed_at", UTCDateTime()),
     Column("result", JSON),
+)
+
+# Changes and the deploy gate (bot/adapters/sql_changes.py): changes to models as pipelines,
+# people and Firebreak announce them, by scope (`model_name=…` or `service=…`) and time; freezes,
+# one row per frozen scope (a model, or `*` for every model); and approvers' single-use
+# exceptions, `used_at` set by the one change that used each.
+changes = Table(
+    "changes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("scope", String(300), nullable=False),
+    Column("model", String(255), nullable=False),
+    Column("service", String(255), nullable=False),
+    Column("version", String(255), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("recorded_at", UTCDateTime(), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("held", Boolean, nullable=False),
+    Column("reasons", JSON, nullable=False),
+    Column("exception_id", Id),
+    Index("ix_changes_scope", "scope", "at"),
+)
+
+deploy_freezes = Table(
+    "deploy_freezes",
+    metadata,
+    Column("scope", String(255), primary_key=True),
+    Column("until", UTCDateTime(), nullable=False),
+    Column("frozen_by", String(255), nullable=False),
+    Column("frozen_at", UTCDateTime(), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+deploy_exceptions = Table(
+    "deploy_exceptions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("model", String(255), nullable=False, index=True),
+    Column("granted_by", String(255), nullable=False),
+    Column("granted_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("used_at", UTCDateTime()),
 )

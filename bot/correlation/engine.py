@@ -3,7 +3,8 @@ causes, draw charts.
 
 `correlate` is the one entry point. It first resolves the incident's topology (model → pods →
 nodes → GPUs → images, `topology.py`), which scopes every signal, then reads rollouts and dead
-engines from it (`evidence.py`). Windows, relative to the alert's start `started_at`:
+engines from it (`evidence.py`; a deploy announced as a change outranks an inferred rollout).
+Windows, relative to the alert's start `started_at`:
 
     baseline_start ── baseline_s ──▶ window_start ── lead_s ──▶ started_at ──▶ now
                                      (the fault may precede the alert by `for:` + detection)
@@ -31,6 +32,7 @@ from bot.correlation.catalogue import Catalogue, default_catalogue
 from bot.correlation.scoring import DEFAULT_POLICY, ScoringPolicy, score_signal
 from bot.correlation.templates import Evaluator, ScopeError, Signal, render
 from bot.correlation.topology import Topology, resolve
+from bot.domain.changes import Change
 from bot.domain.errors import UpstreamUnavailableError
 from bot.domain.findings import BadQueryError, Finding, FindingStatus, TriageReport
 from bot.domain.signals import Series
@@ -206,9 +208,11 @@ def correlate(
     breaker_failures: int = 3,
     catalogue: Catalogue | None = None,
     policy: ScoringPolicy = DEFAULT_POLICY,
+    changes: Sequence[Change] = (),
 ) -> TriageReport:
     """Resolve the incident's topology, score every catalogue signal against its baseline and
-    rank causes, saying what could not be seen."""
+    rank causes, saying what could not be seen. `changes` are the scope's announced changes;
+    a deploy among them outranks a rollout inferred from the pods."""
     if started_at.tzinfo is None or now.tzinfo is None:
         raise ValueError("started_at and now must be timezone-aware")
     catalogue = catalogue or default_catalogue()
@@ -262,6 +266,7 @@ def correlate(
         for f, points in (_evaluate(a, window_start.timestamp(), policy) for a in answers)
     ]
     rollout = evidence.rollout_finding(topology, rollout_split.timestamp())
+    rollout = evidence.announced_rollout(changes, rollout_split, now, rollout) or rollout
     death = evidence.engine_death_finding(topology, window_start.timestamp(), now.timestamp(), step)
     findings = [f for f, _ in evaluated] + [rollout, death]
     by_name = {f.signal: f for f in findings}

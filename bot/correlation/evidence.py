@@ -5,6 +5,12 @@ Deployment pod's name) whose first pod appears inside the window while another o
 the baseline; its image tags name the versions. A scale-out adds pods to the same ReplicaSet
 and is no rollout.
 
+A deploy announced as a change (POST /api/v1/changes, bot/domain/changes.py) inside the
+window outranks an inferred rollout: the finding names the change, its version and source,
+with what the pods show beside it, and dates from when the new pods began serving if they did
+after the announcement (else from the announcement). A held change did not go out and counts
+for nothing.
+
 An engine died when its vLLM series ended inside the window while its pod lived on (still
 listed, not ready, or restarting), or when a pod that served before the window is now not ready
 and restarting: a pod deleted by a rollout or scale-in ends with its listing.
@@ -13,9 +19,11 @@ and restarting: a pod deleted by a rollout or scale-in ends with its listing.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from bot.correlation.scoring import to_datetime
 from bot.correlation.topology import Pod, Topology, replicaset_of
+from bot.domain.changes import Change, ChangeKind
 from bot.domain.findings import Direction, Finding, FindingStatus
 
 ROLLOUT = "rollout"
@@ -80,6 +88,43 @@ def rollout_finding(topology: Topology, split_ts: float) -> Finding:
         series_labels=labels,
         series_count=len(by_replicaset),
         moved_series_count=len(new),
+    )
+
+
+def announced_rollout(
+    changes: Sequence[Change], split: datetime, end: datetime, inferred: Finding
+) -> Finding | None:
+    """The first deploy announced between `split` and `end` (not held), as a rollout finding
+    that cites it; None when there was none."""
+    deploys = sorted(
+        (c for c in changes if c.kind is ChangeKind.DEPLOY and not c.held and split <= c.at <= end),
+        key=lambda c: (c.at, c.id or 0),
+    )
+    if not deploys:
+        return None
+    change = deploys[0]
+    labels = {"change": change.ref, "version": change.version, "announced": change.at.isoformat()}
+    if change.source:
+        labels["source"] = change.source
+    onset = change.at
+    seen = ""
+    if inferred.moved and inferred.onset_at is not None:
+        labels.update({k: v for k, v in inferred.series_labels.items() if k != "version"})
+        seen = f"; the pods show the {inferred.reason}"
+        if change.at <= inferred.onset_at <= end:
+            onset = inferred.onset_at  # when the new pods began serving
+    by = f" by {change.source}" if change.source else ""
+    return Finding(
+        signal=ROLLOUT,
+        backend=ROLLOUT,
+        promql="",
+        status=FindingStatus.MOVED,
+        reason=f"{change.ref} {change.describe()} announced{by} at {change.at:%H:%M:%S}{seen}",
+        direction=Direction.UP,
+        onset_at=onset,
+        series_labels=labels,
+        series_count=max(1, inferred.series_count),
+        moved_series_count=1,
     )
 
 

@@ -22,6 +22,7 @@ class EventKind(StrEnum):
     RUNBOOK = "runbook"
     SUMMARY = "summary"
     NOTE = "note"
+    CHANGE = "change"
 
 
 @dataclass(frozen=True)

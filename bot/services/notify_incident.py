@@ -33,6 +33,7 @@ _THREADED = {
     EventKind.RUNBOOK,
     EventKind.SUMMARY,
     EventKind.NOTE,
+    EventKind.CHANGE,
 }
 MAX_THREAD_LINES = 20
 # A root claim older than this whose outcome is unknown is taken over: its holder died (a

@@ -1,7 +1,8 @@
 """StoreRunJournal: where a runbook run's decisions go. Every event lands in the audit log;
 what an on-call human follows (state moves, steps, measurements, guard skips, messages) also
 lands on the incident's timeline as a `runbook` event, and changes that chat should show
-queue `firebreak.incidents.process` through the outbox in the same transaction."""
+queue `firebreak.incidents.process` through the outbox in the same transaction. A rollback
+step that acted is recorded as a change by Firebreak (bot/services/record_change.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from bot.domain.runbooks import Run
 from bot.domain.timeline import EventKind, TimelineEvent
 from bot.ports import Store, UnitOfWork
 from bot.services.ingest_alerts import PROCESS_TASK
+from bot.services.record_change import record_rollback
 
 GUARD_PREFIX = "blocked: "
 _QUIET = {"run_awaiting_approval", "run_held_paused", "verify_step_successful"}
@@ -102,6 +104,9 @@ class StoreRunJournal:
                 self._append(tx, run, message, data, actor)
             if message is not None and (event.startswith("run_") or event in _NOTIFY_EVENTS):
                 tx.outbox.add(PROCESS_TASK, [run.incident_id])
+            acted = "version" in detail  # not a dry run, nor a version already in place
+            if event == "step_completed" and detail.get("action") == "rollback" and acted:
+                record_rollback(tx, run, str(detail["version"]), self._clock())
 
     def announce(self, run: Run, text: str) -> None:
         data = {"run_id": run.id, "runbook": run.runbook, "event": "announced"}

@@ -1,4 +1,5 @@
-"""Triage an incident: correlate its scope's metrics, rank causes, relate it to its storm."""
+"""Triage an incident: correlate its scope's metrics and announced changes, rank causes, relate
+it to its storm."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from bot.domain.timeline import EventKind, TimelineEvent
 from bot.ports import MetricsSource, Store
 from bot.services.ingest_alerts import PROCESS_TASK
 from bot.services.queue_triage import begin_triage, settle_triage
+from bot.services.record_change import changes_before, land_changes
 from bot.services.relate_incidents import join_storm
 
 PLAN_TASK = "firebreak.runbooks.plan"
@@ -63,6 +65,7 @@ def triage_incident(
             return None
         alert_names = {a["name"] for a in tx.alerts.for_incident(incident_id)}
         storm = join_storm(tx, incident, alert_names, now)
+        changes = changes_before(tx, incident, windows.lead_s, now)
     if storm is not None:
         alert_names |= set(storm.alert_names)
     report = correlate(
@@ -77,6 +80,7 @@ def triage_incident(
         step_s=windows.step_s,
         rate_window_s=windows.rate_window_s,
         catalogue=catalogue,
+        changes=changes,
     )
     related = storm.others(incident_id) if storm is not None else []
     document = {
@@ -89,6 +93,7 @@ def triage_incident(
             log.info("triage_skipped", incident_id=incident_id, token=token, reason="settled")
             return None
         tx.incidents.save_triage(incident_id, document)
+        land_changes(tx, incident, changes)
         tx.timeline.append(
             TimelineEvent(
                 incident_id,

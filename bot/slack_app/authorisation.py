@@ -4,8 +4,8 @@
 |------------|-------------------------------------------------------------|---------------------|
 | READ       | help, list, show, timeline, runbooks, postmortem            | anyone              |
 | RESPOND    | ack, resolve                                                | anyone              |
-| OPERATE    | run (and its Confirm button), pause, resume                 | operators, approvers|
-| APPROVE    | approve, deny                                               | approvers           |
+| OPERATE    | run (Confirm button), pause, resume, freeze, unfreeze       | operators, approvers|
+| APPROVE    | approve, deny, allow-deploy                                 | approvers           |
 
 Principals are Slack user ids (`U…`, `W…`) or user-group ids (`S…`), from the settings
 `slack_approvers` and `slack_operators`. Group membership is asked of `members_of` (Slack's

@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
+from bot.domain.changes import ALL_MODELS, MAX_NAME_CHARS, freeze_scope, freeze_span
 from bot.domain.incidents import parse_ref
 
 
@@ -28,6 +30,9 @@ class Verb(StrEnum):
     PAUSE = "pause"
     RESUME = "resume"
     POSTMORTEM = "postmortem"
+    FREEZE = "freeze"
+    UNFREEZE = "unfreeze"
+    ALLOW_DEPLOY = "allow-deploy"
 
 
 USAGE: dict[Verb, str] = {
@@ -44,6 +49,11 @@ USAGE: dict[Verb, str] = {
     Verb.PAUSE: "/firebreak pause — pause every runbook (global)",
     Verb.RESUME: "/firebreak resume — resume runbooks",
     Verb.POSTMORTEM: "/firebreak postmortem INC-<n> — upload the postmortem to the thread",
+    Verb.FREEZE: "/firebreak freeze <model>|all <duration> [reason] — hold every change to a "
+    "model, or all of them (30m, 2h, 1d)",
+    Verb.UNFREEZE: "/firebreak unfreeze <model>|all — lift a freeze",
+    Verb.ALLOW_DEPLOY: "/firebreak allow-deploy <model> [reason] — let the next change to a "
+    "model through its closed gate, once, within the hour",
 }
 
 _RUNBOOK_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
@@ -66,6 +76,9 @@ class Command:
     run_id: int | None = None
     runbook: str | None = None
     include_resolved: bool = False
+    model: str | None = None  # freeze, unfreeze, allow-deploy: a model, or ALL_MODELS
+    span: timedelta | None = None
+    reason: str = ""
 
 
 def help_text() -> str:
@@ -102,6 +115,8 @@ def parse_command(text: str) -> Command:
     if verb in {Verb.APPROVE, Verb.DENY}:
         _expect(args, 1, usage)
         return Command(verb, run_id=_read(parse_run_ref, args[0], usage))
+    if verb in {Verb.FREEZE, Verb.UNFREEZE, Verb.ALLOW_DEPLOY}:
+        return _gate_command(verb, args, usage)
     if verb is Verb.RUN:
         _expect(args, 2, usage)
         name = args[0].lower()
@@ -110,6 +125,22 @@ def parse_command(text: str) -> Command:
         return Command(verb, incident_id=_read(parse_ref, args[1], usage), runbook=name)
     _expect(args, 1, usage)
     return Command(verb, incident_id=_read(parse_ref, args[0], usage))
+
+
+def _gate_command(verb: Verb, args: list[str], usage: str) -> Command:
+    """freeze MODEL|all DURATION [reason], unfreeze MODEL|all, allow-deploy MODEL [reason]."""
+    wanted = {Verb.FREEZE: 2, Verb.UNFREEZE: 1, Verb.ALLOW_DEPLOY: 1}[verb]
+    if len(args) < wanted or (verb is Verb.UNFREEZE and len(args) > 1):
+        raise UsageError(f"expected {wanted} argument{'s' * (wanted > 1)}, got {len(args)}", usage)
+    model = freeze_scope(args[0])
+    if len(model) > MAX_NAME_CHARS or (verb is Verb.ALLOW_DEPLOY and model == ALL_MODELS):
+        raise UsageError(f"not a model name: {args[0][:80]!r}", usage)
+    rest = args[2:] if verb is Verb.FREEZE else args[1:]
+    try:
+        span = freeze_span(args[1]) if verb is Verb.FREEZE else None
+    except ValueError as exc:
+        raise UsageError(str(exc), usage) from None
+    return Command(verb, model=model, span=span, reason=" ".join(rest))
 
 
 def _expect(args: list[str], count: int, usage: str) -> None:

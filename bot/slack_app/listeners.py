@@ -23,6 +23,7 @@ from bot.services.notify_incident import build_card
 from bot.services.summarise_incident import latest_summary, load_dossier
 from bot.slack_app.authorisation import Permission
 from bot.slack_app.commands import Command, UsageError, Verb, help_text, parse_command
+from bot.slack_app.deploy_gate import GATE_VERBS, answer_gate_command
 from bot.slack_app.deps import SlackDeps
 from bot.slack_app.intents import (
     Action,
@@ -95,6 +96,10 @@ class Listeners:
             ack(**_ephemeral(notice(f"{exc}\nUsage:\n{exc.usage}")))
             return
         log.info("slack_command_received", actor=actor, verb=parsed.verb)
+        if parsed.verb in GATE_VERBS:
+            answer = answer_gate_command(self.deps, actor, parsed, _delivery_key(command))
+            ack(**_ephemeral(notice(answer, self.deps.redact)))
+            return
         intent = self._intent_of(parsed, command)
         if intent is not None:
             self._request(ack, actor, intent)

@@ -1,7 +1,7 @@
 """Compaction: fit an incident dossier into a per-incident prompt token budget.
 
 The dossier becomes one JSON-ready payload. Events that carry the story are kept — the first
-and last, state transitions, openings and reopenings, triage and runbook events, human notes —
+and last, state transitions, openings and reopenings, triage, runbook and change events, notes —
 and runs of repetitive events (alert_firing, alert_resolved, notified, ...) collapse into one
 marker such as `… 412 alert_firing events elided`. When the payload is still over budget, the
 compactor tightens level by level (shorter messages, fewer findings, thinned transitions) down
@@ -36,6 +36,7 @@ _STORY_KINDS = frozenset(
         EventKind.STATUS_CHANGED,
         EventKind.TRIAGED,
         EventKind.RUNBOOK,
+        EventKind.CHANGE,
     }
 )
 _CONTEXT_KINDS = frozenset({EventKind.NOTE, EventKind.ALERTS_TRUNCATED, EventKind.RECONCILED})

@@ -16,7 +16,7 @@ from bot.web.errors import validation_error_answer
 from bot.web.metrics import WebMetrics
 from bot.web.openapi import install_openapi
 from bot.web.outbox_relay import OutboxRelayLoop
-from bot.web.routes import health, incidents, runbooks, webhooks
+from bot.web.routes import changes, health, incidents, runbooks, webhooks
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
@@ -61,5 +61,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         bolt_app = create_slack_app(container.settings, container.slack_deps())
         mount_slack(app, bolt_app, signing_secret=secret.get_secret_value())
     app.include_router(runbooks.router)
+    app.include_router(changes.router)
     install_openapi(app)
     return app
