@@ -95,15 +95,20 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
         yield History(prometheus.url, start_ts, start_ts + DURATION_S, spans)
 
 
+def use_database(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str) -> SqlStore:
+    """`firebreak` reads this migrated database and no Prometheus of its own."""
+    monkeypatch.setenv("FIREBREAK_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("FIREBREAK_DATABASE_URL", url)
+    monkeypatch.delenv("FIREBREAK_PROMETHEUS_URL", raising=False)
+    return SqlStore.from_url(url)
+
+
 @pytest.fixture
 def environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_store: SqlStore, sqlite_url: str
 ) -> SqlStore:
-    """`firebreak` reads a migrated SQLite database and no Prometheus of its own."""
-    monkeypatch.setenv("FIREBREAK_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("FIREBREAK_DATABASE_URL", sqlite_url)
-    monkeypatch.delenv("FIREBREAK_PROMETHEUS_URL", raising=False)
-    return sqlite_store
+    """A migrated SQLite database the replay must leave alone."""
+    return use_database(monkeypatch, tmp_path, sqlite_url)
 
 
 def replay(history: History, *extra: str) -> int:
@@ -192,10 +197,12 @@ def test_shipped_alertmanager_routing_groups_and_the_table_prints(
 
 
 def test_into_db_records_replayed_incidents_once_and_sends_nothing(
-    history: History, environment: SqlStore, tmp_path: Path
+    history: History, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str
 ) -> None:
     """With --into-db each rebuilt notification is ingested as Alertmanager would have sent it,
-    marked as replayed, its queued tasks never dispatched; a second run records nothing more."""
+    marked as replayed, its queued tasks never dispatched; a second run records nothing more
+    (SQLite and PostgreSQL)."""
+    environment = use_database(monkeypatch, tmp_path, database_url)
     page = tmp_path / "replay.html"
     assert replay(history, "--into-db", "-o", str(page)) == 0
     incidents, pending = store_counts(environment)
