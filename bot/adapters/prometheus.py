@@ -24,7 +24,7 @@ from prometheus_api_client.exceptions import PrometheusApiClientException
 from prometheus_api_client.prometheus_connect import PrometheusConnect
 from urllib3.util.retry import Retry
 
-from bot.domain.alert_history import FiringInterval, firing_intervals
+from bot.domain.alert_history import GAP_EVALUATIONS, FiringInterval, firing_intervals
 from bot.domain.durations import parse_duration_s
 from bot.domain.errors import UpstreamUnavailableError
 from bot.domain.findings import BadQueryError
@@ -205,14 +205,16 @@ class PrometheusAlertHistory:
         return self._interval_s
 
     def firing(self, start: datetime, end: datetime) -> list[FiringInterval]:
-        """Every alert's firings between `start` and `end`, earliest first."""
+        """Every alert's firings between `start` and `end`, earliest first; one already firing
+        at `start` starts before it."""
         _require_aware(start, end)
         if end < start:
             raise ValueError("end is before start")
         step_s = self.evaluation_interval_s()
         chunk = timedelta(seconds=step_s * (MAX_POINTS_PER_SERIES - 1))
         times: dict[tuple[tuple[str, str], ...], list[float]] = {}
-        chunk_start = start
+        # read a little before `start`, so a firing that began earlier starts before it
+        chunk_start = start - timedelta(seconds=GAP_EVALUATIONS * step_s)
         while chunk_start <= end:
             chunk_end = min(end, chunk_start + chunk)
             for series in self._source.query_range(FIRING_ALERTS, chunk_start, chunk_end, step_s):

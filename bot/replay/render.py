@@ -114,6 +114,7 @@ def summary(report: ReplayReport) -> dict[str, Any]:
         "firings": report.alerts,
         "suppressed": report.suppressed,
         "inhibited": report.inhibited,
+        "already_firing": report.already_firing,
         "would_run": decisions.count(Decision.WOULD_RUN),
         "awaiting_approval": decisions.count(Decision.AWAITING_APPROVAL),
         "blocked": decisions.count(Decision.BLOCKED_BY_GUARD),
@@ -137,7 +138,8 @@ def to_text(report: ReplayReport) -> str:
     out = [
         f"Replay {s['from']} → {s['to']} UTC: {s['incidents']} incident(s) from "
         f"{s['firings']} firing(s) read at {s['interval_s']} s "
-        f"({s['suppressed']} ended before group_wait, {s['inhibited']} alert(s) inhibited)",
+        f"({s['suppressed']} ended before group_wait, {s['inhibited']} alert(s) inhibited, "
+        f"{s['already_firing']} already firing at the start)",
         f"Runbooks: {s['would_run']} would run, {s['awaiting_approval']} awaiting approval, "
         f"{s['blocked']} blocked by guards, {s['no_runbook']} none. "
         f"Recovered on their own: {s['recovered']}. "

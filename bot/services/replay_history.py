@@ -114,6 +114,7 @@ class IncidentReplay:
             "group_key": n.group_key,
             "started_at": n.started_at.isoformat(),
             "notified_at": n.notify_at.isoformat(),
+            "triaged_until": self.report.window_end.isoformat(),
             "ended_at": None if n.ended_at is None else n.ended_at.isoformat(),
             "alert_names": n.all_alert_names,
             "labels": self.labels,
@@ -137,6 +138,7 @@ class ReplayReport:
     alerts: int
     incidents: list[IncidentReplay]
     suppressed: int = 0
+    already_firing: int = 0
     inhibited: int = 0
     duration_s: float = 0.0
 
@@ -151,6 +153,7 @@ class ReplayReport:
             "evaluation_interval_s": self.interval_s,
             "firings": self.alerts,
             "suppressed_before_group_wait": self.suppressed,
+            "already_firing_at_start": self.already_firing,
             "inhibited_alerts": self.inhibited,
             "duration_s": round(self.duration_s, 3),
             "incidents_per_s": round(self.rate_per_s, 3),
@@ -191,12 +194,17 @@ class HistoryReplay:
         self._parallel = max(1, parallel)
 
     def run(self, start: datetime, end: datetime) -> ReplayReport:
-        """Replay every notification first sent between `start` and `end`."""
+        """Replay every notification first sent between `start` and `end` whose group began
+        in the range (one already firing at `start` was notified before it)."""
         began = time.perf_counter()
         interval_s = self._history.evaluation_interval_s()
         firings = self._history.firing(start, end)
         rebuilt = rebuild_notifications(firings, self._tree)
-        notifications = [n for n in rebuilt.notifications if start <= n.notify_at <= end]
+        # A group already firing when the range starts was notified before it: not replayed.
+        earlier = [n for n in rebuilt.notifications if n.started_at < start]
+        notifications = [
+            n for n in rebuilt.notifications if n not in earlier and n.notify_at <= end
+        ]
         log.info("replay_started", firings=len(firings), notifications=len(notifications))
         incidents: list[IncidentReplay] = []
         with ThreadPoolExecutor(max_workers=self._parallel) as pool:
@@ -215,6 +223,7 @@ class HistoryReplay:
             alerts=len(firings),
             incidents=incidents,
             suppressed=rebuilt.suppressed,
+            already_firing=len(earlier),
             inhibited=rebuilt.inhibited,
             duration_s=duration_s,
         )

@@ -148,6 +148,8 @@ def test_replay_names_each_incident_its_cause_runbook_and_recovery(
 
     document = json.loads(report.read_text())
     assert document["evaluation_interval_s"] == 15.0
+    for incident in document["incidents"]:  # triage saw nothing after the notification
+        assert incident["triaged_until"] == incident["notified_at"]
     found = by_alert(document)
     assert set(found) == set(EXPECTED)
     for key, (cause, runbook, decision, recovered) in EXPECTED.items():
@@ -194,6 +196,16 @@ def test_shipped_alertmanager_routing_groups_and_the_table_prints(
         assert runbook in row, row
     assert "replay: 7/7 incidents" in err
     assert store_counts(environment) == (0, 0)
+
+    # From 48:00 on, the bad deploy's two groups were already firing (notified before): only
+    # the GPU XID, which fired at 48:30, is replayed.
+    later = datetime.fromtimestamp(history.start_ts + 48 * MINUTE, UTC).isoformat()
+    assert main(["replay", "--from", later, "--to", f"{history.end_ts:.0f}",
+                 "--prometheus", history.url]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "1 incident(s)" in out
+    assert "2 already firing at the start" in out
+    assert "GPUXidError" in out
 
 
 def test_into_db_records_replayed_incidents_once_and_sends_nothing(
