@@ -60,7 +60,11 @@ def normalise_pending(
     with store.transaction() as tx:
         tx.deliveries.lock()
         run = _Batch(tx, now, reopen_window)
-        work = [_read(delivery) for delivery in tx.deliveries.pending(batch)]
+        work: list[Candidate | tuple[PendingDelivery, Exception]] = []
+        for delivery in tx.deliveries.pending(batch):
+            if work and time.monotonic() - started > budget_s / 2:
+                break  # what is read, not what is pending, is the batch
+            work.append(_read(delivery))
         fresh = fresh_deliveries(tx, [c for c in work if isinstance(c, Candidate)])
         for item in work:
             if run.taken and time.monotonic() - started > budget_s:
