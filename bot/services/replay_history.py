@@ -201,9 +201,9 @@ class HistoryReplay:
         firings = self._history.firing(start, end)
         rebuilt = rebuild_notifications(firings, self._tree)
         # A group already firing when the range starts was notified before it: not replayed.
-        earlier = [n for n in rebuilt.notifications if n.started_at < start]
+        earlier = sum(1 for n in rebuilt.notifications if n.started_at < start)
         notifications = [
-            n for n in rebuilt.notifications if n not in earlier and n.notify_at <= end
+            n for n in rebuilt.notifications if n.started_at >= start and n.notify_at <= end
         ]
         log.info("replay_started", firings=len(firings), notifications=len(notifications))
         incidents: list[IncidentReplay] = []
@@ -223,7 +223,7 @@ class HistoryReplay:
             alerts=len(firings),
             incidents=incidents,
             suppressed=rebuilt.suppressed,
-            already_firing=len(earlier),
+            already_firing=earlier,
             inhibited=rebuilt.inhibited,
             duration_s=duration_s,
         )
