@@ -90,6 +90,8 @@ def create_celery(settings: Settings) -> Celery:
                 1, int(min(10.0, settings.broker_visibility_timeout_s / 6))
             ),
             "unacked_restore_throttle": 1,
+            # Serve queues in QUEUES order, not round robin (workers/routes.py).
+            "queue_order_strategy": "priority",
             "socket_connect_timeout": 2,
             "socket_timeout": 5,
         },

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-QUEUES = ("ingest", "triage", "actions", "notify", "llm", "retry")
+# In the order a worker serves them (Redis `queue_order_strategy: priority`, workers/app.py):
+# a waiting chat post or runbook step goes before the next triage, so a backlog of triages
+# never holds back the root message a person is waiting for.
+QUEUES = ("ingest", "notify", "actions", "triage", "llm", "retry")
 
 TASK_ROUTES: dict[str, dict[str, str]] = {
     "firebreak.incidents.*": {"queue": "ingest"},
