@@ -54,9 +54,19 @@ class DemoClient:
         url = f"{self.world.api_url}/api/v1/incidents/{incident_id}/runbook-runs/{run_id}/approve"
         self._http.post(url, json={"actor": ONCALL}).raise_for_status()
 
-    def inject(self, act: Act) -> None:
+    def inject(self, act: Act) -> str | None:
+        """Inject the act's fault; a bad deploy is announced to Firebreak as a change, as a
+        pipeline would announce it (answers the change's ref)."""
         fault = {"kind": act.fault, "model": act.model}
-        httpx.post(f"{self.world.simulator.url}/faults", json=fault, timeout=5).raise_for_status()
+        injected = httpx.post(f"{self.world.simulator.url}/faults", json=fault, timeout=5)
+        injected.raise_for_status()
+        version = injected.json().get("version")
+        if not version:
+            return None
+        change = {"model": act.model, "version": version, "source": "firebreak demo pipeline"}
+        recorded = self._http.post(f"{self.world.api_url}/api/v1/changes", json=change)
+        recorded.raise_for_status()
+        return str(recorded.json()["ref"])
 
     def firing(self, act: Act) -> list[str]:
         alerts = httpx.get(f"{self.world.alertmanager.url}/api/v2/alerts", timeout=5).json()
@@ -163,9 +173,11 @@ def run_demo(scenario: str, speed: float, home: Path, console: Console | None = 
         results = []
         for act in acts:
             console.rule(f"{act.title} on {act.model}")
-            client.inject(act)
+            change = client.inject(act)
             progress = ActProgress(act)
             progress.note(console, "injected", f"fault injected: {act.fault} on {act.model}")
+            if change:
+                progress.note(console, "change", f"the deploy is announced to Firebreak: {change}")
             follow(client, progress, console)
             results.append(progress)
         return report(world, results, console)

@@ -17,8 +17,9 @@ TIME_LIMIT_S = 240
 
 
 def test_default_scenario_closes_the_loop(tmp_path: Path) -> None:
-    """Saturation is diagnosed and scaled out unattended, the bad deploy is diagnosed and
-    rolled back after approval, and Markdown and HTML postmortems are left behind."""
+    """Saturation is diagnosed and scaled out unattended, the bad deploy is announced as a
+    change, diagnosed citing it and rolled back after approval, and Markdown and HTML
+    postmortems are left behind."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FIREBREAK_", "OPENAI_"))}
     env["FIREBREAK_HOME"] = str(tmp_path / "home")
     started = time.monotonic()
@@ -42,8 +43,16 @@ def test_default_scenario_closes_the_loop(tmp_path: Path) -> None:
     assert "capacity_saturation" in output
     assert "bad_deploy" in output
     assert "approved by demo-oncall" in output
+    assert "seen before: INC-1" in output  # incident memory: the repeat names the first deploy
     postmortems = tmp_path / "home" / "demo" / "postmortems"
     written = sorted(p.name for p in postmortems.iterdir())
     assert {"INC-1.md", "INC-1.html"} <= set(written)
     assert any(name.endswith(".html") and name != "INC-1.html" for name in written)
     assert "## Timeline" in (postmortems / "INC-1.md").read_text()
+    assert "the deploy is announced to Firebreak: CHG-" in output
+    cited = [
+        p
+        for p in postmortems.glob("*.md")
+        if "announced by firebreak demo pipeline" in p.read_text()
+    ]
+    assert cited, "triage did not cite the deploy the demo announced"
