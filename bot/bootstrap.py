@@ -12,7 +12,7 @@ import redis
 import structlog
 from celery import Celery
 
-from bot.adapters.alertmanager import AlertmanagerAlertSource
+from bot.adapters.alertmanager import AlertmanagerAlertSource, AlertmanagerSilences
 from bot.adapters.celery_queue import CeleryTaskQueue
 from bot.adapters.console_chat import ConsoleChatClient
 from bot.adapters.openai_summariser import OpenAISummariser
@@ -23,6 +23,7 @@ from bot.adapters.slack import SlackChatClient, SlackUserGroups, slack_web_clien
 from bot.adapters.sql_runs import SqlRunStore
 from bot.adapters.sql_store import SqlStore
 from bot.adapters.unconfigured_metrics import UnconfiguredMetricsSource
+from bot.adapters.unconfigured_silences import UnconfiguredSilences
 from bot.correlation.catalogue import Catalogue, load_catalogue
 from bot.domain.redaction import redact
 from bot.ports import (
@@ -32,6 +33,7 @@ from bot.ports import (
     DeliveryIntake,
     MetricsSource,
     RetentionStore,
+    SilenceManager,
     Summariser,
     Target,
     TaskQueue,
@@ -152,6 +154,7 @@ class Container:
             claims=RedisOnceGuard(self.redis),
             runbooks=self.remediation,
             redact=redact,
+            silences=self.silences,
         )
 
     @cached_property
@@ -175,6 +178,12 @@ class Container:
     def alert_source(self) -> AlertSource | None:
         url = self.settings.alertmanager_url
         return AlertmanagerAlertSource(url) if url else None
+
+    @cached_property
+    def silences(self) -> SilenceManager:
+        """Alertmanager's silences; without FIREBREAK_ALERTMANAGER_URL every call refuses."""
+        url = self.settings.alertmanager_url
+        return AlertmanagerSilences(url) if url else UnconfiguredSilences()
 
     @cached_property
     def runbooks(self) -> RunbookCatalog:

@@ -14,6 +14,8 @@ from bot.domain.cards import ChatState, IncidentCard, MessageRef
 from bot.domain.changes import Change, DeployException, FiringAlert, Freeze, GateAnswer
 from bot.domain.deliveries import IncidentOpening, PendingDelivery, RawDelivery
 from bot.domain.incidents import Incident, IncidentStatus
+from bot.domain.memory import IncidentTraits, PastIncident
+from bot.domain.resemblance import Resemblance
 from bot.domain.runbooks import (
     DrainResult,
     GuardDecision,
@@ -24,6 +26,7 @@ from bot.domain.runbooks import (
     TargetState,
 )
 from bot.domain.signals import Series
+from bot.domain.silences import Silence
 from bot.domain.timeline import TimelineEvent
 from bot.summary.dossier import IncidentDossier
 from bot.summary.summary import Summary
@@ -166,6 +169,38 @@ class IncidentOpenings(Protocol):
         """Point each group at its incident and store every opening's rows."""
 
 
+class IncidentMemory(Protocol):
+    """What triaged incidents looked like, and what became of them (bot/domain/memory.py)."""
+
+    def remember(self, traits: IncidentTraits, matches: Sequence[Resemblance]) -> None:
+        """Store an incident's traits and the earlier incidents found like it, replacing what
+        an earlier triage stored."""
+
+    def traits(self, incident_id: int) -> IncidentTraits | None: ...
+    def matches(self, incident_id: int) -> list[Resemblance] | None:
+        """The matches stored at its triage, best first; None when none were stored."""
+        ...
+
+    def candidates(self, traits: IncidentTraits, limit_per_key: int) -> list[IncidentTraits]:
+        """Earlier incidents sharing its model, namespace, node or top hypothesis that had ended
+        by the time it triggered: at most `limit_per_key` per key, the most recent."""
+        ...
+
+    def outcomes(self, incident_ids: Sequence[int]) -> dict[int, PastIncident]:
+        """What became of each: lifecycle, the run that acted, a recurrence on its scope."""
+        ...
+
+
+class SilenceRecords(Protocol):
+    """The Alertmanager silences covering each incident, as last made or synced."""
+
+    def save(self, incident_id: int, silence: Silence, at: datetime) -> None:
+        """Record or update one; a silence Firebreak made stays marked as Firebreak's."""
+
+    def for_incident(self, incident_id: int) -> list[Silence]: ...
+    def expire(self, incident_id: int, silence_id: str, at: datetime) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction across every repository; commits when the block exits cleanly."""
 
@@ -183,6 +218,10 @@ class UnitOfWork(Protocol):
     def audit(self) -> AuditLog: ...
     @property
     def rejections(self) -> RejectionLog: ...
+    @property
+    def memory(self) -> IncidentMemory: ...
+    @property
+    def silences(self) -> SilenceRecords: ...
     @property
     def changes(self) -> ChangeLog: ...
     @property
@@ -318,6 +357,22 @@ class AlertSource(Protocol):
     """What Alertmanager currently holds active, for reconciliation."""
 
     def active_fingerprints(self) -> set[str]: ...
+
+
+class SilenceManager(Protocol):
+    """Alertmanager's silences (API v2). NotConfiguredError without an Alertmanager URL,
+    UpstreamUnavailableError when it cannot be reached, RefusedError when it refuses."""
+
+    def create(self, silence: Silence) -> str:
+        """Create `silence` (its id is ignored); answer the id Alertmanager gave it."""
+        ...
+
+    def expire(self, silence_id: str) -> None:
+        """Expire a silence now; one already expired or unknown is left as it is."""
+
+    def silences(self) -> list[Silence]:
+        """Every silence Alertmanager holds, expired ones included."""
+        ...
 
 
 class Clock(Protocol):

@@ -30,6 +30,7 @@ TASK_MODULES = [
     "workers.tasks.notify",
     "workers.tasks.runbooks",
     "workers.tasks.retention",
+    "workers.tasks.silences",
 ]
 # Fractions of the visibility timeout a task may run, and a message may wait in a worker.
 TIME_LIMIT_SHARE = 0.5
@@ -116,6 +117,10 @@ def create_celery(settings: Settings) -> Celery:
             "prune-records": {
                 "task": "firebreak.retention.prune",
                 "schedule": settings.retention_interval_s,
+            },
+            "sync-silences": {
+                "task": "firebreak.silences.sync",
+                "schedule": settings.reconcile_interval_s,
             },
         },
     )

@@ -11,6 +11,7 @@ TASK_ROUTES: dict[str, dict[str, str]] = {
     "firebreak.incidents.*": {"queue": "ingest"},
     "firebreak.outbox.*": {"queue": "ingest"},
     "firebreak.alerts.*": {"queue": "ingest"},
+    "firebreak.silences.*": {"queue": "ingest"},
     "firebreak.retention.*": {"queue": "ingest"},
     "firebreak.triage.*": {"queue": "triage"},
     "firebreak.runbooks.*": {"queue": "actions"},

@@ -26,6 +26,7 @@ from bot.adapters import sql_tables as t
 from bot.adapters.sql_alerts import SqlAlerts, SqlRejections
 from bot.adapters.sql_changes import SqlChanges, SqlDeployExceptions, SqlFreezes, SqlScopeWatch
 from bot.adapters.sql_deliveries import SqlDeliveryQueue
+from bot.adapters.sql_memory import SqlIncidentMemory
 from bot.adapters.sql_openings import SqlIncidentOpenings
 from bot.adapters.sql_records import (
     SqlAuditLog,
@@ -34,6 +35,7 @@ from bot.adapters.sql_records import (
     insert_ignoring_conflict,
 )
 from bot.adapters.sql_rows import event_row, group_hash, incident_row, utc_now
+from bot.adapters.sql_silences import SqlSilenceRecords
 from bot.domain.alerts import Severity
 from bot.domain.cards import ChatState, MessageRef
 from bot.domain.errors import StoreUnavailableError
@@ -183,6 +185,8 @@ class SqlUnitOfWork:
         self.freezes = SqlFreezes(conn)
         self.deploy_exceptions = SqlDeployExceptions(conn)
         self.scope_watch = SqlScopeWatch(conn)
+        self.memory = SqlIncidentMemory(conn)
+        self.silences = SqlSilenceRecords(conn)
         self.deliveries = SqlDeliveryQueue(conn)
         self.openings = SqlIncidentOpenings(conn)
         self._conn = conn

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -214,6 +215,46 @@ runbook_steps = Table(
     Column("claims", Integer, nullable=False, default=1),
     Column("completed_at", UTCDateTime()),
     Column("result", JSON),
+)
+
+# Incident memory (bot/adapters/sql_memory.py): one row per triaged incident holding what similar
+# incidents are found by (bot/domain/memory.py). Each lookup key has an index ending in
+# `triggered_at`, so "the most recent earlier incidents with this key" is one index range scan.
+incident_memory = Table(
+    "incident_memory",
+    metadata,
+    Column("incident_id", Id, ForeignKey("incidents.id"), primary_key=True),
+    Column("triggered_at", UTCDateTime(), nullable=False),
+    Column("model", Text),
+    Column("namespace", Text),
+    Column("node", Text),
+    Column("hypothesis", String(32)),
+    Column("confidence", Float),
+    Column("nodes", JSON, nullable=False),
+    Column("signals", JSON, nullable=False),
+    Column("matches", JSON),  # the earlier incidents found like it at triage, best first
+    Index("ix_incident_memory_model", "model", "triggered_at"),
+    Index("ix_incident_memory_namespace", "namespace", "triggered_at"),
+    Index("ix_incident_memory_node", "node", "triggered_at"),
+    Index("ix_incident_memory_hypothesis", "hypothesis", "triggered_at"),
+)
+
+# Alertmanager silences covering an incident (bot/adapters/sql_silences.py): those Firebreak
+# made for it (`origin` firebreak) and those the periodic sync found in Alertmanager whose
+# matchers all match the incident's labels (`origin` alertmanager); expired ones stay as history.
+incident_silences = Table(
+    "incident_silences",
+    metadata,
+    Column("incident_id", Id, ForeignKey("incidents.id"), primary_key=True),
+    Column("silence_id", String(64), primary_key=True),
+    Column("matchers", JSON, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("starts_at", UTCDateTime(), nullable=False),
+    Column("ends_at", UTCDateTime(), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("origin", String(16), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 # Changes and the deploy gate (bot/adapters/sql_changes.py): changes to models as pipelines,

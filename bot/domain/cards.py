@@ -21,6 +21,8 @@ class IncidentCard:
     summary: str | None = None
     chart_paths: tuple[str, ...] = ()
     storm: str | None = None  # "57 incidents on model_name=x, led by INC-1"
+    similar: tuple[str, ...] = ()  # earlier incidents like it, with what became of them
+    silence: str | None = None  # "Silenced until 14:05 UTC by @alice"
 
 
 @dataclass(frozen=True)

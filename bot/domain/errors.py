@@ -6,7 +6,9 @@ FirebreakError
 ├── BrokerUnavailableError     the Celery broker cannot take a message now
 ├── StoreUnavailableError      the database cannot be reached
 ├── StepInFlightError          another task holds a side effect's claim; retry after retry_after_s
-└── NotFoundError              an id that does not exist
+├── NotFoundError              an id that does not exist
+└── RefusedError               a request that cannot be carried out as asked; the message says why
+    └── NotConfiguredError     it needs a setting that is not set (the message names it)
 """
 
 from __future__ import annotations
@@ -47,3 +49,12 @@ class StepInFlightError(FirebreakError):
 
 class NotFoundError(FirebreakError):
     """No such incident, run or runbook."""
+
+
+class RefusedError(FirebreakError):
+    """A request that cannot be carried out as asked (a dependency refused it, or it names
+    nothing to act on); retrying the same request will not help."""
+
+
+class NotConfiguredError(RefusedError):
+    """The request needs a dependency whose setting is not set; the message names the setting."""

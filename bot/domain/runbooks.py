@@ -284,6 +284,16 @@ class Run(BaseModel):
         """Nothing more will happen: a terminal state with no revert still owed."""
         return self.state.terminal and not self.revert_pending
 
+    @property
+    def verified(self) -> bool | None:
+        """True when it succeeded against its verification, False when it failed (or was
+        reverted), None while undecided or when it had nothing to verify."""
+        if self.state is RunState.SUCCEEDED and self.verify is not None:
+            return True
+        if self.state in (RunState.FAILED, RunState.REVERTING, RunState.REVERTED):
+            return False
+        return None
+
     def can_move_to(self, target: RunState) -> bool:
         return target in _ALLOWED[self.state]
 

@@ -3,15 +3,18 @@
 Durations come from the incident's transition timestamps (never typed in); the timeline is the
 dossier's, in time order, with repeated alert events collapsed into counts and the lifecycle
 transitions added when no status event records them; PromQL gets a Prometheus graph link
-when `prometheus_url` is given.
+when `prometheus_url` is given. Similar incidents arrive as incident memory's dicts
+(bot/services/recall_incidents.py `SimilarIncident.to_dict`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import PurePath
+from typing import Any
 from urllib.parse import quote
 
 from bot.domain.redaction import redact, redact_obj
@@ -24,6 +27,7 @@ from bot.postmortem.model import (
     Postmortem,
     Query,
     RootCause,
+    SimilarIncident,
     SummarySource,
     TimelineRow,
 )
@@ -42,6 +46,7 @@ def build_postmortem(
     *,
     prometheus_url: str | None = None,
     generated_at: datetime | None = None,
+    similar: Sequence[Mapping[str, Any]] = (),
 ) -> Postmortem:
     """The postmortem of `dossier`; `generated_at` defaults to the dossier's 'now'."""
     dossier = dossier.redacted(timeline=False)  # the kept timeline rows are redacted below
@@ -68,6 +73,24 @@ def build_postmortem(
         charts=tuple(Chart(PurePath(p).stem.replace("_", " "), p) for p in dossier.chart_paths),
         queries=_queries(dossier, prometheus_url),
         alerts=_alerts(dossier),
+        similar=tuple(_similar(redact_obj(dict(match))) for match in similar),
+    )
+
+
+def _similar(match: Mapping[str, Any]) -> SimilarIncident:
+    outcome = match.get("outcome") or {}
+    verified = outcome.get("verified")
+    return SimilarIncident(
+        incident_ref=str(match["ref"]),
+        title=str(match.get("title", "")),
+        triggered_at=parse_time(match.get("triggered_at")) or datetime.fromtimestamp(0, UTC),
+        score=float(match.get("score", 0.0)),
+        reasons=tuple(str(r) for r in match.get("reasons") or ()),
+        runbook=None if outcome.get("runbook") is None else str(outcome["runbook"]),
+        verified=verified if isinstance(verified, bool) else None,
+        time_to_mitigate_s=_float(outcome.get("time_to_mitigate_s")),
+        held=str(outcome.get("held", "open")),
+        outcome=str(outcome.get("text", "")),
     )
 
 

@@ -96,6 +96,8 @@ def to_html(pm: Postmortem, load_chart: ChartLoader = read_chart) -> str:
         f"<h2>Trigger</h2><p>{e(pm.trigger)}</p>",
         f"<h2>Detection</h2><p>{e(pm.detection)}</p>",
         f"<h2>Resolution</h2><p>{e(pm.resolution)}</p>",
+        "<h2>Similar incidents</h2>",
+        _similar(pm),
         "<h2>Action items</h2>",
         _table(
             ("Priority", "Kind", "Action", "Source"),
@@ -147,6 +149,20 @@ def to_html(pm: Postmortem, load_chart: ChartLoader = read_chart) -> str:
         parts.append("<p>No charts or queries were attached.</p>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _similar(pm: Postmortem) -> str:
+    if not pm.similar:
+        return "<p>No earlier incident looked like this one.</p>"
+    items = []
+    for match in pm.similar:
+        reasons = "".join(f"<li>{_escape(r)}</li>" for r in match.reasons)
+        items.append(
+            f"<li><strong>{_escape(match.incident_ref)}</strong> {_escape(match.title)} "
+            f"({_escape(stamp(match.triggered_at))}, {match.score:.0%} alike): "
+            f"{_escape(match.outcome)}" + (f"<ul>{reasons}</ul>" if reasons else "") + "</li>"
+        )
+    return "<ul>" + "".join(items) + "</ul>"
 
 
 def _figure(title: str, path: str, load_chart: ChartLoader) -> str:

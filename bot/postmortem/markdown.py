@@ -61,6 +61,19 @@ def to_markdown(pm: Postmortem) -> str:
         "",
         text(pm.resolution),
         "",
+        "## Similar incidents",
+        "",
+    ]
+    for match in pm.similar:
+        lines.append(
+            f"- **{match.incident_ref}** {text(match.title)} ({stamp(match.triggered_at)}, "
+            f"{match.score:.0%} alike): {text(match.outcome)}"
+        )
+        lines += [f"  - {text(reason)}" for reason in match.reasons]
+    if not pm.similar:
+        lines.append("No earlier incident looked like this one.")
+    lines += [
+        "",
         "## Action items",
         "",
     ]

@@ -1,8 +1,9 @@
 """The Postmortem: Google SRE's postmortem shape, filled from an incident's data.
 
 Sections: title and status, summary, impact (durations derived from the lifecycle timestamps),
-root causes, trigger, detection, resolution, action items, lessons learned (went well / went
-wrong / got lucky), timeline, supporting information (charts, PromQL). `to_dict()` is the JSON
+root causes, trigger, detection, resolution, similar incidents (incident memory), action items,
+lessons learned (went well / went wrong / got lucky), timeline, supporting information (charts,
+PromQL). `to_dict()` is the JSON
 form documented by `postmortem.schema.json` beside this module.
 """
 
@@ -95,6 +96,22 @@ class Query:
 
 
 @dataclass(frozen=True)
+class SimilarIncident:
+    """An earlier incident that looked like this one: why, and what became of it."""
+
+    incident_ref: str
+    title: str
+    triggered_at: datetime
+    score: float
+    reasons: tuple[str, ...]
+    runbook: str | None
+    verified: bool | None
+    time_to_mitigate_s: float | None
+    held: str
+    outcome: str
+
+
+@dataclass(frozen=True)
 class SummarySource:
     model: str
     ai_generated: bool
@@ -122,6 +139,7 @@ class Postmortem:
     charts: tuple[Chart, ...]
     queries: tuple[Query, ...]
     alerts: tuple[AlertRow, ...] = ()
+    similar: tuple[SimilarIncident, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document described by postmortem.schema.json."""
@@ -164,6 +182,23 @@ class Postmortem:
             "trigger": self.trigger,
             "detection": self.detection,
             "resolution": self.resolution,
+            "similar_incidents": [
+                {
+                    "incident": s.incident_ref,
+                    "title": s.title,
+                    "triggered_at": _iso(s.triggered_at),
+                    "score": s.score,
+                    "reasons": list(s.reasons),
+                    "outcome": {
+                        "runbook": s.runbook,
+                        "verified": s.verified,
+                        "time_to_mitigate_s": s.time_to_mitigate_s,
+                        "held": s.held,
+                        "text": s.outcome,
+                    },
+                }
+                for s in self.similar
+            ],
             "action_items": [
                 {
                     "description": a.description,

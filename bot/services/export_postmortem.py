@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.ports import ChatClient, FileUploader, Store
 from bot.postmortem.build import build_postmortem
 from bot.postmortem.render import render
+from bot.services.recall_incidents import SHOWN_IN_FULL, recall
 from bot.services.summarise_incident import RunHistory, latest_summary, load_dossier
 from bot.summary.offline import OfflineSummariser
 
@@ -20,12 +22,18 @@ def render_postmortem(
     prometheus_url: str | None = None,
     runs: RunHistory | None = None,
 ) -> bytes:
-    """The postmortem from the latest recorded summary (or an offline one when there is none)."""
+    """The postmortem from the latest recorded summary (or an offline one when there is none),
+    with the earlier incidents that looked like it and what became of them."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown postmortem format {fmt!r}; expected one of {', '.join(FORMATS)}")
     dossier = load_dossier(store, incident_id, runs)
     summary = latest_summary(dossier.timeline) or OfflineSummariser().summarise(dossier)
-    postmortem = build_postmortem(dossier, summary, prometheus_url=prometheus_url or None)
+    now = datetime.now(UTC)
+    with store.transaction() as tx:
+        similar = [match.to_dict(now) for match in recall(tx, incident_id, SHOWN_IN_FULL)]
+    postmortem = build_postmortem(
+        dossier, summary, prometheus_url=prometheus_url or None, similar=similar
+    )
     return render(postmortem, fmt)
 
 

@@ -35,7 +35,7 @@ def incident_summary(incident: Incident) -> dict[str, Any]:
 
 
 def incident_detail(store: Store, incident_id: int) -> dict[str, Any]:
-    """One incident with its alerts, triage and audit trail."""
+    """One incident with its alerts, triage, audit trail and the silences known to cover it."""
     with store.transaction() as tx:
         incident = tx.incidents.get(incident_id)
         if incident is None:
@@ -44,6 +44,7 @@ def incident_detail(store: Store, incident_id: int) -> dict[str, Any]:
         triage = tx.incidents.triage(incident_id)
         audit = tx.audit.for_incident(incident_id)
         chat = tx.incidents.chat_state(incident_id)
+        silences = tx.silences.for_incident(incident_id)
     return {
         **incident_summary(incident),
         "group_key": incident.group_key,
@@ -51,6 +52,19 @@ def incident_detail(store: Store, incident_id: int) -> dict[str, Any]:
         "triage": triage,
         "audit": audit,
         "chat": {"channel": chat.ref.channel, "ts": chat.ref.ts} if chat.ref else None,
+        "silences": [
+            {
+                "id": s.id,
+                "matchers": [str(m) for m in s.matchers],
+                "starts_at": s.starts_at.isoformat(),
+                "ends_at": s.ends_at.isoformat(),
+                "created_by": s.created_by,
+                "comment": s.comment,
+                "state": s.state.value,
+                "origin": s.origin.value,
+            }
+            for s in silences
+        ],
     }
 
 

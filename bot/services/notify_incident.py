@@ -10,10 +10,12 @@ from datetime import UTC, datetime
 
 from bot.domain.cards import ChatState, IncidentCard, MessageRef
 from bot.domain.errors import RateLimitedError, StepInFlightError
+from bot.domain.silences import silence_line
 from bot.domain.storms import Storm, escalation, is_quiet
 from bot.domain.timeline import EventKind, TimelineEvent
 from bot.ports import ChannelPacer, ChatClient, Store
 from bot.services.claim_post import claim_post, settle_post, uncertain_step
+from bot.services.recall_incidents import SHOWN_IN_CHAT, recall
 from bot.services.relate_incidents import MEMBER_STEP, join_storm, position_of, storm_of
 from bot.services.summarise_incident import latest_summary
 
@@ -46,9 +48,17 @@ RunbookLine = Callable[[int], tuple[str | None, int | None]]
 
 
 def build_card(
-    store: Store, incident_id: int, runbook_line: RunbookLine | None = None
+    store: Store,
+    incident_id: int,
+    runbook_line: RunbookLine | None = None,
+    *,
+    now: datetime | None = None,
 ) -> tuple[IncidentCard, ChatState, list[TimelineEvent]]:
-    """The incident as a card, what was already posted, and the timeline after the thread mark."""
+    """The incident as a card, what was already posted, and the timeline after the thread mark.
+
+    The card names the earlier incidents most like this one (bot/services/recall_incidents.py)
+    and the silence in force on it, as of `now`."""
+    now = now or datetime.now(UTC)
     with store.transaction() as tx:
         incident = tx.incidents.get(incident_id)
         if incident is None:
@@ -58,6 +68,8 @@ def build_card(
         events = tx.timeline.for_incident(incident_id)
         triage = tx.incidents.triage(incident_id) or {}
         storm = storm_of(tx, incident_id)
+        similar = recall(tx, incident_id, SHOWN_IN_CHAT)
+        silences = tx.silences.for_incident(incident_id)
     runbook_state, awaiting = runbook_line(incident_id) if runbook_line else (None, None)
     hypotheses = triage.get("hypotheses") or []
     top = hypotheses[0] if hypotheses else None
@@ -80,6 +92,8 @@ def build_card(
         runbook_state=runbook_state,
         awaiting_run_id=awaiting,
         storm=_storm_line(storm, incident_id),
+        similar=tuple(match.line(now) for match in similar),
+        silence=silence_line(silences, now),
     )
     fresh = [
         e for e in events if e.id is not None and e.id > state.thread_mark and e.kind in _THREADED
@@ -115,6 +129,8 @@ def card_digest(card: IncidentCard) -> str:
         "summary": card.summary,
         "charts": list(card.chart_paths),
         "storm": card.storm,
+        "similar": list(card.similar),
+        "silence": card.silence,
     }
     return hashlib.sha256(json.dumps(shown, sort_keys=True).encode()).hexdigest()
 
@@ -155,8 +171,9 @@ def notify_incident(
     thread replies stand in for the channel's history), until it escalates. The incident
     joins its storm here if triage has not joined it yet, so chat knows before the first post.
     """
-    _join_storm_early(store, incident_id, now or datetime.now(UTC))
-    card, state, fresh = build_card(store, incident_id, runbook_line)
+    now = now or datetime.now(UTC)
+    _join_storm_early(store, incident_id, now)
+    card, state, fresh = build_card(store, incident_id, runbook_line, now=now)
     digest = card_digest(card)
     if state.ref is None and _quiet_in_storm(store, chat, card, pacer, claim_lease_s):
         return state

@@ -36,19 +36,12 @@ def run_view(run: Run) -> dict[str, Any]:
 def run_story(run: Run) -> dict[str, Any]:
     """A run as summaries and postmortems read it: status, steps done, and whether it verified."""
     done = run.next_step
-    verified = (
-        True
-        if run.state is RunState.SUCCEEDED and run.verify is not None
-        else False
-        if run.state in (RunState.FAILED, RunState.REVERTING, RunState.REVERTED)
-        else None
-    )
     started = run.history[0].at if run.history else run.created_at
     return {
         "runbook": run.runbook,
         "target": run.target,
         "status": run.state.value,
-        "verified": verified,
+        "verified": run.verified,
         "reason": run.reason,
         "steps": [
             {

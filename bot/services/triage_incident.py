@@ -14,13 +14,15 @@ from bot.correlation.engine import correlate
 from bot.domain.errors import NotFoundError
 from bot.domain.findings import TriageReport
 from bot.domain.timeline import EventKind, TimelineEvent
-from bot.ports import MetricsSource, Store
+from bot.ports import MetricsSource, Store, UnitOfWork
 from bot.services.ingest_alerts import PROCESS_TASK
 from bot.services.queue_triage import begin_triage, settle_triage
+from bot.services.recall_incidents import recall, remember_triage
 from bot.services.record_change import changes_before, land_changes
 from bot.services.relate_incidents import join_storm
 
 PLAN_TASK = "firebreak.runbooks.plan"
+RECALLED_STEP = "memory:recalled"
 log = structlog.get_logger(__name__)
 
 
@@ -49,7 +51,9 @@ def triage_incident(
     """Correlate, store the ranked report, note it on the timeline, and queue chat and runbooks.
 
     The incident joins its scope's storm (bot/services/relate_incidents.py) the first time; the
-    storm's alert names (bounded) count as evidence too. `follow_up_s` > 0 queues a follow-up
+    storm's alert names (bounded) count as evidence too. Its traits are remembered for incident
+    memory (bot/services/recall_incidents.py), and the first triage that finds earlier incidents
+    like it notes the best one on the timeline. `follow_up_s` > 0 queues a follow-up
     triage that much later: until then no other triage is queued for the incident.
 
     `token` is the one the triage was queued with (bot/services/queue_triage.py): a triage whose
@@ -94,6 +98,7 @@ def triage_incident(
             return None
         tx.incidents.save_triage(incident_id, document)
         land_changes(tx, incident, changes)
+        remember_triage(tx, incident, document)
         tx.timeline.append(
             TimelineEvent(
                 incident_id,
@@ -109,6 +114,26 @@ def triage_incident(
                 actor="triage",
             )
         )
+        _note_recalled(tx, incident_id, now)
         tx.outbox.add(PROCESS_TASK, [incident_id])
         tx.outbox.add(PLAN_TASK, [incident_id])
     return report
+
+
+def _note_recalled(tx: UnitOfWork, incident_id: int, now: datetime) -> None:
+    """Once per incident: name the earlier incident most like it, and what became of it."""
+    found = recall(tx, incident_id, limit=1)
+    if not found or not tx.ledger.claim(incident_id, RECALLED_STEP):
+        return
+    best = found[0]
+    tx.ledger.complete(incident_id, RECALLED_STEP, {"incident_id": best.past.incident_id})
+    tx.timeline.append(
+        TimelineEvent(
+            incident_id,
+            now,
+            EventKind.NOTE,
+            f"Seen before: {best.line(now)}",
+            {"similar": best.to_dict(now)},
+            actor="memory",
+        )
+    )

@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from bot.domain.changes import ALL_MODELS, MAX_NAME_CHARS, freeze_scope, freeze_span
 from bot.domain.incidents import parse_ref
+from bot.domain.silences import silence_span
 
 
 class Verb(StrEnum):
@@ -33,6 +34,8 @@ class Verb(StrEnum):
     FREEZE = "freeze"
     UNFREEZE = "unfreeze"
     ALLOW_DEPLOY = "allow-deploy"
+    SILENCE = "silence"
+    UNSILENCE = "unsilence"
 
 
 USAGE: dict[Verb, str] = {
@@ -54,6 +57,9 @@ USAGE: dict[Verb, str] = {
     Verb.UNFREEZE: "/firebreak unfreeze <model>|all — lift a freeze",
     Verb.ALLOW_DEPLOY: "/firebreak allow-deploy <model> [reason] — let the next change to a "
     "model through its closed gate, once, within the hour",
+    Verb.SILENCE: "/firebreak silence INC-<n> <duration> [reason] — silence its alerts in "
+    "Alertmanager (30m, 2h, 1d)",
+    Verb.UNSILENCE: "/firebreak unsilence INC-<n> — expire the silences Firebreak made for it",
 }
 
 _RUNBOOK_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
@@ -115,6 +121,15 @@ def parse_command(text: str) -> Command:
     if verb in {Verb.APPROVE, Verb.DENY}:
         _expect(args, 1, usage)
         return Command(verb, run_id=_read(parse_run_ref, args[0], usage))
+    if verb is Verb.SILENCE:
+        if len(args) < 2:
+            raise UsageError(f"expected INC-<n> and a duration, got {len(args)} argument(s)", usage)
+        try:
+            span = silence_span(args[1])
+        except ValueError as exc:
+            raise UsageError(str(exc), usage) from None
+        incident_id = _read(parse_ref, args[0], usage)
+        return Command(verb, incident_id=incident_id, span=span, reason=" ".join(args[2:]))
     if verb in {Verb.FREEZE, Verb.UNFREEZE, Verb.ALLOW_DEPLOY}:
         return _gate_command(verb, args, usage)
     if verb is Verb.RUN:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.ports import Clock, OnceGuard, RunbookPreview, Store, TaskQueue
+from bot.ports import Clock, OnceGuard, RunbookPreview, SilenceManager, Store, TaskQueue
 from bot.slack_app.authorisation import SlackAuthoriser
 from bot.slack_app.views import same
 
@@ -16,7 +16,8 @@ class SlackDeps:
 
     `claims` makes retried deliveries and double clicks act once; `runbooks` answers the
     catalogue and dry-run plans (None when no runbook engine is wired: `run` says so);
-    `redact` cleans every string shown back in Slack.
+    `redact` cleans every string shown back in Slack; `silences` makes and expires
+    Alertmanager silences (None when not wired: `silence` says so).
     """
 
     store: Store
@@ -26,3 +27,4 @@ class SlackDeps:
     claims: OnceGuard
     runbooks: RunbookPreview | None = None
     redact: Callable[[str], str] = same
+    silences: SilenceManager | None = None

@@ -1,6 +1,8 @@
 """The `/firebreak` command and button listeners: every one acks within Slack's 3 seconds.
 
 Reads (help, list, show, timeline, runbooks) answer from the store in the ack itself.
+Silences (silence, unsilence, the Silence 1h button) ack at once, then call Alertmanager and
+answer through the response_url (bot/slack_app/silencing.py).
 Changes (ack, resolve, approve, deny, run's Confirm, pause, resume, postmortem, Summarise)
 are submitted as intents — authorised, claimed once, recorded with an outbox row — acked with
 a sentence, and only then relayed to the task broker. `run` acks at once, then sends the
@@ -19,6 +21,7 @@ from slack_bolt import Ack, App, Respond
 
 from bot.domain.errors import FirebreakError, NotFoundError, StoreUnavailableError
 from bot.domain.incidents import OPEN_STATUSES
+from bot.domain.silences import DEFAULT_SILENCE, silence_span
 from bot.services.notify_incident import build_card
 from bot.services.summarise_incident import latest_summary, load_dossier
 from bot.slack_app.authorisation import Permission
@@ -37,6 +40,7 @@ from bot.slack_app.intents import (
     start_intent,
     submit,
 )
+from bot.slack_app.silencing import author_of, silence, unsilence
 from bot.slack_app.views import (
     ActionId,
     SlackMessage,
@@ -99,6 +103,9 @@ class Listeners:
         if parsed.verb in GATE_VERBS:
             answer = answer_gate_command(self.deps, actor, parsed, _delivery_key(command))
             ack(**_ephemeral(notice(answer, self.deps.redact)))
+            return
+        if parsed.verb in {Verb.SILENCE, Verb.UNSILENCE}:
+            self._silence(ack, respond, actor, parsed, command)
             return
         intent = self._intent_of(parsed, command)
         if intent is not None:
@@ -187,20 +194,38 @@ class Listeners:
         plan = plan_message(incident_id, runbook, lines, self.deps.redact)
         respond(**_ephemeral(plan), replace_original=False)
 
+    def _silence(
+        self, ack: Ack, respond: Respond, actor: str, parsed: Command, payload: dict[str, Any]
+    ) -> None:
+        """Ack at once, then silence or unsilence through Alertmanager and answer the result."""
+        incident_id = parsed.incident_id
+        assert incident_id is not None
+        author = author_of(actor, str(payload.get("user_name", "")))
+        if parsed.verb is Verb.UNSILENCE:
+            ack(**_ephemeral(notice(f"Expiring INC-{incident_id}'s silences…")))
+            message = unsilence(self.deps, actor, author, incident_id)
+        else:
+            ack(**_ephemeral(notice(f"Silencing INC-{incident_id}…")))
+            span = parsed.span or DEFAULT_SILENCE
+            key = f"silence:{_delivery_key(payload)}"
+            message = silence(self.deps, actor, author, incident_id, span, parsed.reason, key)
+        respond(**_ephemeral(message), replace_original=False)
+
     # -- buttons ----------------------------------------------------------------------------
 
     def on_action(
         self, ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
     ) -> None:
         ack()
-        actor = str((body.get("user") or {}).get("id", ""))
+        user = body.get("user") or {}
+        actor = str(user.get("id", ""))
         action_id = ActionId(str(action.get("action_id")))
         try:
             value: dict[str, Any] = json.loads(str(action.get("value") or "{}"))
         except json.JSONDecodeError:
             value = {}
         log.info("slack_button_clicked", actor=actor, action_id=action_id)
-        handler = self._buttons().get(action_id)
+        handler = self._buttons(author_of(actor, str(user.get("username", "")))).get(action_id)
         answer = handler(actor, value) if handler is not None else None
         if answer is None:
             respond(**_ephemeral(notice("That button has expired; try the command instead.")))
@@ -210,10 +235,9 @@ class Listeners:
         if outcome is not None:
             hand_off(self.deps, outcome)
 
-    def _buttons(
-        self,
-    ) -> dict[ActionId, Callable[[str, dict[str, Any]], Answer]]:
+    def _buttons(self, author: str = "") -> dict[ActionId, Callable[[str, dict[str, Any]], Answer]]:
         return {
+            ActionId.SILENCE: lambda a, v: self._silence_click(a, v, author or a),
             ActionId.ACK: lambda a, v: self._click(a, v, Action.ACK),
             ActionId.RESOLVE: lambda a, v: self._click(a, v, Action.RESOLVE),
             ActionId.POSTMORTEM: lambda a, v: self._click(a, v, Action.POSTMORTEM),
@@ -255,6 +279,17 @@ class Listeners:
         if not isinstance(incident_id, int) or not isinstance(runbook, str):
             return None
         return self._submitted(actor, start_intent(incident_id, runbook), replace=True)
+
+    def _silence_click(self, actor: str, value: dict[str, Any], author: str) -> Answer:
+        incident_id = value.get("incident_id")
+        if not isinstance(incident_id, int):
+            return None
+        try:
+            span = silence_span(str(value.get("duration", "1h")))
+        except ValueError:
+            return None
+        key = f"silence:inc:{incident_id}:{actor}"
+        return silence(self.deps, actor, author, incident_id, span, "", key), None, False
 
     def _cancel_run(self, actor: str, value: dict[str, Any]) -> Answer:
         runbook, incident_id = value.get("runbook"), value.get("incident_id")

@@ -56,6 +56,7 @@ class ActionId(StrEnum):
     SUMMARISE = "firebreak_summarise"
     CONFIRM_RUN = "firebreak_confirm_run"
     CANCEL_RUN = "firebreak_cancel_run"
+    SILENCE = "firebreak_silence"
 
 
 @dataclass(frozen=True)
@@ -142,10 +143,14 @@ def incident_message(
         {"type": "header", "text": plain(incident_headline(incident), redact, HEADER_MAX)},
         {"type": "section", "fields": _fields(card, redact)},
     ]
+    if card.silence:
+        blocks.append(section(f":no_bell: {card.silence}", redact))
     if card.storm:
         blocks.append(_label("Storm", card.storm, redact))
     if card.hypothesis:
         blocks.append(_label("Likely cause", card.hypothesis, redact))
+    if card.similar:
+        blocks.append(_label("Seen before", "\n".join(f"• {s}" for s in card.similar), redact))
     runbook = _runbook_line(card)
     if runbook:
         blocks.append(_label("Runbook", runbook, redact))
@@ -220,6 +225,8 @@ def _buttons(card: IncidentCard) -> list[Block]:
         buttons.append(button("Deny", ActionId.DENY, run, "danger"))
     if incident.is_open:
         buttons.append(button("Resolve", ActionId.RESOLVE, ref))
+        silence = {**ref, "duration": "1h"}
+        buttons.append(button("Silence 1h", ActionId.SILENCE, silence))
     buttons.append(button("Summarise", ActionId.SUMMARISE, ref))
     buttons.append(button("Timeline", ActionId.TIMELINE, ref))
     buttons.append(button("Postmortem", ActionId.POSTMORTEM, ref))

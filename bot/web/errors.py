@@ -9,7 +9,12 @@ from fastapi import HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from bot.domain.errors import NotFoundError, StoreUnavailableError, UpstreamUnavailableError
+from bot.domain.errors import (
+    NotFoundError,
+    RefusedError,
+    StoreUnavailableError,
+    UpstreamUnavailableError,
+)
 from bot.domain.incidents import InvalidTransitionError
 from bot.domain.text import sanitised_data
 from bot.runbook.errors import ApprovalRefusedError
@@ -17,15 +22,15 @@ from bot.runbook.errors import ApprovalRefusedError
 
 @contextmanager
 def http_errors() -> Iterator[None]:
-    """Unknown id 404, refused approval 403, refused transition 409, database or upstream
-    down 503."""
+    """Unknown id 404, refused approval 403, refused transition or request 409 (a missing
+    setting such as FIREBREAK_ALERTMANAGER_URL included), database or upstream down 503."""
     try:
         yield
     except NotFoundError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except ApprovalRefusedError as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
-    except InvalidTransitionError as exc:
+    except (InvalidTransitionError, RefusedError) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     except StoreUnavailableError as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "database unavailable") from exc

@@ -23,6 +23,7 @@ SECTIONS = [
     "Trigger",
     "Detection",
     "Resolution",
+    "Similar incidents",
     "Action items",
     "Lessons learned",
     "Timeline (UTC)",

@@ -105,6 +105,7 @@ def test_buttons_offer_ack_resolve_summarise_timeline_postmortem_without_approva
     assert ids == {
         ActionId.ACK,
         ActionId.RESOLVE,
+        ActionId.SILENCE,
         ActionId.SUMMARISE,
         ActionId.TIMELINE,
         ActionId.POSTMORTEM,

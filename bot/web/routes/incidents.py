@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 
 from bot.domain.incidents import OPEN_STATUSES, IncidentStatus
 from bot.services.change_status import change_status
 from bot.services.export_postmortem import render_postmortem
 from bot.services.incident_views import incident_detail, incident_summary, timeline_view
-from bot.web.bodies import ActorBody, IncidentId
+from bot.services.recall_incidents import similar_incidents
+from bot.services.silence_incident import silence_incident
+from bot.web.bodies import ActorBody, IncidentId, SilenceBody
 from bot.web.deps import ApiAuth, ContainerDep, OutboxRelayDep
 from bot.web.errors import http_errors
 
@@ -66,6 +68,61 @@ def get_postmortem(
 def get_timeline(container: ContainerDep, incident_id: IncidentId) -> list[dict[str, Any]]:
     with http_errors():
         return timeline_view(container.store, incident_id)
+
+
+@router.get("/{incident_id}/similar")
+def get_similar(container: ContainerDep, incident_id: IncidentId) -> list[dict[str, Any]]:
+    """Earlier incidents that looked like this one, best first (at most five): how alike and
+    why (scope, cause, moved signals, recency), and what became of each — the runbook that
+    ran, whether it verified, time to mitigate, whether the scope fired again within 24 h."""
+    with http_errors():
+        return similar_incidents(container.store, incident_id, container.clock())
+
+
+@router.post(
+    "/{incident_id}/silence",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        409: {
+            "description": "Nothing to silence, Alertmanager refused, or no Alertmanager "
+            "is configured (FIREBREAK_ALERTMANAGER_URL)"
+        },
+        503: {"description": "Alertmanager or the database is unavailable; retry"},
+    },
+)
+async def silence(
+    container: ContainerDep,
+    relay: OutboxRelayDep,
+    request: Request,
+    incident_id: IncidentId,
+    body: SilenceBody | None = None,
+) -> dict[str, Any]:
+    """Silence the incident's alerts in Alertmanager (API v2): one matcher per label its
+    group's alerts share, `actor` as the author, a comment naming the incident and this URL."""
+    body = body or SilenceBody()
+    link = str(request.url_for("get_incident", incident_id=incident_id))
+    with http_errors():
+        made = await run_in_threadpool(
+            silence_incident,
+            container.store,
+            container.silences,
+            incident_id,
+            body.span,
+            body.actor,
+            body.reason,
+            container.clock(),
+            link,
+        )
+    relay.poke()
+    return {
+        "id": made.id,
+        "incident_id": incident_id,
+        "matchers": [str(m) for m in made.matchers],
+        "starts_at": made.starts_at.isoformat(),
+        "ends_at": made.ends_at.isoformat(),
+        "created_by": made.created_by,
+        "comment": made.comment,
+    }
 
 
 async def _move(
