@@ -82,6 +82,9 @@ def start_world(home: Path, speed: float, seed: int = 7, triage_lead_s: float = 
         triage_follow_up_s=10.0,
         outbox_relay_interval_s=1.0,
         reconcile_interval_s=5.0,
+        # Acts follow each other within seconds; a fault repeated hours later in production
+        # opens a new incident rather than reopening the last, and so it does here.
+        reopen_window_s=2.0,
     )
     stack = Stack(settings, "127.0.0.1", port)
     settings = stack.start(log_dir=home / "logs")

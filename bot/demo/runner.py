@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 from rich.console import Console
+from rich.markup import escape
 
 from bot.bootstrap import Container
 from bot.demo.fleet import DemoWorld, start_world
@@ -28,6 +29,8 @@ class ActProgress:
     started: float = field(default_factory=time.monotonic)
     seen: set[str] = field(default_factory=set)
     incident_id: int | None = None
+    since_id: int = 0  # incidents up to this one belong to earlier acts
+    recalled: bool = False
     diagnosed: bool = False
     closed: bool = False
     took_s: float | None = None
@@ -79,6 +82,9 @@ class DemoClient:
             }
         )
 
+    def latest_incident_id(self) -> int:
+        return max((int(i["id"]) for i in self.api("/api/v1/incidents?limit=1")), default=0)
+
     def incidents_for(self, act: Act) -> list[int]:
         return sorted(
             int(incident["id"])
@@ -95,6 +101,8 @@ def follow(client: DemoClient, progress: ActProgress, console: Console) -> None:
         for name in client.firing(progress.act):
             progress.note(console, f"fired:{name}", f"alert fired: [bold]{name}[/bold]")
         for incident_id in client.incidents_for(progress.act):
+            if incident_id <= progress.since_id:
+                continue
             step(client, progress, incident_id, console)
             if progress.closed:
                 progress.incident_id = incident_id
@@ -105,7 +113,9 @@ def follow(client: DemoClient, progress: ActProgress, console: Console) -> None:
 
 def step(client: DemoClient, progress: ActProgress, incident_id: int, console: Console) -> None:
     """Print what is new about one incident; close the act once triage named the injected cause,
-    its runbook verified, and the incident resolved (or, if the act need not resolve, mitigated)."""
+    its runbook verified, and the incident resolved (or, if the act need not resolve, mitigated);
+    an act that recalls closes once incident memory names an earlier incident and what fixed it
+    (a repeat inside the runbook's cooldown is not remediated again: its guard says so)."""
     act = progress.act
     ref = f"INC-{incident_id}"
     detail = client.api(f"/api/v1/incidents/{incident_id}")
@@ -123,6 +133,15 @@ def step(client: DemoClient, progress: ActProgress, incident_id: int, console: C
             f"{ref}:triage:{top['kind']}",
             f"{ref} triage: {mark} [bold]{top['kind']}[/bold] ({top['confidence']:.0%}) "
             f"{top.get('explanation', '')[:100]}",
+        )
+    for match in client.api(f"/api/v1/incidents/{incident_id}/similar")[:2]:
+        progress.recalled = progress.recalled or match["outcome"]["runbook"] is not None
+        why = "; ".join(match["reasons"])
+        progress.note(
+            console,
+            f"{ref}:memory:{match['ref']}",
+            f"{ref} seen before: [bold]{match['ref']}[/bold] ({match['score']:.0%} alike: "
+            f"{escape(why)}) — {escape(match['outcome']['text'])}",
         )
     verified = False
     for run in client.api(f"/api/v1/incidents/{incident_id}/runbook-runs"):
@@ -148,9 +167,8 @@ def step(client: DemoClient, progress: ActProgress, incident_id: int, console: C
         progress.note(console, f"{ref}:mitigated", f"[green]{ref} mitigated[/green]")
     if status == "resolved":
         progress.note(console, f"{ref}:resolved", f"[green]{ref} resolved[/green]: alerts cleared")
-    progress.closed = (
-        progress.diagnosed and verified and (status == "resolved" or not act.must_resolve)
-    )
+    remediated = verified and (status == "resolved" or not act.must_resolve)
+    progress.closed = progress.diagnosed and (progress.recalled if act.recalls else remediated)
 
 
 def run_demo(scenario: str, speed: float, home: Path, console: Console | None = None) -> int:
@@ -171,14 +189,22 @@ def run_demo(scenario: str, speed: float, home: Path, console: Console | None = 
         time.sleep(world.history_needed_s)
         client = DemoClient(world)
         results = []
+        ended: dict[str, float] = {}  # when the last act on each model ended
         for act in acts:
             console.rule(f"{act.title} on {act.model}")
+            # Triage's baseline must not hold an earlier act's fault on the same model.
+            settle_s = world.history_needed_s - (time.monotonic() - ended.get(act.model, 0.0))
+            if act.recalls and settle_s > 0:
+                console.print(f"letting {act.model} settle for {settle_s:.0f}s …")
+                time.sleep(settle_s)
+            since_id = client.latest_incident_id()
             change = client.inject(act)
-            progress = ActProgress(act)
+            progress = ActProgress(act, since_id=since_id)
             progress.note(console, "injected", f"fault injected: {act.fault} on {act.model}")
             if change:
                 progress.note(console, "change", f"the deploy is announced to Firebreak: {change}")
             follow(client, progress, console)
+            ended[act.model] = time.monotonic()
             results.append(progress)
         return report(world, results, console)
     finally:

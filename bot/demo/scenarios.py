@@ -11,7 +11,9 @@ class Act:
 
     `approve` makes the demo approve the run as on-call would; `must_resolve` asks for the
     alerts to clear within the act too (burn-rate windows and a GPU's latched XID outlast it,
-    so those acts close at verified mitigation).
+    so those acts close at verified mitigation); an act that `recalls` closes once incident
+    memory names an earlier incident like its own with what fixed it (its runbook's cooldown
+    holds a repeat back, as it would in production).
     """
 
     title: str
@@ -22,6 +24,7 @@ class Act:
     runbook: str
     approve: bool
     must_resolve: bool = True
+    recalls: bool = False
 
 
 SATURATION = Act(
@@ -43,6 +46,16 @@ BAD_DEPLOY = Act(
     "rollback",
     approve=True,
 )
+BAD_DEPLOY_AGAIN = Act(
+    "the same bad deploy again",
+    "reranker-v2",
+    "bad_deploy",
+    ("LLMModelDrift", "LLMErrorRatioAfterDeploy"),
+    "bad_deploy",
+    "rollback",
+    approve=True,
+    recalls=True,
+)
 GPU_FAULT = Act(
     "GPU fell off the bus (XID 79)",
     "llama-3-70b-instruct",
@@ -55,8 +68,9 @@ GPU_FAULT = Act(
 )
 
 SCENARIOS: dict[str, tuple[Act, ...]] = {
-    "default": (SATURATION, BAD_DEPLOY),
+    "default": (BAD_DEPLOY, SATURATION, BAD_DEPLOY_AGAIN),
     "saturation": (SATURATION,),
     "bad-deploy": (BAD_DEPLOY,),
+    "memory": (BAD_DEPLOY, BAD_DEPLOY_AGAIN),
     "gpu-fault": (GPU_FAULT,),
 }
