@@ -3,7 +3,7 @@
 | permission | verbs and buttons                                           | who                 |
 |------------|-------------------------------------------------------------|---------------------|
 | READ       | help, list, show, timeline, runbooks, postmortem            | anyone              |
-| RESPOND    | ack, resolve                                                | anyone              |
+| RESPOND    | ack, resolve, silence, unsilence (and Silence 1h)           | anyone              |
 | OPERATE    | run (Confirm button), pause, resume, freeze, unfreeze       | operators, approvers|
 | APPROVE    | approve, deny, allow-deploy                                 | approvers           |
 
