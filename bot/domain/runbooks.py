@@ -242,6 +242,24 @@ class Transition(BaseModel):
     by: str = ""
 
 
+class StepTiming(BaseModel):
+    """When one step of a run really started and finished, and how it ended. `key` is the
+    ledger's (`forward:0`, `revert:1`, `verify:final`); `finished_at` is None while it runs. A
+    wait step finishes when its wait ends; a verification when its analysis concludes."""
+
+    key: str
+    action: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    outcome: str = ""
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return max(0.0, (self.finished_at - self.started_at).total_seconds())
+
+
 class Run(BaseModel):
     """One execution of one runbook against one target, resumable from what it records."""
 
@@ -278,6 +296,7 @@ class Run(BaseModel):
     revert_failures: list[str] = Field(default_factory=list)
     reason: str = ""
     history: list[Transition] = Field(default_factory=list)
+    timings: list[StepTiming] = Field(default_factory=list)
 
     @property
     def finished(self) -> bool:
@@ -293,6 +312,25 @@ class Run(BaseModel):
         if self.state in (RunState.FAILED, RunState.REVERTING, RunState.REVERTED):
             return False
         return None
+
+    def timing(self, key: str) -> StepTiming | None:
+        """When the step keyed `key` ran, if it has started."""
+        return next((t for t in self.timings if t.key == key), None)
+
+    def step_started(self, key: str, action: str, at: datetime) -> bool:
+        """Note a step's start; a step already started (a retried tick) keeps its first start.
+        Answers whether this was the start."""
+        if self.timing(key) is not None:
+            return False
+        self.timings.append(StepTiming(key=key, action=action, started_at=at))
+        return True
+
+    def step_finished(self, key: str, at: datetime, outcome: str) -> None:
+        """Note how and when a started step ended; the first ending noted stands."""
+        timing = self.timing(key)
+        if timing is not None and timing.finished_at is None:
+            timing.finished_at = max(at, timing.started_at)
+            timing.outcome = outcome
 
     def can_move_to(self, target: RunState) -> bool:
         return target in _ALLOWED[self.state]
@@ -315,6 +353,9 @@ class StepClaim(StrEnum):
     DONE = "done"
     HELD = "held"
     IN_DOUBT = "in_doubt"
+
+
+FINAL_VERIFY_KEY = "verify:final"  # the timing key of a run's own verification
 
 
 def step_key(phase: str, index: int) -> str:

@@ -31,6 +31,7 @@ from bot.postmortem.model import (
     SummarySource,
     TimelineRow,
 )
+from bot.postmortem.runs import runbook_runs
 from bot.summary.compaction import collapse_timeline
 from bot.summary.dossier import IncidentDossier, alert_name, alert_started
 from bot.summary.durations import as_utc, clock, human_duration, parse_time
@@ -74,6 +75,7 @@ def build_postmortem(
         queries=_queries(dossier, prometheus_url),
         alerts=_alerts(dossier),
         similar=tuple(_similar(redact_obj(dict(match))) for match in similar),
+        runs=runbook_runs(dossier),
     )
 
 

@@ -96,6 +96,8 @@ def to_html(pm: Postmortem, load_chart: ChartLoader = read_chart) -> str:
         f"<h2>Trigger</h2><p>{e(pm.trigger)}</p>",
         f"<h2>Detection</h2><p>{e(pm.detection)}</p>",
         f"<h2>Resolution</h2><p>{e(pm.resolution)}</p>",
+        "<h2>Runbook runs</h2>",
+        _runs(pm),
         "<h2>Similar incidents</h2>",
         _similar(pm),
         "<h2>Action items</h2>",
@@ -163,6 +165,30 @@ def _similar(pm: Postmortem) -> str:
             f"{_escape(match.outcome)}" + (f"<ul>{reasons}</ul>" if reasons else "") + "</li>"
         )
     return "<ul>" + "".join(items) + "</ul>"
+
+
+def _runs(pm: Postmortem) -> str:
+    if not pm.runs:
+        return "<p>No runbook ran.</p>"
+    parts = []
+    for run in pm.runs:
+        parts.append(
+            f"<p><strong>{_escape(run.ref)} {_escape(run.runbook)}</strong> on "
+            f"{_escape(run.target)}: {_escape(run.outcome)}</p>"
+        )
+        rows = [
+            (
+                s.phase,
+                s.action,
+                s.status,
+                clock(s.started_at) if s.started_at else "—",
+                clock(s.finished_at) if s.finished_at else "—",
+                "—" if s.duration_s is None else human_duration(s.duration_s),
+            )
+            for s in run.steps
+        ]
+        parts.append(_table(("Phase", "Step", "Status", "Started", "Finished", "Took"), rows))
+    return "".join(parts)
 
 
 def _figure(title: str, path: str, load_chart: ChartLoader) -> str:

@@ -6,6 +6,8 @@ Markdown viewer), table cells lose their pipes and newlines, PromQL sits in code
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.postmortem.model import Postmortem
 from bot.summary.durations import clock, human_duration, stamp
 
@@ -60,6 +62,10 @@ def to_markdown(pm: Postmortem) -> str:
         "## Resolution",
         "",
         text(pm.resolution),
+        "",
+        "## Runbook runs",
+        "",
+        *_runs(pm),
         "",
         "## Similar incidents",
         "",
@@ -117,6 +123,33 @@ def to_markdown(pm: Postmortem) -> str:
     if not pm.alerts and not pm.charts and not pm.queries:
         lines.append("No charts or queries were attached.")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _runs(pm: Postmortem) -> list[str]:
+    """Per run: a line saying how it ended, then its steps with their real times."""
+    if not pm.runs:
+        return ["No runbook ran."]
+    lines: list[str] = []
+    for run in pm.runs:
+        head = f"**{text(run.ref)} {text(run.runbook)}** on {text(run.target)}"
+        lines.append(f"{head}: {text(run.outcome)}")
+        lines += ["", "| Phase | Step | Status | Started | Finished | Took |"]
+        lines += ["| --- | --- | --- | --- | --- | --- |"]
+        lines += [
+            f"| {s.phase} | {cell(s.action)} | {cell(s.status)} | {_at(s.started_at)} | "
+            f"{_at(s.finished_at)} | {_took(s.duration_s)} |"
+            for s in run.steps
+        ]
+        lines.append("")
+    return lines[:-1]
+
+
+def _at(at: datetime | None) -> str:
+    return clock(at) if at is not None else "—"
+
+
+def _took(seconds: float | None) -> str:
+    return "—" if seconds is None else human_duration(seconds)
 
 
 def text(value: str) -> str:

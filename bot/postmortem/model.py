@@ -1,7 +1,8 @@
 """The Postmortem: Google SRE's postmortem shape, filled from an incident's data.
 
 Sections: title and status, summary, impact (durations derived from the lifecycle timestamps),
-root causes, trigger, detection, resolution, similar incidents (incident memory), action items,
+root causes, trigger, detection, resolution, runbook runs (each step's real start and end),
+similar incidents (incident memory), action items,
 lessons learned (went well / went wrong / got lucky), timeline, supporting information (charts,
 PromQL). `to_dict()` is the JSON
 form documented by `postmortem.schema.json` beside this module.
@@ -12,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from bot.summary.durations import human_duration
 
 SCHEMA_VERSION = "1"
 
@@ -112,6 +115,40 @@ class SimilarIncident:
 
 
 @dataclass(frozen=True)
+class StepRow:
+    """One step of a runbook run as it really ran: `phase` is step, revert or verify."""
+
+    phase: str
+    action: str
+    status: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_s: float | None
+
+
+@dataclass(frozen=True)
+class RunbookRun:
+    """A runbook run: how it ended, how long approval took, and its steps with real times."""
+
+    ref: str
+    runbook: str
+    target: str
+    status: str
+    verified: bool | None
+    approval_wait_s: float | None
+    steps: tuple[StepRow, ...]
+
+    @property
+    def outcome(self) -> str:
+        """`succeeded, verified; approval waited 4 min.`"""
+        verified = {True: ", verified", False: ", not verified", None: ""}[self.verified]
+        waited = ""
+        if self.approval_wait_s is not None:
+            waited = f"; approval waited {human_duration(self.approval_wait_s)}"
+        return f"{self.status.replace('_', ' ')}{verified}{waited}."
+
+
+@dataclass(frozen=True)
 class SummarySource:
     model: str
     ai_generated: bool
@@ -140,6 +177,7 @@ class Postmortem:
     queries: tuple[Query, ...]
     alerts: tuple[AlertRow, ...] = ()
     similar: tuple[SimilarIncident, ...] = ()
+    runs: tuple[RunbookRun, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document described by postmortem.schema.json."""
@@ -182,6 +220,28 @@ class Postmortem:
             "trigger": self.trigger,
             "detection": self.detection,
             "resolution": self.resolution,
+            "runbook_runs": [
+                {
+                    "run": r.ref,
+                    "runbook": r.runbook,
+                    "target": r.target,
+                    "status": r.status,
+                    "verified": r.verified,
+                    "approval_wait_s": r.approval_wait_s,
+                    "steps": [
+                        {
+                            "phase": step.phase,
+                            "action": step.action,
+                            "status": step.status,
+                            "started_at": _iso(step.started_at),
+                            "finished_at": _iso(step.finished_at),
+                            "duration_s": step.duration_s,
+                        }
+                        for step in r.steps
+                    ],
+                }
+                for r in self.runs
+            ],
             "similar_incidents": [
                 {
                     "incident": s.incident_ref,

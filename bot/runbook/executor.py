@@ -16,6 +16,7 @@ import structlog
 
 from bot.domain.errors import NotFoundError, UpstreamUnavailableError
 from bot.domain.runbooks import (
+    FINAL_VERIFY_KEY,
     AnalysisPhase,
     AnalysisState,
     Blocked,
@@ -25,6 +26,7 @@ from bot.domain.runbooks import (
     Run,
     RunState,
     RunStep,
+    step_key,
 )
 from bot.ports import MetricsSource, RunJournal, RunStore
 from bot.runbook import analysis
@@ -49,6 +51,11 @@ def lock_ttl_s(plan: Plan) -> float:
         total += float(plan.verify["initial_delay_s"])
         total += float(plan.verify["interval_s"]) * int(plan.verify["count"])
     return total + LOCK_MARGIN_S
+
+
+def _verify_key(step_index: int | None) -> str:
+    """A verification's timing key: its step's, or `verify:final` for the run's own verify."""
+    return FINAL_VERIFY_KEY if step_index is None else step_key("forward", step_index)
 
 
 class RunbookExecutor:
@@ -277,6 +284,7 @@ class RunbookExecutor:
         state = run.analysis
         if state is None or state.step_index != step_index:
             state = AnalysisState(step_index=step_index, started_at=now)
+        run.step_started(_verify_key(step_index), verify_action.NAME, state.started_at)
         due_at_s = analysis.next_measurement_at_s(spec, state)
         if now.timestamp() < due_at_s:
             run.analysis = state
@@ -303,6 +311,7 @@ class RunbookExecutor:
         self._conclude(run, step_index, state.phase)
 
     def _conclude(self, run: Run, step_index: int | None, phase: AnalysisPhase) -> None:
+        run.step_finished(_verify_key(step_index), self._clock(), phase.value)
         if phase is AnalysisPhase.SUCCESSFUL:
             if step_index is None:
                 self._move(run, RunState.SUCCEEDED, "verification successful")

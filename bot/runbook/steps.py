@@ -1,7 +1,8 @@
 """Executing one step of a run exactly once: claim it in the ledger (keyed by run id and
-step), act, record completion. A claim found in doubt (a worker died mid-step) is settled by
-re-reading the target: if it already shows the desired state the step is marked done
-without acting again; a message step in doubt is skipped rather than sent twice."""
+step), note its real start on the run, act, record completion and when it ended. A claim found
+in doubt (a worker died mid-step) is settled by re-reading the target: if it already shows the
+desired state the step is marked done without acting again; a message step in doubt is skipped
+rather than sent twice."""
 
 from __future__ import annotations
 
@@ -71,23 +72,29 @@ class StepRunner:
         claim = self._runs.claim_step(run.id, key, now, lease_s=step.timeout_s)
         if claim is StepClaim.DONE:
             log.info("runbook_step_skipped", run_id=run.id, step=key, reason="already done")
+            run.step_finished(key, now, "done")
             return StepOutcome(StepStatus.DONE)
         if claim is StepClaim.HELD:
             retry_at = now + timedelta(seconds=min(step.timeout_s, 30.0))
             return StepOutcome(StepStatus.BUSY, "claimed by another worker", retry_at)
+        if run.step_started(key, step.action, now):
+            self._runs.save(run)  # the real start is on record before the step acts
         try:
             result = self._act(run, index, step, in_doubt=claim is StepClaim.IN_DOUBT, now=now)
         except (PlanError, UpstreamUnavailableError, ValidationError) as exc:
             reason = f"{phase} step {index + 1} ({step.action}) failed: {exc}"
             self._runs.complete_step(run.id, key, {"failed": str(exc)})
+            run.step_finished(key, self._clock(), "failed")
             log.warning("runbook_step_failed", run_id=run.id, step=key, error=str(exc))
             self._journal.record(run, "step_failed", {"step": key, "error": str(exc)})
             return StepOutcome(StepStatus.FAILED, reason)
         self._runs.complete_step(run.id, key, result)
-        self._journal.record(run, "step_completed", {"step": key, "action": step.action, **result})
-        log.info("runbook_step_completed", run_id=run.id, step=key, action=step.action)
         resume_after_s = result.get("resume_after_s")
         resume_at = now + timedelta(seconds=float(resume_after_s)) if resume_after_s else None
+        # A wait step ends when its wait does; any other when it has acted.
+        run.step_finished(key, resume_at or self._clock(), "done")
+        self._journal.record(run, "step_completed", {"step": key, "action": step.action, **result})
+        log.info("runbook_step_completed", run_id=run.id, step=key, action=step.action)
         return StepOutcome(StepStatus.DONE, resume_at=resume_at)
 
     def _act(

@@ -23,8 +23,8 @@ from typing import Any
 
 from bot.domain.redaction import redact_obj
 from bot.domain.timeline import EventKind, TimelineEvent
-from bot.summary.dossier import IncidentDossier, alert_name, alert_started
-from bot.summary.durations import as_utc, human_duration
+from bot.summary.dossier import IncidentDossier, alert_name, alert_started, step_duration_s
+from bot.summary.durations import as_utc, human_duration, parse_time
 
 MIN_PROMPT_TOKENS = 2_000
 _PIECES = re.compile(r"\w+|[^\w\s]")
@@ -323,24 +323,43 @@ def _runs(dossier: IncidentDossier, level: _Level) -> list[dict[str, Any]]:
     rows = []
     for run in runs:
         steps = [s for s in run.get("steps") or [] if isinstance(s, Mapping)]
+        verification = run.get("verification")
+        approval = run.get("approval")
+        waited_s = approval.get("waited_s") if isinstance(approval, Mapping) else None
         rows.append(
             {
                 "runbook": clip(str(run.get("runbook", "")), 80),
                 "status": clip(str(run.get("status", "")), 40),
                 "verified": run.get("verified"),
+                "approval_waited": None if waited_s is None else human_duration(float(waited_s)),
                 "steps": [
                     {
                         "action": clip(str(s.get("action", "")), 60),
                         "description": clip(str(s.get("description", "")), level.message_chars),
                         "status": clip(str(s.get("status", "")), 40),
-                        "at": str(s.get("at", "")),
+                        **_step_times(s),
                     }
                     for s in steps[-level.runbook_steps :]
                 ],
                 "steps_omitted": max(0, len(steps) - level.runbook_steps),
+                "verification": (
+                    {"outcome": str(verification.get("status", "")), **_step_times(verification)}
+                    if isinstance(verification, Mapping)
+                    else None
+                ),
             }
         )
     return rows
+
+
+def _step_times(step: Mapping[str, Any]) -> dict[str, Any]:
+    """A step's real start and end (UTC, to the second) and how long it took, in words."""
+    took = step_duration_s(step)
+    return {
+        "started_at": _iso(parse_time(step.get("started_at") or step.get("at"))),
+        "finished_at": _iso(parse_time(step.get("finished_at"))),
+        "took": None if took is None else human_duration(took),
+    }
 
 
 def _labels(labels: Mapping[str, Any], limit: int, chars: int) -> dict[str, str]:

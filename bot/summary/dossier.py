@@ -25,8 +25,9 @@ class IncidentDossier:
 
     - `alerts`: dicts with labels, annotations, status, starts_at, ends_at, fingerprint.
     - `triage`: `TriageReport.to_dict()` — hypotheses, findings, chart_paths — or None.
-    - `runbook_runs`: dicts with runbook, status, steps [{action, description, status, at}],
-      verified.
+    - `runbook_runs`: `bot/services/run_views.py` `run_story` dicts: runbook, status, verified,
+      approval {asked_at, decided_at, decision, by, waited_s}, verification and steps
+      [{action, description, status, started_at, finished_at, duration_s}], revert_steps.
     """
 
     incident: Incident
@@ -120,11 +121,30 @@ def alert_started(alert: Mapping[str, Any]) -> datetime | None:
     return parse_time(alert.get("starts_at") or alert.get("startsAt"))
 
 
+def run_entries(run: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """A runbook run's steps, revert steps and final verification, as recorded."""
+    entries = [*(run.get("steps") or []), *(run.get("revert_steps") or [])]
+    entries.append(run.get("verification"))
+    return [e for e in entries if isinstance(e, Mapping)]
+
+
 def step_times(run: Mapping[str, Any]) -> list[datetime]:
-    """The timestamps of a runbook run's steps, in time order."""
-    steps = run.get("steps") or []
-    times = [parse_time(s.get("at")) for s in steps if isinstance(s, Mapping)]
+    """Every recorded start and end of a runbook run's steps and verification, in time order
+    (a step recorded only with `at`, as older stories were, counts once)."""
+    times = [
+        parse_time(entry.get(key))
+        for entry in run_entries(run)
+        for key in ("started_at", "finished_at", "at")
+    ]
     return sorted(t for t in times if t is not None)
+
+
+def step_duration_s(step: Mapping[str, Any]) -> float | None:
+    """How long one step (or a verification) took, from its own start and end."""
+    started, finished = parse_time(step.get("started_at")), parse_time(step.get("finished_at"))
+    if started is None or finished is None:
+        return None
+    return max(0.0, (finished - started).total_seconds())
 
 
 def _number(value: object) -> float:

@@ -12,7 +12,13 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.incidents import IncidentStatus
-from bot.summary.dossier import IncidentDossier, alert_name, step_times
+from bot.summary.dossier import (
+    IncidentDossier,
+    alert_name,
+    run_entries,
+    step_duration_s,
+    step_times,
+)
 from bot.summary.durations import as_utc, clock, human_duration, parse_time, stamp
 from bot.summary.summary import OFFLINE_MODEL, Summary, SuspectedCause
 
@@ -147,23 +153,28 @@ def _actions(dossier: IncidentDossier) -> tuple[str, ...]:
 
 
 def run_sentence(run: Mapping[str, Any]) -> str:
-    """`Runbook scale-out: succeeded, verified; scale (done), verify (done) from … (94 s).`"""
+    """`Runbook scale-out: succeeded, verified; steps scale (done, 3 s), wait (done, 60 s);
+    verification successful in 2 min; from 12:18:00 UTC to 12:21:03 UTC (3 min).`"""
     steps = [s for s in run.get("steps") or [] if isinstance(s, Mapping)]
     verified = run.get("verified")
-    check = (
-        {True: ", verified", False: ", NOT verified"}.get(verified, "")
-        if verified
-        in (
-            True,
-            False,
-        )
-        else ""
-    )
+    check = ", verified" if verified is True else ", NOT verified" if verified is False else ""
     text = f"Runbook {run.get('runbook', '?')}: {run.get('status', 'unknown')}{check}"
+    approval = run.get("approval")
+    if isinstance(approval, Mapping) and approval.get("waited_s") is not None:
+        decision = str(approval.get("decision") or "decided").replace("_", " ")
+        by = f" by {approval['by']}" if approval.get("by") else ""
+        text += f"; {decision}{by} after {human_duration(float(approval['waited_s']))}"
     if steps:
-        listed = ", ".join(f"{s.get('action', '?')} ({s.get('status', '?')})" for s in steps[:6])
+        listed = ", ".join(_step_text(s) for s in steps[:6])
         more = f" and {len(steps) - 6} more" if len(steps) > 6 else ""
         text += f"; steps {listed}{more}"
+    verification = run.get("verification")
+    if isinstance(verification, Mapping):
+        took = step_duration_s(verification)
+        outcome = str(verification.get("status", "running"))
+        text += f"; verification {outcome}" + (
+            f" in {human_duration(took)}" if took is not None else ""
+        )
     times = step_times(run)
     if len(times) >= 2:
         span = human_duration((times[-1] - times[0]).total_seconds())
@@ -171,6 +182,13 @@ def run_sentence(run: Mapping[str, Any]) -> str:
     elif times:
         text += f" at {clock(times[0])}"
     return text + "."
+
+
+def _step_text(step: Mapping[str, Any]) -> str:
+    """`scale (done, 3 s)`: a step's action, how it ended and how long it took."""
+    took = step_duration_s(step)
+    duration = f", {human_duration(took)}" if took is not None else ""
+    return f"{step.get('action', '?')} ({step.get('status', '?')}{duration})"
 
 
 def _state(dossier: IncidentDossier) -> str:
@@ -208,8 +226,8 @@ def _next_steps(dossier: IncidentDossier) -> tuple[str, ...]:
         elif status in _FAILED or run.get("verified") is False:
             failed = [
                 str(s.get("action", "?"))
-                for s in run.get("steps") or []
-                if isinstance(s, Mapping) and str(s.get("status", "")).lower() in _FAILED
+                for s in run_entries(run)
+                if str(s.get("status", "")).lower() in _FAILED
             ]
             where = f" (step {', '.join(failed)})" if failed else ""
             steps.append(f"Find out why runbook {name} ended {status or 'unverified'}{where}.")

@@ -132,25 +132,37 @@ def make_triage(chart_paths: list[str] | None = None) -> dict[str, Any]:
 
 
 def make_runs(status: str = "succeeded", verified: bool | None = True) -> list[dict[str, Any]]:
+    """One scale-out run as `run_story` tells it: the scale step took 4 s, verification ran
+    from then until mitigation."""
+    scaled = RUN_START + timedelta(seconds=4)
+    outcome = "successful" if verified else "failed"
     return [
         {
+            "ref": "RUN-1",
             "runbook": "scale-out",
+            "target": MODEL,
             "status": status,
             "verified": verified,
+            "reason": "verification successful" if verified else "verification failed",
+            "approval": None,
             "steps": [
                 {
                     "action": "scale",
                     "description": "vllm-llama-70b replicas 4 -> 6",
                     "status": "done",
-                    "at": RUN_START.isoformat(),
-                },
-                {
-                    "action": "verify",
-                    "description": "p95 latency below 5 s for 3 checks",
-                    "status": "done" if verified else "failed",
-                    "at": MITIGATED.isoformat(),
+                    "started_at": RUN_START.isoformat(),
+                    "finished_at": scaled.isoformat(),
+                    "duration_s": 4.0,
                 },
             ],
+            "revert_steps": [],
+            "verification": {
+                "action": "verify",
+                "status": outcome,
+                "started_at": scaled.isoformat(),
+                "finished_at": MITIGATED.isoformat(),
+                "duration_s": (MITIGATED - scaled).total_seconds(),
+            },
         }
     ]
 
@@ -198,10 +210,19 @@ def make_timeline(status: str = "resolved", events: int = 12) -> list[TimelineEv
             message=message,
             actor=actor,
             id=i + 1,
-            data={"alertname": "VLLMHighLatency"} if kind is EventKind.ALERT_FIRING else {},
+            data=_event_data(kind),
         )
         for i, (at, kind, message, actor) in enumerate(merged)
     ]
+
+
+def _event_data(kind: EventKind) -> dict[str, Any]:
+    """What the real services put in an event's data, for the kinds readers look into."""
+    if kind is EventKind.ALERT_FIRING:
+        return {"alertname": "VLLMHighLatency"}
+    if kind is EventKind.TRIAGED:
+        return {"hypotheses": make_triage()["hypotheses"][:3]}
+    return {}
 
 
 def make_dossier(

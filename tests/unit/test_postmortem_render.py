@@ -23,6 +23,7 @@ SECTIONS = [
     "Trigger",
     "Detection",
     "Resolution",
+    "Runbook runs",
     "Similar incidents",
     "Action items",
     "Lessons learned",
