@@ -1,10 +1,12 @@
 """Storms: incidents on one scope within a time window, related through one bounded record.
 
-Incidents are related by their most specific scope label only: `model_name` when the alert
-names a model, else `service`. `service` is often one value for a whole fleet
-(`service="llm-serving"`), so relating a model's incident to every other incident on the
-service would relate everything to everything; a model's blast radius is its own. An incident
-with neither label relates to nothing.
+Incidents relate by what shares a fate, never by a fleet-wide label: the model (`model_name`)
+when the alert names one, else the GPU node pool, else the node. `service` (often one value
+for the whole fleet, `service="llm-serving"`), `namespace`, `cluster` and the like are never a
+scope: relating on them would relate everything to everything. A pool is a node-pool label as
+alert rules copy it from `kube_node_labels` (Karpenter, GKE, EKS and AKS names) or a plain
+`pool` / `nodepool` label; a node is dcgm-exporter's `Hostname` or Kubernetes' `node`. An
+incident with none of these relates to nothing.
 
 Every incident on a scope that arrives within `window` of the storm's span joins the same storm;
 the storm is led by its first incident and keeps a capped list of members and alert names, so a
@@ -19,7 +21,18 @@ from typing import Any
 
 from bot.domain.alerts import Severity
 
-SCOPE_LABELS = ("model_name", "service")  # most specific first
+MODEL_LABELS = ("model_name",)
+POOL_LABELS = (
+    "pool",
+    "nodepool",
+    "label_karpenter_sh_nodepool",
+    "label_cloud_google_com_gke_nodepool",
+    "label_eks_amazonaws_com_nodegroup",
+    "label_kubernetes_azure_com_agentpool",
+    "label_agentpool",
+)
+NODE_LABELS = ("Hostname", "node")
+SCOPE_LABELS = (*MODEL_LABELS, *POOL_LABELS, *NODE_LABELS)  # in the order they are tried
 MAX_SHOWN_MEMBERS = 10
 MAX_ALERT_NAMES = 50
 LEAD_NOTE_AT = (2, 10, 100, 1000)  # storm sizes the lead's timeline is told about
@@ -28,7 +41,8 @@ LOUD_MEMBERS = 3  # the first members of a storm (lead included) post their own 
 
 
 def storm_scope(labels: dict[str, str]) -> str | None:
-    """The scope an incident relates on, as `label=value`: its most specific scope label."""
+    """The scope an incident relates on, as `label=value`: its model, else its pool, else its
+    node; None when it has none of them (a fleet-wide label alone relates nothing)."""
     for label in SCOPE_LABELS:
         value = labels.get(label)
         if value:

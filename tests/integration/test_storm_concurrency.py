@@ -20,7 +20,9 @@ def test_concurrent_triages_build_one_storm(database_url: str, tmp_path: Path) -
     """Twenty-four triages at once (each twice, as redelivery would): one storm of 24, one note
     per member, and the lead told only at its threshold sizes."""
     store = SqlStore.from_url(database_url)
-    ids = [ingest(store, node_group(i, service="llm-serving")) for i in range(INCIDENTS)]
+    ids = [
+        ingest(store, node_group(i, pool="h100", service="llm-serving")) for i in range(INCIDENTS)
+    ]
 
     def run(incident_id: int) -> None:
         triage_incident(store, UnconfiguredMetricsSource(), incident_id, START, tmp_path)

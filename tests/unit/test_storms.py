@@ -74,11 +74,16 @@ def outbox_rows(store: SqlStore) -> int:
         return len(tx.outbox.pending())
 
 
-def test_scope_is_the_most_specific_label() -> None:
-    """A model's incident relates on its model, not on the fleet-wide service label."""
-    assert storm_scope({"model_name": "llama", "service": "llm-serving"}) == "model_name=llama"
-    assert storm_scope({"service": "llm-serving", "Hostname": "n1"}) == "service=llm-serving"
-    assert storm_scope({"Hostname": "n1"}) is None
+def test_scope_is_the_model_else_the_pool_else_the_node_never_a_fleet_label() -> None:
+    """A model's incident relates on its model; without one on its node pool, else its node;
+    `service`, `namespace` or `cluster` alone relate nothing."""
+    fleet = {"service": "llm-serving", "namespace": "serving", "cluster": "prod"}
+    assert storm_scope({**fleet, "model_name": "llama", "Hostname": "n1"}) == "model_name=llama"
+    pool = {**fleet, "label_karpenter_sh_nodepool": "h100", "Hostname": "n1"}
+    assert storm_scope(pool) == "label_karpenter_sh_nodepool=h100"
+    assert storm_scope({**fleet, "Hostname": "n1"}) == "Hostname=n1"
+    assert storm_scope({**fleet, "node": "n2"}) == "node=n2"
+    assert storm_scope(fleet) is None
 
 
 def test_a_storm_record_stays_bounded_however_large() -> None:
@@ -94,11 +99,14 @@ def test_a_storm_record_stays_bounded_however_large() -> None:
     assert Storm.from_dict(storm.to_dict()) == storm
 
 
-def test_storm_on_one_service_costs_each_incident_a_constant(
+def test_storm_on_one_pool_costs_each_incident_a_constant(
     sqlite_store: SqlStore, tmp_path: Path
 ) -> None:
-    """Forty incidents on one service: one note each, a few on the lead, five tasks per triage."""
-    ids = [ingest(sqlite_store, node_group(i, service="llm-serving")) for i in range(40)]
+    """Forty incidents on forty nodes of one pool: one note each, a few on the lead, five tasks
+    per triage."""
+    ids = [
+        ingest(sqlite_store, node_group(i, pool="h100", service="llm-serving")) for i in range(40)
+    ]
     before = outbox_rows(sqlite_store)
     documents = [triage(sqlite_store, i, tmp_path) for i in ids]
     lead_notes = [n for n in LEAD_NOTE_AT if n <= 40]
@@ -114,8 +122,8 @@ def test_storm_on_one_service_costs_each_incident_a_constant(
 
 def test_triaging_again_does_not_join_again(sqlite_store: SqlStore, tmp_path: Path) -> None:
     """A follow-up or redelivered triage reads its storm; no new member, note or task for it."""
-    first = ingest(sqlite_store, node_group(1, service="llm-serving"))
-    second = ingest(sqlite_store, node_group(2, service="llm-serving"))
+    first = ingest(sqlite_store, node_group(1, pool="h100", service="llm-serving"))
+    second = ingest(sqlite_store, node_group(2, pool="h100", service="llm-serving"))
     triage(sqlite_store, first, tmp_path)
     triage(sqlite_store, second, tmp_path)
     again = triage(sqlite_store, second, tmp_path)
@@ -126,7 +134,8 @@ def test_triaging_again_does_not_join_again(sqlite_store: SqlStore, tmp_path: Pa
 
 
 def test_models_relate_on_their_model_only(sqlite_store: SqlStore, tmp_path: Path) -> None:
-    """Incidents of different models on one service are unrelated, and so are service-only ones."""
+    """Incidents of different models on one service are unrelated, and so are service-only ones
+    on other nodes."""
     llama = ingest(sqlite_store, node_group(1, model_name="llama", service="llm-serving"))
     reranker = ingest(sqlite_store, node_group(2, model_name="reranker", service="llm-serving"))
     node = ingest(sqlite_store, node_group(3, service="llm-serving"))
@@ -141,9 +150,36 @@ def test_an_incident_after_the_window_opens_a_new_storm(
     sqlite_store: SqlStore, tmp_path: Path
 ) -> None:
     """Two hours after a storm's last incident, the next one on its scope leads a storm of one."""
-    early = ingest(sqlite_store, node_group(1, service="svc"))
-    late = ingest(sqlite_store, node_group(2, START + timedelta(hours=2), service="svc"))
+    early = ingest(sqlite_store, node_group(1, pool="a100", service="svc"))
+    late = ingest(
+        sqlite_store, node_group(2, START + timedelta(hours=2), pool="a100", service="svc")
+    )
     triage(sqlite_store, early, tmp_path)
     document = triage(sqlite_store, late, tmp_path)
     assert (document["storm"]["lead"], document["storm"]["size"]) == (late, 1)
     assert document["related_incidents"] == []
+
+
+def test_fleet_wide_labels_relate_nothing_nodes_and_pools_do(
+    sqlite_store: SqlStore, tmp_path: Path
+) -> None:
+    """Five node alerts sharing only `service` and `namespace` stay unrelated; a second alert on
+    one of those nodes joins that node's storm; nodes of one pool relate through the pool."""
+    fleet = {"service": "llm-serving", "namespace": "serving"}
+    nodes = [ingest(sqlite_store, node_group(i, **fleet)) for i in range(5)]
+    for incident_id in nodes:
+        assert triage(sqlite_store, incident_id, tmp_path)["related_incidents"] == []
+    again = node_group(2, **fleet)
+    again["groupKey"] = "node-2-thermal"
+    again["alerts"][0]["labels"]["alertname"] = "GPUThermalThrottle"
+    again["alerts"][0]["fingerprint"] = "thermal-node-2"
+    same_node = ingest(sqlite_store, again)
+    document = triage(sqlite_store, same_node, tmp_path)
+    assert document["storm"]["scope"] == "Hostname=node-2"
+    assert document["related_incidents"] == [nodes[2]]
+    pooled = [
+        ingest(sqlite_store, node_group(i, label_eks_amazonaws_com_nodegroup="gpu-a", **fleet))
+        for i in (10, 11)
+    ]
+    triage(sqlite_store, pooled[0], tmp_path)
+    assert triage(sqlite_store, pooled[1], tmp_path)["related_incidents"] == [pooled[0]]
