@@ -18,7 +18,7 @@ from bot.adapters.console_chat import ConsoleChatClient
 from bot.adapters.openai_summariser import OpenAISummariser
 from bot.adapters.prometheus import PrometheusMetricsSource
 from bot.adapters.redis_rate import RedisOnceGuard, RedisTokenBucket
-from bot.adapters.redis_task_metrics import RedisTaskMetrics
+from bot.adapters.redis_telemetry import RedisTelemetry
 from bot.adapters.slack import SlackChatClient, SlackUserGroups, slack_web_client
 from bot.adapters.sql_runs import SqlRunStore
 from bot.adapters.sql_store import SqlStore
@@ -28,6 +28,7 @@ from bot.correlation.catalogue import Catalogue, load_catalogue
 from bot.domain.redaction import redact
 from bot.ports import (
     AlertSource,
+    BacklogReader,
     ChannelPacer,
     ChatClient,
     DeliveryIntake,
@@ -98,7 +99,9 @@ class Container:
     def normaliser(self) -> DeliveryNormaliser:
         """A delivery normaliser thread on this process's store and broker (not started)."""
         window = timedelta(seconds=self.settings.reopen_window_s)
-        return DeliveryNormaliser(self.store, self.tasks, self.clock, window)
+        return DeliveryNormaliser(
+            self.store, self.tasks, self.clock, window, telemetry=self.telemetry
+        )
 
     @cached_property
     def retention(self) -> RetentionStore:
@@ -114,21 +117,38 @@ class Container:
 
     @cached_property
     def tasks(self) -> TaskQueue:
-        return CeleryTaskQueue(self.celery)
+        return CeleryTaskQueue(self.celery, telemetry=self.telemetry)
 
     @cached_property
     def redis(self) -> redis.Redis:
         return redis.Redis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=2)
 
     @cached_property
-    def task_metrics(self) -> RedisTaskMetrics:
-        return RedisTaskMetrics(self.redis)
+    def telemetry(self) -> RedisTelemetry:
+        """Firebreak's own metrics, recorded by every process into Redis, read by /metrics."""
+        return RedisTelemetry.from_url(self.redis_url)
+
+    @cached_property
+    def backlog(self) -> BacklogReader:
+        from bot.adapters.sql_backlog import SqlBacklog
+
+        return SqlBacklog(self.store)
+
+    @property
+    def broker_queues(self) -> tuple[str, ...]:
+        from workers.routes import QUEUES
+
+        return QUEUES
 
     @cached_property
     def chat(self) -> ChatClient:
         if self.settings.slack_enabled:
-            return SlackChatClient.from_settings(self.settings, redact=redact)
-        return ConsoleChatClient(self.settings.chat_log_path, self.settings.slack_channel)
+            return SlackChatClient.from_settings(
+                self.settings, redact=redact, telemetry=self.telemetry
+            )
+        return ConsoleChatClient(
+            self.settings.chat_log_path, self.settings.slack_channel, telemetry=self.telemetry
+        )
 
     @cached_property
     def pacer(self) -> ChannelPacer | None:
@@ -143,7 +163,9 @@ class Container:
         """What the bolt app's listeners need."""
         settings = self.settings
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
-        groups = SlackUserGroups(slack_web_client(token, settings.slack_api_url))
+        groups = SlackUserGroups(
+            slack_web_client(token, settings.slack_api_url), telemetry=self.telemetry
+        )
         return SlackDeps(
             store=self.store,
             tasks=self.tasks,
@@ -171,7 +193,7 @@ class Container:
     @cached_property
     def summariser(self) -> Summariser:
         if self.settings.llm_configured:
-            return OpenAISummariser.from_settings(self.settings)
+            return OpenAISummariser.from_settings(self.settings, telemetry=self.telemetry)
         return OfflineSummariser()
 
     @cached_property
@@ -228,6 +250,7 @@ class Container:
             journal,
             self.clock,
             dry_run=self.settings.dry_run,
+            telemetry=self.telemetry,
         )
 
     @cached_property
@@ -243,6 +266,7 @@ class Container:
             self.clock,
             dry_run=self.settings.dry_run,
             tick_lease_s=self.settings.runbook_tick_lease_s,
+            telemetry=self.telemetry,
         )
 
     def clock(self) -> datetime:

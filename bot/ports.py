@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ from bot.domain.runbooks import (
 )
 from bot.domain.signals import Series
 from bot.domain.silences import Silence
+from bot.domain.telemetry import Backlog, MetricSpec, RecordedSeries
 from bot.domain.timeline import TimelineEvent
 from bot.summary.dossier import IncidentDossier
 from bot.summary.summary import Summary
@@ -510,3 +511,37 @@ class AlertHistory(Protocol):
     def firing(self, start: datetime, end: datetime) -> list[FiringInterval]:
         """Every alert's firings between `start` and `end`, earliest first."""
         ...
+
+
+# Firebreak's own metrics (bot/domain/telemetry.py names every family).
+
+
+class Telemetry(Protocol):
+    """Counts and timings of Firebreak's own stages, kept where every process's reach
+    `/metrics`. Never raises for an outage: a lost sample must not stop the stage it measures."""
+
+    def count(
+        self, metric: MetricSpec, labels: Mapping[str, str] | None = None, value: float = 1.0
+    ) -> None: ...
+    def observe(
+        self, metric: MetricSpec, value: float, labels: Mapping[str, str] | None = None
+    ) -> None:
+        """One observation of a histogram family (seconds, for the `_seconds` ones)."""
+
+
+class TelemetryReader(Protocol):
+    """What `/metrics` reads from Redis at scrape time; raises UpstreamUnavailableError."""
+
+    def recorded(self) -> dict[str, list[RecordedSeries]]:
+        """Every recorded family's series, by family name."""
+        ...
+
+    def queue_depths(self, queues: Sequence[str]) -> dict[str, int]:
+        """Messages waiting in each broker queue."""
+        ...
+
+
+class BacklogReader(Protocol):
+    """The stages' state in the database at scrape time; raises StoreUnavailableError."""
+
+    def backlog(self, now: datetime) -> Backlog: ...

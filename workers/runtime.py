@@ -5,15 +5,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import structlog
 from celery import Task
 from celery.signals import task_postrun, task_prerun, worker_process_init
-from redis.exceptions import RedisError
 
 from bot.bootstrap import Container
+from bot.domain.telemetry import TASK_SECONDS, TASKS
 from bot.settings import Settings
+from workers.routes import queue_of
 
-log = structlog.get_logger(__name__)
 _container: Container | None = None
 _started: dict[str, float] = {}
 
@@ -46,7 +45,7 @@ def _observe(
     started = _started.pop(task_id or "", None)
     if started is None or task is None:
         return
-    try:
-        container(task).task_metrics.observe(task.name, time.perf_counter() - started, state or "")
-    except RedisError as exc:
-        log.warning("task_duration_unrecorded", task=task.name, reason=str(exc))
+    telemetry = container(task).telemetry
+    labels = {"task": task.name, "queue": queue_of(task.name)}
+    telemetry.observe(TASK_SECONDS, time.perf_counter() - started, labels)
+    telemetry.count(TASKS, {**labels, "state": state or ""})

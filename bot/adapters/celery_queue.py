@@ -1,4 +1,7 @@
-"""CeleryTaskQueue: the TaskQueue port on Celery; broker failures become BrokerUnavailableError."""
+"""CeleryTaskQueue: the TaskQueue port on Celery; broker failures become BrokerUnavailableError.
+
+Every publish is counted by task and result (sent, broker_unavailable) through Telemetry.
+"""
 
 from __future__ import annotations
 
@@ -9,19 +12,24 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
 from bot.domain.errors import BrokerUnavailableError
+from bot.domain.telemetry import TASKS_SENT, UNRECORDED
+from bot.ports import Telemetry
 
 
 class CeleryTaskQueue:
     """Publishes by task name (routes come from the app's one route table); never retries inline."""
 
-    def __init__(self, app: Celery) -> None:
+    def __init__(self, app: Celery, *, telemetry: Telemetry = UNRECORDED) -> None:
         self._app = app
+        self._telemetry = telemetry
 
     def enqueue(self, task: str, args: list[Any]) -> None:
         try:
             self._app.send_task(task, args=args, retry=False)
         except (KombuOperationalError, RedisError, OSError) as exc:
+            self._telemetry.count(TASKS_SENT, {"task": task, "result": "broker_unavailable"})
             raise BrokerUnavailableError(f"broker refused {task}: {exc}") from exc
+        self._telemetry.count(TASKS_SENT, {"task": task, "result": "sent"})
 
     def ping(self) -> None:
         try:

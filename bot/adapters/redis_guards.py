@@ -118,7 +118,9 @@ class RedisGuardStore:
             runs_last_hour=int(runs),
         )
         decision = evaluate(usage, now_s, GuardPolicy(cooldown_s, max_runs_per_hour))
-        return decision if isinstance(decision, Blocked) else Blocked("guard store refused")
+        return (
+            decision if isinstance(decision, Blocked) else Blocked("guard store refused", "store")
+        )
 
     def release(self, target: str, token: str) -> bool:
         try:

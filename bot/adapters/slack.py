@@ -32,6 +32,8 @@ from slack_sdk.web import SlackResponse
 
 from bot.domain.cards import IncidentCard, MessageRef
 from bot.domain.errors import FirebreakError, RateLimitedError, UpstreamUnavailableError
+from bot.domain.telemetry import CHAT_CALLS, CHAT_RETRY_AFTER, UNRECORDED
+from bot.ports import Telemetry
 from bot.settings import Settings
 from bot.slack_app.views import clip, escape, incident_message, same
 
@@ -111,8 +113,13 @@ def _is_reply_of(message: dict[str, Any], incident_id: int) -> bool:
 
 
 @contextmanager
-def translated_errors(method: str) -> Iterator[None]:
-    """Turn slack_sdk and network failures of one call into Firebreak errors."""
+def translated_errors(method: str, telemetry: Telemetry = UNRECORDED) -> Iterator[None]:
+    """Turn slack_sdk and network failures of one call into Firebreak errors; count the call
+    by result, and a 429's Retry-After."""
+
+    def counted(result: str) -> None:
+        telemetry.count(CHAT_CALLS, {"chat": "slack", "method": method, "result": result})
+
     try:
         yield
     except SlackApiError as exc:
@@ -120,15 +127,21 @@ def translated_errors(method: str) -> Iterator[None]:
         if status == 429 or error == "ratelimited":
             retry_after_s = _retry_after_s(exc.response)
             log.warning("slack_rate_limited", method=method, retry_after_s=retry_after_s)
+            counted("rate_limited")
+            telemetry.observe(CHAT_RETRY_AFTER, retry_after_s, {"method": method})
             raise RateLimitedError(f"Slack {method} rate-limited", retry_after_s) from exc
         if status >= 500 or error in _TRANSIENT_ERRORS:
             log.warning("slack_call_failed", method=method, status=status, error=error)
+            counted("unavailable")
             raise UpstreamUnavailableError(f"Slack {method} failed: HTTP {status}") from exc
         log.error("slack_call_rejected", method=method, status=status, error=error)
+        counted("rejected")
         raise SlackRejectedError(f"Slack {method} refused: {error or status}", error) from exc
     except (SlackClientError, OSError) as exc:
         log.warning("slack_connection_failed", method=method, reason=str(exc))
+        counted("unavailable")
         raise UpstreamUnavailableError(f"Slack {method} unreachable: {exc}") from exc
+    counted("ok")
 
 
 class SlackChatClient:
@@ -141,8 +154,10 @@ class SlackChatClient:
         *,
         redact: Callable[[str], str] = same,
         chart_url: Callable[[str], str | None] | None = None,
+        telemetry: Telemetry = UNRECORDED,
     ) -> None:
         self._client = client
+        self._telemetry = telemetry
         self._channel = channel
         self._channel_id = channel if _CHANNEL_ID.fullmatch(channel) else None
         self._redact = redact
@@ -155,13 +170,16 @@ class SlackChatClient:
         *,
         redact: Callable[[str], str] = same,
         chart_url: Callable[[str], str | None] | None = None,
+        telemetry: Telemetry = UNRECORDED,
     ) -> SlackChatClient:
         """The client for FIREBREAK_SLACK_BOT_TOKEN, SLACK_CHANNEL and SLACK_API_URL."""
         if settings.slack_bot_token is None:
             raise SlackRejectedError("FIREBREAK_SLACK_BOT_TOKEN is not set", "not_authed")
         token = settings.slack_bot_token.get_secret_value()
         client = slack_web_client(token, settings.slack_api_url)
-        return cls(client, settings.slack_channel, redact=redact, chart_url=chart_url)
+        return cls(
+            client, settings.slack_channel, redact=redact, chart_url=chart_url, telemetry=telemetry
+        )
 
     def _message(self, card: IncidentCard) -> tuple[str, list[dict[str, object]]]:
         url = None
@@ -173,7 +191,7 @@ class SlackChatClient:
     def post_incident(self, card: IncidentCard) -> MessageRef:
         """Post the root message; answer where it lives (channel id and ts)."""
         text, blocks = self._message(card)
-        with translated_errors("chat.postMessage"):
+        with translated_errors("chat.postMessage", self._telemetry):
             response = self._client.chat_postMessage(
                 channel=self._channel,
                 text=text,
@@ -216,7 +234,7 @@ class SlackChatClient:
     def update_incident(self, ref: MessageRef, card: IncidentCard) -> None:
         """Edit the root message in place to show the card as it is now."""
         text, blocks = self._message(card)
-        with translated_errors("chat.update"):
+        with translated_errors("chat.update", self._telemetry):
             self._client.chat_update(channel=ref.channel, ts=ref.ts, text=text, blocks=blocks)
         log.info("slack_incident_updated", incident=card.incident.ref, ts=ref.ts)
 
@@ -231,7 +249,7 @@ class SlackChatClient:
             if incident_id is None
             else incident_metadata(incident_id, INCIDENT_REPLY_EVENT_TYPE)
         )
-        with translated_errors("chat.postMessage"):
+        with translated_errors("chat.postMessage", self._telemetry):
             response = self._client.chat_postMessage(
                 channel=ref.channel,
                 thread_ts=ref.ts,
@@ -274,7 +292,7 @@ class SlackChatClient:
         turn, at most `max_pages` of them (a search that reaches the cap is logged)."""
         cursor: str | None = None
         for _ in range(max_pages):
-            with translated_errors(method):
+            with translated_errors(method, self._telemetry):
                 response = page(cursor)
             for message in response.get("messages") or []:
                 if matches(message):
@@ -289,7 +307,7 @@ class SlackChatClient:
     def upload_file(self, ref: MessageRef, path: Path, title: str) -> str:
         """Attach a file to the thread; text files are redacted first. Answers the file id."""
         safe_title = clip(self._redact(title), 250)
-        with translated_errors("files.upload_v2"):
+        with translated_errors("files.upload_v2", self._telemetry):
             if path.suffix.lower() in _TEXT_SUFFIXES:
                 content = self._redact(path.read_text(encoding="utf-8"))
                 response = self._client.files_upload_v2(
@@ -314,7 +332,7 @@ class SlackChatClient:
     def delete_file(self, file_id: str) -> None:
         """Remove an earlier upload (a re-exported postmortem replaces its predecessor)."""
         try:
-            with translated_errors("files.delete"):
+            with translated_errors("files.delete", self._telemetry):
                 self._client.files_delete(file=file_id)
         except SlackRejectedError as exc:
             if exc.error != "file_not_found":
@@ -326,9 +344,15 @@ class SlackUserGroups:
     """Members of Slack user groups (usergroups.users.list), cached for `ttl_s`."""
 
     def __init__(
-        self, client: WebClient, ttl_s: float = 300.0, clock: Callable[[], float] = time.monotonic
+        self,
+        client: WebClient,
+        ttl_s: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        telemetry: Telemetry = UNRECORDED,
     ) -> None:
         self._client = client
+        self._telemetry = telemetry
         self._ttl_s = ttl_s
         self._clock = clock
         self._cache: dict[str, tuple[float, frozenset[str]]] = {}
@@ -341,7 +365,7 @@ class SlackUserGroups:
             cached = self._cache.get(group_id)
         if cached is not None and now - cached[0] < self._ttl_s:
             return cached[1]
-        with translated_errors("usergroups.users.list"):
+        with translated_errors("usergroups.users.list", self._telemetry):
             response = self._client.usergroups_users_list(usergroup=group_id)
         members = frozenset(str(u) for u in response.get("users") or [])
         with self._lock:

@@ -88,9 +88,11 @@ class Allowed:
 
 @dataclass(frozen=True)
 class Blocked:
-    """A guard stopped the run, with a reason a human can read."""
+    """A guard stopped the run, with a reason a human can read; `guard` names which one
+    (pause, lock, cooldown, hourly_limit) for counting."""
 
     reason: str
+    guard: str = ""
 
     @property
     def allowed(self) -> bool:

@@ -28,7 +28,8 @@ from bot.domain.runbooks import (
     RunStep,
     step_key,
 )
-from bot.ports import MetricsSource, RunJournal, RunStore
+from bot.domain.telemetry import GUARD_REFUSALS, RUNBOOK_ACTIONS, UNRECORDED
+from bot.ports import MetricsSource, RunJournal, RunStore, Telemetry
 from bot.runbook import analysis
 from bot.runbook.actions import verify as verify_action
 from bot.runbook.actions.registry import action_named
@@ -71,13 +72,17 @@ class RunbookExecutor:
         journal: RunJournal,
         clock: Callable[[], datetime],
         dry_run: bool = False,
+        telemetry: Telemetry = UNRECORDED,
     ) -> None:
         self._runs = runs
         self._guards = guards
         self._metrics = metrics
         self._journal = journal
         self._clock = clock
-        self._steps = StepRunner(runs, targets, journal, clock, dry_run=dry_run)
+        self._telemetry = telemetry
+        self._steps = StepRunner(
+            runs, targets, journal, clock, dry_run=dry_run, telemetry=telemetry
+        )
 
     # ---- entry points -------------------------------------------------------------------
 
@@ -228,6 +233,8 @@ class RunbookExecutor:
         policy = GuardPolicy(run.cooldown_s, run.max_runs_per_hour)
         decision = self._guards.admit(run.target, policy, run.lock_ttl_s)
         if isinstance(decision, Blocked):
+            labels = {"guard": decision.guard, "runbook": run.runbook}
+            self._telemetry.count(GUARD_REFUSALS, labels)
             self._move(run, RunState.FAILED, f"blocked: {decision.reason}")
             return
         run.lock_token = decision.lock_token
@@ -312,6 +319,8 @@ class RunbookExecutor:
 
     def _conclude(self, run: Run, step_index: int | None, phase: AnalysisPhase) -> None:
         run.step_finished(_verify_key(step_index), self._clock(), phase.value)
+        labels = {"runbook": run.runbook, "action": verify_action.NAME, "result": phase.value}
+        self._telemetry.count(RUNBOOK_ACTIONS, labels)
         if phase is AnalysisPhase.SUCCESSFUL:
             if step_index is None:
                 self._move(run, RunState.SUCCEEDED, "verification successful")

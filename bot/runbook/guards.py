@@ -31,20 +31,22 @@ class GuardPolicy:
 def evaluate(usage: GuardUsage, now_s: float, policy: GuardPolicy) -> GuardDecision:
     """The guard rule, in order: pause, lock, cooldown since the last start, hourly limit."""
     if usage.paused:
-        return Blocked("runbooks are paused")
+        return Blocked("runbooks are paused", "pause")
     if usage.lock_held:
-        return Blocked("another run holds this target")
+        return Blocked("another run holds this target", "lock")
     if usage.last_started_at_s is not None:
         since_s = now_s - usage.last_started_at_s
         if since_s < policy.cooldown_s:
             return Blocked(
                 f"cooldown: last run started {since_s:.0f} s ago, "
-                f"cooldown is {policy.cooldown_s:.0f} s"
+                f"cooldown is {policy.cooldown_s:.0f} s",
+                "cooldown",
             )
     if usage.runs_last_hour >= policy.max_runs_per_hour:
         return Blocked(
             f"hourly limit: {usage.runs_last_hour} runs in the last hour "
-            f"(max {policy.max_runs_per_hour})"
+            f"(max {policy.max_runs_per_hour})",
+            "hourly_limit",
         )
     return Allowed()
 

@@ -17,7 +17,8 @@ from pydantic import ValidationError
 
 from bot.domain.errors import UpstreamUnavailableError
 from bot.domain.runbooks import Run, RunStep, StepClaim, TargetState, step_key
-from bot.ports import RunJournal, RunStore
+from bot.domain.telemetry import RUNBOOK_ACTIONS, UNRECORDED
+from bot.ports import RunJournal, RunStore, Telemetry
 from bot.runbook.actions.contract import ApplyContext, PlanContext
 from bot.runbook.actions.registry import action_named
 from bot.runbook.errors import PlanError
@@ -50,12 +51,14 @@ class StepRunner:
         journal: RunJournal,
         clock: Callable[[], datetime],
         dry_run: bool = False,
+        telemetry: Telemetry = UNRECORDED,
     ) -> None:
         self._runs = runs
         self._targets = targets
         self._journal = journal
         self._clock = clock
         self._dry_run = dry_run
+        self._telemetry = telemetry
 
     def state_of(self, run: Run) -> TargetState:
         """The run's target as it is now."""
@@ -84,11 +87,13 @@ class StepRunner:
         except (PlanError, UpstreamUnavailableError, ValidationError) as exc:
             reason = f"{phase} step {index + 1} ({step.action}) failed: {exc}"
             self._runs.complete_step(run.id, key, {"failed": str(exc)})
+            self._count(run, step, "failed")
             run.step_finished(key, self._clock(), "failed")
             log.warning("runbook_step_failed", run_id=run.id, step=key, error=str(exc))
             self._journal.record(run, "step_failed", {"step": key, "error": str(exc)})
             return StepOutcome(StepStatus.FAILED, reason)
         self._runs.complete_step(run.id, key, result)
+        self._count(run, step, _result_of(result))
         resume_after_s = result.get("resume_after_s")
         resume_at = now + timedelta(seconds=float(resume_after_s)) if resume_after_s else None
         # A wait step ends when its wait does; any other when it has acted.
@@ -96,6 +101,10 @@ class StepRunner:
         self._journal.record(run, "step_completed", {"step": key, "action": step.action, **result})
         log.info("runbook_step_completed", run_id=run.id, step=key, action=step.action)
         return StepOutcome(StepStatus.DONE, resume_at=resume_at)
+
+    def _count(self, run: Run, step: RunStep, result: str) -> None:
+        labels = {"runbook": run.runbook, "action": step.action, "result": result}
+        self._telemetry.count(RUNBOOK_ACTIONS, labels)
 
     def _act(
         self, run: Run, index: int, step: RunStep, *, in_doubt: bool, now: datetime
@@ -133,3 +142,11 @@ class StepRunner:
         )
         result = action.apply(params, plan, apply_context)
         return {"current": plan.current, **result}
+
+
+def _result_of(result: dict[str, Any]) -> str:
+    """How a completed step ended, for counting: applied, unchanged, skipped or dry_run."""
+    for outcome in ("dry_run", "unchanged", "skipped"):
+        if outcome in result:
+            return outcome
+    return "applied"

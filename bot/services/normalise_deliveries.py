@@ -22,7 +22,8 @@ import structlog
 from bot.domain.alerts import parse_delivery
 from bot.domain.deliveries import PendingDelivery
 from bot.domain.errors import BrokerUnavailableError, StoreUnavailableError
-from bot.ports import Store, TaskQueue, UnitOfWork
+from bot.domain.telemetry import DELIVERIES_NORMALISED, UNRECORDED
+from bot.ports import Store, TaskQueue, Telemetry, UnitOfWork
 from bot.services.ingest_alerts import ingest_group
 from bot.services.open_incidents import Candidate, fresh_deliveries, open_incidents
 from bot.services.relay_outbox import relay_outbox
@@ -161,11 +162,14 @@ class DeliveryNormaliser:
         tasks: TaskQueue,
         clock: Callable[[], datetime],
         reopen_window: timedelta,
+        *,
+        telemetry: Telemetry = UNRECORDED,
     ) -> None:
         self._store = store
         self._tasks = tasks
         self._clock = clock
         self._window = reopen_window
+        self._telemetry = telemetry
         self._stop = threading.Event()
         self.working = threading.Lock()
         """Held while draining: whoever takes it knows no transaction of this thread is open."""
@@ -184,10 +188,18 @@ class DeliveryNormaliser:
         while True:
             result = normalise_pending(self._store, self._clock(), self._window)
             done += result.deliveries
+            self._count(result)
             if result.outbox_rows:
                 relay_outbox(self._store, self._tasks)
             if not result.deliveries:
                 return done
+
+    def _count(self, result: Normalised) -> None:
+        normalised = result.deliveries - result.failed
+        if normalised:
+            self._telemetry.count(DELIVERIES_NORMALISED, {"result": "normalised"}, normalised)
+        if result.failed:
+            self._telemetry.count(DELIVERIES_NORMALISED, {"result": "failed"}, result.failed)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -25,8 +25,9 @@ from bot.domain.errors import NotFoundError
 from bot.domain.incidents import Incident, IncidentStatus, InvalidTransitionError
 from bot.domain.remediation import TargetBusyError, TickLease
 from bot.domain.runbooks import Blocked, Run, RunState
+from bot.domain.telemetry import GUARD_REFUSALS, UNRECORDED
 from bot.domain.timeline import EventKind, TimelineEvent
-from bot.ports import RunStore, Store, TaskQueue
+from bot.ports import RunStore, Store, TaskQueue, Telemetry
 from bot.runbook.consent import (
     Consent,
     RankedHypothesis,
@@ -114,6 +115,7 @@ class Remediation:
         *,
         dry_run: bool = False,
         tick_lease_s: float = 60.0,
+        telemetry: Telemetry = UNRECORDED,
     ) -> None:
         self._store = store
         self._runs = runs
@@ -125,6 +127,7 @@ class Remediation:
         self._planner = Planner(targets, guards)
         self._dry_run = dry_run
         self._tick_lease_s = tick_lease_s
+        self._telemetry = telemetry
 
     # ---- planning -------------------------------------------------------------------------
 
@@ -203,6 +206,7 @@ class Remediation:
             return PlanOutcome(name, "dry_run", reason="\n".join(lines))
         if isinstance(plan.guard, Blocked):
             reason = plan.guard.reason
+            self._telemetry.count(GUARD_REFUSALS, {"guard": plan.guard.guard, "runbook": name})
             self._note(
                 incident.id, name, "run_skipped_by_guard", f"skipped by guard: {reason}", once
             )
@@ -210,6 +214,7 @@ class Remediation:
         try:
             run = self._executor.create(plan, incident.id, requested_by=actor)
         except TargetBusyError as exc:
+            self._telemetry.count(GUARD_REFUSALS, {"guard": "lock", "runbook": name})
             self._note(incident.id, name, "run_skipped_by_guard", f"skipped by guard: {exc}", once)
             return PlanOutcome(name, "skipped", reason=str(exc))
         assert run.id is not None

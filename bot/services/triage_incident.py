@@ -3,6 +3,7 @@ it to its storm."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -12,9 +13,10 @@ import structlog
 from bot.correlation.catalogue import Catalogue
 from bot.correlation.engine import correlate
 from bot.domain.errors import NotFoundError
-from bot.domain.findings import TriageReport
+from bot.domain.findings import FindingStatus, TriageReport
+from bot.domain.telemetry import TRIAGE_NO_DATA, TRIAGE_SECONDS, UNRECORDED
 from bot.domain.timeline import EventKind, TimelineEvent
-from bot.ports import MetricsSource, Store, UnitOfWork
+from bot.ports import MetricsSource, Store, Telemetry, UnitOfWork
 from bot.services.ingest_alerts import PROCESS_TASK
 from bot.services.queue_triage import begin_triage, settle_triage
 from bot.services.recall_incidents import recall, remember_triage
@@ -47,6 +49,7 @@ def triage_incident(
     catalogue: Catalogue | None = None,
     follow_up_s: float = 0.0,
     token: int | None = None,
+    telemetry: Telemetry = UNRECORDED,
 ) -> TriageReport | None:
     """Correlate, store the ranked report, note it on the timeline, and queue chat and runbooks.
 
@@ -59,7 +62,39 @@ def triage_incident(
     `token` is the one the triage was queued with (bot/services/queue_triage.py): a triage whose
     token is spent (a redelivered task that already took effect) answers None and writes
     nothing, so at-least-once delivery stores one report, one timeline entry, one follow-up.
+
+    Its duration is recorded by result (ok; degraded: a metrics source was unavailable;
+    failed: it raised), and every signal it could not judge is counted.
     """
+    started = time.perf_counter()
+    try:
+        report = _triage(
+            store, metrics, incident_id, now, chart_dir, windows, catalogue, follow_up_s, token
+        )
+    except Exception:
+        telemetry.observe(TRIAGE_SECONDS, time.perf_counter() - started, {"result": "failed"})
+        raise
+    if report is not None:
+        result = "degraded" if report.unavailable else "ok"
+        telemetry.observe(TRIAGE_SECONDS, time.perf_counter() - started, {"result": result})
+        for finding in report.findings:
+            if finding.status in (FindingStatus.INCONCLUSIVE, FindingStatus.UNAVAILABLE):
+                labels = {"signal": finding.signal, "status": finding.status.value}
+                telemetry.count(TRIAGE_NO_DATA, labels)
+    return report
+
+
+def _triage(
+    store: Store,
+    metrics: MetricsSource,
+    incident_id: int,
+    now: datetime,
+    chart_dir: Path,
+    windows: TriageWindows,
+    catalogue: Catalogue | None,
+    follow_up_s: float,
+    token: int | None,
+) -> TriageReport | None:
     with store.transaction() as tx:
         incident = tx.incidents.get(incident_id)
         if incident is None:

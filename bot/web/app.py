@@ -13,7 +13,7 @@ from bot.bootstrap import Container
 from bot.settings import Settings
 from bot.slack_app.app import create_slack_app, mount_slack, run_socket_mode
 from bot.web.errors import validation_error_answer
-from bot.web.metrics import WebMetrics
+from bot.web.metrics import StageCollector, WebMetrics
 from bot.web.openapi import install_openapi
 from bot.web.outbox_relay import OutboxRelayLoop
 from bot.web.routes import changes, health, incidents, runbooks, webhooks
@@ -50,7 +50,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     app.add_exception_handler(RequestValidationError, validation_error_answer)
     app.state.container = container
-    app.state.metrics = WebMetrics(container)
+    app.state.metrics = WebMetrics(
+        StageCollector(
+            container.backlog, container.telemetry, container.broker_queues, container.clock
+        )
+    )
     app.state.outbox_relay = relay
     app.state.intake = intake
     app.include_router(webhooks.router)

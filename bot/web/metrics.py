@@ -1,82 +1,139 @@
-"""The /metrics registry: request-side counters plus gauges read from the store and Redis."""
+"""The /metrics registry: the API process's own counters, plus what every other process
+recorded (Redis) and what the database and broker hold, read at scrape time.
+
+Every family is declared in bot/domain/telemetry.py. A source that cannot answer leaves its
+families out of that scrape (and says so in the log); the others are still served.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
-from redis.exceptions import RedisError
 
-from bot.bootstrap import Container
-from bot.domain.errors import StoreUnavailableError
-from bot.domain.incidents import OPEN_STATUSES
+from bot.domain.errors import StoreUnavailableError, UpstreamUnavailableError
+from bot.domain.incidents import IncidentStatus
+from bot.domain.telemetry import (
+    ALERTS_RECEIVED,
+    ALERTS_REJECTED,
+    DELIVERIES_PENDING,
+    DELIVERIES_PENDING_AGE,
+    INCIDENTS,
+    INCIDENTS_OPEN,
+    OUTBOX_PENDING,
+    OUTBOX_PENDING_AGE,
+    QUEUE_DEPTH,
+    RUNBOOK_RUNS,
+    WEBHOOK_DELIVERIES,
+    WEBHOOK_SECONDS,
+    Backlog,
+    MetricKind,
+    MetricSpec,
+    RecordedSeries,
+    recorded_specs,
+)
+from bot.ports import BacklogReader, TelemetryReader
 
 log = structlog.get_logger(__name__)
 
 
-class StoreCollector(Collector):
-    """Open incidents and pending outbox rows, read at scrape time; task durations from Redis."""
+def _gauge(spec: MetricSpec, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(spec.name, spec.help, value=value)
 
-    def __init__(self, container: Container) -> None:
-        self._container = container
 
-    def collect(self) -> Iterator[GaugeMetricFamily | HistogramMetricFamily]:
+def _backlog_families(backlog: Backlog) -> Iterator[Metric]:
+    incidents = GaugeMetricFamily(INCIDENTS.name, INCIDENTS.help, labels=INCIDENTS.labels)
+    for status in IncidentStatus:
+        incidents.add_metric([status.value], backlog.incidents.get(status.value, 0))
+    yield incidents
+    open_count = sum(n for s, n in backlog.incidents.items() if s != IncidentStatus.RESOLVED)
+    yield _gauge(INCIDENTS_OPEN, open_count)
+    yield _gauge(DELIVERIES_PENDING, backlog.deliveries_pending)
+    yield _gauge(DELIVERIES_PENDING_AGE, backlog.deliveries_oldest_age_s)
+    yield _gauge(OUTBOX_PENDING, backlog.outbox_pending)
+    yield _gauge(OUTBOX_PENDING_AGE, backlog.outbox_oldest_age_s)
+    runs = GaugeMetricFamily(RUNBOOK_RUNS.name, RUNBOOK_RUNS.help, labels=RUNBOOK_RUNS.labels)
+    for (runbook, state), count in sorted(backlog.runs.items()):
+        runs.add_metric([runbook, state], count)
+    yield runs
+
+
+def _recorded_family(spec: MetricSpec, series: Sequence[RecordedSeries]) -> Metric:
+    if spec.kind is MetricKind.COUNTER:
+        counter = CounterMetricFamily(spec.name, spec.help, labels=spec.labels)
+        for one in series:
+            counter.add_metric(list(one.labels), one.value)
+        return counter
+    histogram = HistogramMetricFamily(spec.name, spec.help, labels=spec.labels)
+    for one in series:
+        buckets = [(repr(b), n) for b, n in zip(spec.buckets, one.buckets, strict=True)]
+        histogram.add_metric(list(one.labels), [*buckets, ("+Inf", one.value)], one.sum)
+    return histogram
+
+
+class StageCollector(Collector):
+    """Reads the database, the recorded samples and the queue depths on every scrape."""
+
+    def __init__(
+        self,
+        backlog: BacklogReader,
+        telemetry: TelemetryReader,
+        queues: Sequence[str],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._backlog = backlog
+        self._telemetry = telemetry
+        self._queues = tuple(queues)
+        self._clock = clock
+
+    def collect(self) -> Iterator[Metric]:
         try:
-            with self._container.store.transaction() as tx:
-                open_count = tx.incidents.count(OPEN_STATUSES)
-                pending = tx.outbox.count_pending()
+            yield from _backlog_families(self._backlog.backlog(self._clock()))
         except StoreUnavailableError as exc:
             log.warning("metrics_store_unavailable", reason=str(exc))
-        else:
-            yield GaugeMetricFamily(
-                "firebreak_incidents_open", "Incidents not yet resolved", open_count
-            )
-            yield GaugeMetricFamily(
-                "firebreak_outbox_pending", "Outbox rows not yet relayed", pending
-            )
         try:
-            snapshot = self._container.task_metrics.snapshot()
-        except RedisError as exc:
-            log.warning("metrics_task_durations_unavailable", reason=str(exc))
+            recorded = self._telemetry.recorded()
+        except UpstreamUnavailableError as exc:
+            log.warning("metrics_telemetry_unavailable", reason=str(exc))
+        else:
+            for spec in recorded_specs():
+                yield _recorded_family(spec, recorded.get(spec.name, []))
+        try:
+            depths = self._telemetry.queue_depths(self._queues)
+        except UpstreamUnavailableError as exc:
+            log.warning("metrics_queue_depths_unavailable", reason=str(exc))
             return
-        family = HistogramMetricFamily(
-            "firebreak_task_duration_seconds", "Celery task durations", labels=["task"]
-        )
-        for task, values in snapshot.items():
-            buckets = sorted(
-                ((k.removeprefix("le:"), v) for k, v in values.items() if k.startswith("le:")),
-                key=lambda kv: float(kv[0]),
-            )
-            family.add_metric([task], buckets, values.get("sum", 0.0))
-        yield family
+        spec = QUEUE_DEPTH
+        queue_depth = GaugeMetricFamily(spec.name, spec.help, labels=spec.labels)
+        for queue, depth in depths.items():
+            queue_depth.add_metric([queue], depth)
+        yield queue_depth
 
 
 class WebMetrics:
-    """Counters the API process owns."""
+    """The API process's registry: its own counters and the StageCollector."""
 
-    def __init__(self, container: Container) -> None:
+    def __init__(self, stages: StageCollector) -> None:
         self.registry = CollectorRegistry()
-        self.alerts_received = Counter(
-            "firebreak_alerts_received",
-            "Alerts received by status",
-            ["status"],
-            registry=self.registry,
-        )
-        self.deliveries = Counter(
-            "firebreak_webhook_deliveries",
-            "Webhook deliveries by outcome",
-            ["outcome"],
-            registry=self.registry,
-        )
-        self.alerts_rejected = Counter(
-            "firebreak_alerts_rejected",
-            "Alerts set aside from a delivery whose other alerts were stored",
-            registry=self.registry,
-        )
+        self.alerts_received = self._counter(ALERTS_RECEIVED)
+        self.deliveries = self._counter(WEBHOOK_DELIVERIES)
+        self.alerts_rejected = self._counter(ALERTS_REJECTED)
         self.webhook_seconds = Histogram(
-            "firebreak_webhook_duration_seconds", "Webhook handling time", registry=self.registry
+            WEBHOOK_SECONDS.name,
+            WEBHOOK_SECONDS.help,
+            buckets=WEBHOOK_SECONDS.buckets,
+            registry=self.registry,
         )
-        self.registry.register(StoreCollector(container))
+        self.registry.register(stages)
+
+    def _counter(self, spec: MetricSpec) -> Counter:
+        return Counter(spec.name, spec.help, spec.labels, registry=self.registry)

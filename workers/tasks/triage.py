@@ -40,5 +40,6 @@ def incident(
             catalogue=c.signals,
             follow_up_s=settings.triage_follow_up_s if follow_up else 0.0,
             token=token,
+            telemetry=c.telemetry,
         )
         relay_outbox(c.store, c.tasks)

@@ -17,6 +17,7 @@ import structlog
 from fastapi import APIRouter, Header, HTTPException, Request, status
 from pydantic import BaseModel, ValidationError
 
+from bot.bootstrap import Container
 from bot.domain.alerts import (
     AlertGroup,
     ParsedDelivery,
@@ -26,9 +27,11 @@ from bot.domain.alerts import (
 )
 from bot.domain.deliveries import RawDelivery
 from bot.domain.errors import StoreUnavailableError
+from bot.ports import DeliveryIntake
 from bot.web.auth import require_token
 from bot.web.deps import ContainerDep, IntakeDep, MetricsDep
 from bot.web.json_body import BodyRefusedError, parse_json, read_bounded
+from bot.web.metrics import WebMetrics
 from bot.web.openapi import ERROR_RESPONSES, model_ref
 
 router = APIRouter(tags=["webhooks"])
@@ -86,6 +89,17 @@ async def alertmanager_webhook(
     authorization: Annotated[str | None, Header()] = None,
 ) -> WebhookAnswer:
     """Accept one Alertmanager webhook v4 notification; idempotent on re-sent bodies."""
+    with metrics.webhook_seconds.time():
+        return await _accept(request, container, metrics, intake, authorization)
+
+
+async def _accept(
+    request: Request,
+    container: Container,
+    metrics: WebMetrics,
+    intake: DeliveryIntake,
+    authorization: str | None,
+) -> WebhookAnswer:
     settings = container.settings
     require_token(settings.webhook_token, authorization, allow_basic=True)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
