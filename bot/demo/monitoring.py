@@ -112,7 +112,8 @@ def start_prometheus(
     )
     factor = interval_s / shipped_interval_s
     config["rule_files"] = [str(compress_rules(path, folder, factor)) for path in rule_files]
-    config["scrape_configs"][0]["static_configs"] = [{"targets": scrape_targets}]
+    fleet = config["scrape_configs"][0]  # the fleet's job; Firebreak's own is not scraped here
+    config["scrape_configs"] = [{**fleet, "static_configs": [{"targets": scrape_targets}]}]
     if alertmanager_url is None:
         config.pop("alerting", None)
     else:

@@ -90,10 +90,11 @@ def test_promtool_accepts_compose_prometheus_with_the_mounted_rules(
 
 
 def test_amtool_accepts_compose_alertmanager() -> None:
-    """amtool checks the compose alertmanager.yml: one receiver posting to Firebreak."""
+    """amtool checks the compose alertmanager.yml: one receiver posting to Firebreak, one for
+    Firebreak's own alerts."""
     output = run([binary("amtool"), "check-config", str(COMPOSE_DIR / "alertmanager.yml")])
     assert "SUCCESS" in output
-    assert "- 1 receivers" in output
+    assert "- 2 receivers" in output
 
 
 @pytest.mark.parametrize(

@@ -176,19 +176,20 @@ def test_backlog_reads_each_stage_from_the_database(database_url: str) -> None:
     )
     runs.add(run)
     later = datetime.now(UTC) + timedelta(seconds=90)
-    backlog = SqlBacklog(store).backlog(later)
-    store.dispose()
+    reader = SqlBacklog(store)
+    backlog = reader.backlog(later)
     assert backlog.incidents == {"triggered": 2, "resolved": 1}
     assert backlog.deliveries_pending == 1
     assert 119 < backlog.deliveries_oldest_age_s < 150
     assert backlog.outbox_pending == 1
     assert 89 < backlog.outbox_oldest_age_s < 120
     assert backlog.runs == {("rollback", "succeeded"): 1}
-    empty = SqlBacklog(SqlStore.from_url(database_url))
-    with empty._store.transaction() as tx:  # noqa: SLF001  (drain the queues it reads)
+    with store.transaction() as tx:
         tx.outbox.mark_dispatched([row for row, _, _ in tx.outbox.pending()])
         tx.deliveries.mark_normalised([1], NOW)
-    drained = empty.backlog(later)
+    drained = reader.backlog(later)
+    store.dispose()
+    assert (drained.outbox_pending, drained.deliveries_pending) == (0, 0)
     assert (drained.outbox_oldest_age_s, drained.deliveries_oldest_age_s) == (0.0, 0.0)
 
 

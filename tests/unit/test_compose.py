@@ -346,8 +346,11 @@ def test_compose_prometheus_is_the_shipped_one_with_compose_addresses() -> None:
     assert composed["scrape_configs"][0]["static_configs"] == [{"targets": ["simulator:9400"]}]
     alerting = composed["alerting"]["alertmanagers"][0]["static_configs"]
     assert alerting == [{"targets": ["alertmanager:9093"]}]
+    firebreak = next(job for job in composed["scrape_configs"] if job["job_name"] == "firebreak")
+    assert firebreak["static_configs"] == [{"targets": ["api:8080"]}]
     for config in (shipped, composed):
-        config["scrape_configs"][0]["static_configs"] = []
+        for job in config["scrape_configs"]:
+            job["static_configs"] = []
         config["alerting"]["alertmanagers"][0]["static_configs"] = []
         config["rule_files"] = [PurePosixPath(path).name for path in config["rule_files"]]
     assert composed == shipped
