@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -9,6 +10,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.summary.pricing import ModelPrice
 
 DEFAULT_HOME = Path(".firebreak")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]  # the shipped runbooks and targets live here
@@ -59,6 +62,8 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("FIREBREAK_LLM_API_KEY", "OPENAI_API_KEY")
     )
+    # JSON {"model": {"input_per_mtok": x, "output_per_mtok": y}}: US dollars per 1M tokens
+    llm_prices: dict[str, ModelPrice] = Field(default_factory=dict)
     triage_baseline_s: float = 1800.0
     triage_lead_s: float = 600.0
     triage_step_s: float | None = None
@@ -133,7 +138,9 @@ class Settings(BaseSettings):
 
     @property
     def llm_configured(self) -> bool:
-        return bool(self.llm_base_url and self.llm_model)
+        """A model to ask, and where: FIREBREAK_LLM_BASE_URL, or an API key for the provider's
+        own URL (the SDK's default; OPENAI_BASE_URL is honoured as the SDK honours it)."""
+        return bool(self.llm_model and (self.llm_base_url or self.llm_api_key))
 
     def as_env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
         """The environment that makes a child process build these same Settings.
@@ -146,5 +153,8 @@ class Settings(BaseSettings):
                 continue
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
-            env[f"FIREBREAK_{name.upper()}"] = str(value)
+            if isinstance(value, dict | list):
+                value = json.dumps(value) if value else ""
+            if value != "":
+                env[f"FIREBREAK_{name.upper()}"] = str(value)
         return env

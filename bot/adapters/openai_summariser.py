@@ -1,6 +1,7 @@
 """OpenAISummariser: the Summariser port on the `openai` SDK, for any OpenAI-compatible server.
 
-`base_url` (FIREBREAK_LLM_BASE_URL) points it at OpenAI, vLLM, Ollama, LiteLLM, ...; `model` is
+`base_url` (FIREBREAK_LLM_BASE_URL) points it at vLLM, Ollama, LiteLLM, ...; without one the SDK
+uses the provider's own URL (OpenAI's, or OPENAI_BASE_URL as the SDK reads it). `model` is
 FIREBREAK_LLM_MODEL. One summary is one chat completion:
 
 - The dossier is redacted, compacted to the token budget, and sent as one JSON document (quoted
@@ -16,6 +17,8 @@ FIREBREAK_LLM_MODEL. One summary is one chat completion:
 - Every failure ends in the offline summary with `fallback_reason` set; no vendor exception
   leaves this module (they become bot.domain.errors types first).
 - The answer's sentences are grounded against the prompt; ungrounded ones are dropped.
+- Its cost is the usage priced at the answering model's FIREBREAK_LLM_PRICES entry
+  (bot/summary/pricing.py); a model with no price leaves the cost unknown, never $0.
 - Every request is counted by model and result with its latency, and a completed summary's
   tokens and estimated cost, through the Telemetry port.
 """
@@ -41,6 +44,7 @@ from bot.summary.circuit import CircuitBreaker
 from bot.summary.compaction import TokenBudget, estimate_tokens
 from bot.summary.dossier import IncidentDossier
 from bot.summary.offline import OfflineSummariser
+from bot.summary.pricing import PriceList
 from bot.summary.prompt import RESPONSE_SCHEMA, SCHEMA_NAME, Prompt, build_prompt
 from bot.summary.summary import Summary
 
@@ -65,7 +69,7 @@ class OpenAISummariser:
     def __init__(
         self,
         *,
-        base_url: str,
+        base_url: str | None,
         model: str,
         api_key: str | None = None,
         timeout_s: float = 30.0,
@@ -75,6 +79,7 @@ class OpenAISummariser:
         breaker: CircuitBreaker | None = None,
         offline: OfflineSummariser | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        prices: PriceList | None = None,
         telemetry: Telemetry = UNRECORDED,
     ) -> None:
         if max_attempts < 1:
@@ -87,6 +92,7 @@ class OpenAISummariser:
         self._breaker = breaker or CircuitBreaker("llm", failure_threshold=3, cooldown_s=300.0)
         self._offline = offline or OfflineSummariser()
         self._sleep = sleep
+        self._prices = prices or PriceList()
         self._telemetry = telemetry
         self._json_schema_supported = True
         self._client = openai.OpenAI(
@@ -100,19 +106,26 @@ class OpenAISummariser:
     def from_settings(
         cls, settings: Settings, *, telemetry: Telemetry = UNRECORDED
     ) -> OpenAISummariser:
-        """Built from FIREBREAK_LLM_BASE_URL / _MODEL / _API_KEY (or OPENAI_API_KEY)."""
+        """Built from FIREBREAK_LLM_BASE_URL (else the provider's URL) / _MODEL / _API_KEY (or
+        OPENAI_API_KEY) / _PRICES."""
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
         return cls(
-            base_url=settings.llm_base_url,
+            base_url=settings.llm_base_url or None,
             model=settings.llm_model,
             api_key=key,
             timeout_s=settings.llm_timeout_s,
+            prices=PriceList(settings.llm_prices),
             telemetry=telemetry,
         )
 
     @property
     def breaker(self) -> CircuitBreaker:
         return self._breaker
+
+    @property
+    def base_url(self) -> str:
+        """Where requests go: the configured URL or the provider's default."""
+        return str(self._client.base_url)
 
     def summarise(self, dossier: IncidentDossier) -> Summary:
         """A grounded AI summary, or the offline one with `fallback_reason` when the LLM fails."""
@@ -139,6 +152,9 @@ class OpenAISummariser:
         summary = grounded_summary(
             answer, prompt.user_content, kinds, model=completion.model or self._model
         )
+        price = self._prices.price_of(summary.model, self._model)
+        if price is None:
+            log.warning("llm_model_unpriced", model=summary.model, setting="FIREBREAK_LLM_PRICES")
         usage = completion.usage
         prompt_tokens = usage.prompt_tokens if usage else prompt.prompt_tokens
         completion_tokens = usage.completion_tokens if usage else estimate_tokens(content or "")
@@ -156,7 +172,8 @@ class OpenAISummariser:
             summary,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
-            estimated_cost_usd=self._budget.cost_usd(prompt_tokens, completion_tokens),
+            estimated_cost_usd=price.cost_usd(prompt_tokens, completion_tokens) if price else 0.0,
+            cost_known=price is not None,
         )
         self._count_usage(done)
         return done

@@ -36,7 +36,7 @@ from bot.summary.compaction import collapse_timeline
 from bot.summary.dossier import IncidentDossier, alert_name, alert_started
 from bot.summary.durations import as_utc, clock, human_duration, parse_time
 from bot.summary.offline import finding_sentence, run_sentence
-from bot.summary.summary import Summary, SuspectedCause
+from bot.summary.summary import Summary, SuspectedCause, llm_usage
 
 MIN_ROOT_CAUSE_CONFIDENCE = 0.3
 
@@ -61,7 +61,11 @@ def build_postmortem(
         generated_at=as_utc(generated_at or dossier.observed_until),
         summary=" ".join(p for p in (summary.what_happened, summary.current_state) if p),
         summary_source=SummarySource(
-            summary.model, summary.ai_generated, summary.provenance, summary.dropped_sentences
+            summary.model,
+            summary.ai_generated,
+            summary.provenance,
+            summary.dropped_sentences,
+            llm_usage(dossier.timeline),
         ),
         impact=_impact(dossier, summary),
         root_causes=_root_causes(dossier, summary.suspected_cause),

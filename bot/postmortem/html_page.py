@@ -65,6 +65,7 @@ def to_html(pm: Postmortem, load_chart: ChartLoader = read_chart) -> str:
         "<h2>Summary</h2>",
         f"<p>{e(pm.summary) or '—'}</p>",
         f'<p class="meta"><em>{e(pm.summary_source.provenance)}</em></p>',
+        f'<p class="meta">LLM use for this incident: {e(pm.summary_source.llm_usage.text())}.</p>',
         "<h2>Impact</h2>",
         f"<p>{e(impact.description) or '—'}</p>",
         _table(

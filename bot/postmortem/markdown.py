@@ -27,6 +27,8 @@ def to_markdown(pm: Postmortem) -> str:
         "",
         f"_{text(pm.summary_source.provenance)}_",
         "",
+        f"LLM use for this incident: {pm.summary_source.llm_usage.text()}.",
+        "",
         "## Impact",
         "",
         text(impact.description) or "—",

@@ -10,11 +10,12 @@ form documented by `postmortem.schema.json` beside this module.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from bot.summary.durations import human_duration
+from bot.summary.summary import LLMUsage
 
 SCHEMA_VERSION = "1"
 
@@ -150,10 +151,13 @@ class RunbookRun:
 
 @dataclass(frozen=True)
 class SummarySource:
+    """Who wrote the summary, and what all the incident's AI summaries used and cost."""
+
     model: str
     ai_generated: bool
     provenance: str
     dropped_sentences: int
+    llm_usage: LLMUsage = field(default_factory=LLMUsage)
 
 
 @dataclass(frozen=True)
@@ -195,6 +199,12 @@ class Postmortem:
                 "ai_generated": self.summary_source.ai_generated,
                 "provenance": self.summary_source.provenance,
                 "dropped_sentences": self.summary_source.dropped_sentences,
+                "llm_usage": {
+                    "summaries": self.summary_source.llm_usage.summaries,
+                    "tokens": self.summary_source.llm_usage.tokens,
+                    "cost_usd": self.summary_source.llm_usage.cost_usd,
+                    "cost_known": self.summary_source.llm_usage.cost_known,
+                },
             },
             "impact": {
                 "started_at": _iso(impact.started_at),

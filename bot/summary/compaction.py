@@ -49,24 +49,14 @@ def estimate_tokens(text: str) -> int:
 
 @dataclass(frozen=True)
 class TokenBudget:
-    """Per-incident prompt budget and the prices used to estimate what a summary cost."""
+    """Per-summary prompt and completion budget (what a call cost is bot/summary/pricing.py's)."""
 
     max_prompt_tokens: int = 6_000
     max_completion_tokens: int = 900
-    usd_per_1k_prompt_tokens: float = 0.0
-    usd_per_1k_completion_tokens: float = 0.0
 
     def __post_init__(self) -> None:
         if self.max_prompt_tokens < MIN_PROMPT_TOKENS:
             raise ValueError(f"max_prompt_tokens must be at least {MIN_PROMPT_TOKENS}")
-
-    def cost_usd(self, prompt_tokens: int, completion_tokens: int) -> float:
-        """Estimated price of one call at the configured per-1k-token rates."""
-        return round(
-            prompt_tokens / 1000 * self.usd_per_1k_prompt_tokens
-            + completion_tokens / 1000 * self.usd_per_1k_completion_tokens,
-            6,
-        )
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,10 @@ from typing import Any
 import pytest
 
 from bot.adapters.openai_summariser import OpenAISummariser
+from bot.bootstrap import Container
+from bot.settings import Settings
 from bot.summary.circuit import CircuitBreaker
+from bot.summary.pricing import ModelPrice, PriceList
 from bot.summary.summary import OFFLINE_MODEL, Summary
 from tests.fakes.summary import make_dossier
 from tests.servers.openai import (
@@ -84,14 +87,60 @@ def test_structured_answer_becomes_an_ai_summary_with_model_and_tokens(
     assert request["model"] == MODEL
 
 
-def test_estimated_cost_uses_the_budget_prices(server: OpenAIServer) -> None:
-    """The estimated cost is the reported usage priced at the budget's per-1k rates."""
-    from bot.summary.compaction import TokenBudget
+def test_cost_is_the_usage_priced_for_the_answering_model(server: OpenAIServer) -> None:
+    """2,000 prompt and 500 completion tokens from a dated snapshot of a model priced at $2.50
+    and $10 per million: $0.01, shown in the summary record and its provenance."""
+    prices = PriceList({MODEL: ModelPrice(input_per_mtok=2.5, output_per_mtok=10.0)})
+    answered = f"{MODEL}-2025-01-31"
+    server.script(
+        reply_json(good_answer(), model=answered, prompt_tokens=2000, completion_tokens=500)
+    )
+    summary = summariser(server, prices=prices).summarise(make_dossier())
+    assert summary.model == answered
+    assert summary.estimated_cost_usd == pytest.approx(0.01)
+    assert summary.cost_known
+    assert summary.to_dict()["estimated_cost_usd"] == pytest.approx(0.01)
+    assert "2,500 tokens, $0.01" in summary.provenance
 
-    server.script(reply_json(good_answer(), prompt_tokens=2000, completion_tokens=500))
-    budget = TokenBudget(usd_per_1k_prompt_tokens=0.5, usd_per_1k_completion_tokens=1.5)
-    summary = summariser(server, budget=budget).summarise(make_dossier())
-    assert summary.estimated_cost_usd == pytest.approx(1.0 + 0.75)
+
+def test_an_unpriced_model_has_an_unknown_cost_not_zero(server: OpenAIServer) -> None:
+    """With no price for the model the cost is unknown, and the summary says so."""
+    server.script(reply_json(good_answer()))
+    summary = summariser(
+        server, prices=PriceList({"gpt-4o": ModelPrice(input_per_mtok=2.5, output_per_mtok=10.0)})
+    ).summarise(make_dossier())
+    assert not summary.cost_known
+    assert Summary.from_dict(summary.to_dict()).cost_known is False
+    assert "cost unknown (model not in FIREBREAK_LLM_PRICES)" in summary.provenance
+
+
+def test_openai_key_and_model_alone_use_the_providers_url(
+    server: OpenAIServer, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OPENAI_API_KEY and FIREBREAK_LLM_MODEL with no FIREBREAK_LLM_BASE_URL build the real
+    OpenAI client on the provider's default URL (OpenAI's, or OPENAI_BASE_URL as the SDK reads
+    it), never the offline summariser; prices come from FIREBREAK_LLM_PRICES."""
+    for name in ("FIREBREAK_LLM_BASE_URL", "OPENAI_BASE_URL", "FIREBREAK_LLM_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-key-0001")
+    monkeypatch.setenv("FIREBREAK_LLM_MODEL", MODEL)
+    monkeypatch.setenv("FIREBREAK_REDIS_URL", redis_url)
+    prices = {MODEL: {"input_per_mtok": 1.0, "output_per_mtok": 4.0}}
+    monkeypatch.setenv("FIREBREAK_LLM_PRICES", json.dumps(prices))
+    default = Container(Settings()).summariser
+    assert isinstance(default, OpenAISummariser)
+    assert default.base_url == "https://api.openai.com/v1/"
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    settings = Settings()
+    assert settings.llm_configured
+    assert not settings.llm_base_url
+    through_env = Container(settings).summariser
+    server.script(reply_json(good_answer(), prompt_tokens=1000, completion_tokens=250))
+    summary = through_env.summarise(make_dossier())
+    assert summary.ai_generated
+    assert summary.fallback_reason is None
+    assert summary.estimated_cost_usd == pytest.approx(0.002)
+    assert server.requests[0]["model"] == MODEL
 
 
 @pytest.mark.parametrize(

@@ -84,12 +84,6 @@ def test_token_estimate_errs_high_for_json() -> None:
     assert estimate_tokens("") == 0
 
 
-def test_cost_is_priced_per_thousand_tokens() -> None:
-    """The estimated cost applies the per-1k prompt and completion prices."""
-    budget = TokenBudget(usd_per_1k_prompt_tokens=0.002, usd_per_1k_completion_tokens=0.006)
-    assert budget.cost_usd(5_000, 500) == pytest.approx(0.013)
-
-
 def test_collapse_timeline_keeps_every_story_event() -> None:
     """The postmortem timeline keeps all story events however many alerts repeat."""
     rows = collapse_timeline(make_dossier(events=2_000).timeline)
