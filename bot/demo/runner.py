@@ -14,6 +14,7 @@ from rich.markup import escape
 from bot.bootstrap import Container
 from bot.demo.fleet import DemoWorld, start_world
 from bot.demo.scenarios import SCENARIOS, Act
+from bot.demo.self_metrics import save_metrics
 from bot.services.export_postmortem import write_postmortem
 
 ACT_TIMEOUT_S = 60.0
@@ -230,6 +231,10 @@ def report(world: DemoWorld, results: list[ActProgress], console: Console) -> in
             console.print(f"  {path}")
     console.print(f"  charts: {world.settings.home / 'charts'}")
     console.print(f"  chat log: {world.settings.chat_log_path}")
+    metrics_path = world.settings.home / "metrics.txt"
+    console.rule(f"Firebreak's own metrics ({metrics_path})")
+    for line in save_metrics(world.api_url, metrics_path):
+        console.print(escape(line))
     closed = all(p.closed for p in results)
     for p in results:
         verdict = (

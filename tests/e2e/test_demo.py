@@ -10,7 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from bot.domain.telemetry import CATALOGUE, STAGES
 from tests.processes import ROOT
 
 TIME_LIMIT_S = 240
@@ -56,3 +58,18 @@ def test_default_scenario_closes_the_loop(tmp_path: Path) -> None:
         if "announced by firebreak demo pipeline" in p.read_text()
     ]
     assert cited, "triage did not cite the deploy the demo announced"
+    assert_every_stage_counted((tmp_path / "home" / "demo" / "metrics.txt").read_text())
+
+
+def assert_every_stage_counted(page: str) -> None:
+    """Firebreak's /metrics at the end of the demo has a non-zero sample for every stage but
+    the LLM's (the demo summarises offline), and the cooldown that held the repeat's rollback
+    was counted."""
+    values: dict[str, float] = {}
+    for family in text_string_to_metric_families(page):
+        for sample in family.samples:
+            values[sample.name] = values.get(sample.name, 0.0) + sample.value
+    for stage in set(STAGES) - {"llm"}:
+        names = [n for spec in CATALOGUE if spec.stage == stage for n in spec.sample_names()]
+        assert any(values.get(name) for name in names), f"{stage}: nothing counted"
+    assert values["firebreak_guard_refusals_total"] >= 1
