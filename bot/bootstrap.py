@@ -38,6 +38,7 @@ from bot.ports import (
     Summariser,
     Target,
     TaskQueue,
+    UserGroups,
 )
 from bot.runbook.executor import RunbookExecutor
 from bot.runbook.guards import Guards
@@ -162,15 +163,14 @@ class Container:
     def slack_deps(self) -> SlackDeps:
         """What the bolt app's listeners need."""
         settings = self.settings
-        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
-        groups = SlackUserGroups(
-            slack_web_client(token, settings.slack_api_url), telemetry=self.telemetry
-        )
+        groups = self.user_groups
         return SlackDeps(
             store=self.store,
             tasks=self.tasks,
             authoriser=SlackAuthoriser(
-                settings.slack_approver_ids, settings.slack_operator_ids, groups.members_of
+                settings.slack_approver_ids,
+                settings.slack_operator_ids,
+                groups.members_of if groups is not None else None,
             ),
             clock=self.clock,
             claims=RedisOnceGuard(self.redis),
@@ -178,6 +178,15 @@ class Container:
             redact=redact,
             silences=self.silences,
         )
+
+    @cached_property
+    def user_groups(self) -> UserGroups | None:
+        """Slack user groups (cached members), for approvers named by group; None without Slack."""
+        token = self.settings.slack_bot_token
+        if token is None:
+            return None
+        client = slack_web_client(token.get_secret_value(), self.settings.slack_api_url)
+        return SlackUserGroups(client, telemetry=self.telemetry)
 
     @cached_property
     def metrics(self) -> MetricsSource:
@@ -267,6 +276,7 @@ class Container:
             dry_run=self.settings.dry_run,
             tick_lease_s=self.settings.runbook_tick_lease_s,
             telemetry=self.telemetry,
+            user_groups=self.user_groups,
         )
 
     def clock(self) -> datetime:

@@ -468,6 +468,16 @@ class FileUploader(Protocol):
     def delete_file(self, file_id: str) -> None: ...
 
 
+class UserGroups(Protocol):
+    """Chat user groups (Slack's `S…` ids, usergroups.users.list). UpstreamUnavailableError
+    when the chat cannot say who belongs to one."""
+
+    def members_of(self, group_id: str) -> frozenset[str]: ...
+    def groups_of(self, user: str, principals: Sequence[str]) -> frozenset[str]:
+        """The user groups among `principals` that `user` belongs to (user ids are skipped)."""
+        ...
+
+
 class ChannelPacer(Protocol):
     """Paces posts per channel across processes: 0 when a post may go now, else seconds to wait."""
 

@@ -12,7 +12,8 @@ among the thread's replies (conversations.replies). Slack's failures become ours
 - anything else (`invalid_auth`, `channel_not_found`, `missing_scope`, ...) → SlackRejectedError,
   which is not retryable: a retry cannot fix a revoked token or a wrong channel.
 
-`SlackUserGroups` answers who belongs to a Slack user group (for the authoriser), cached.
+`SlackUserGroups` answers who belongs to a Slack user group, cached: for the authoriser, and for
+a run whose runbook names user groups among its approvers.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -371,3 +372,8 @@ class SlackUserGroups:
         with self._lock:
             self._cache[group_id] = (now, members)
         return members
+
+    def groups_of(self, user: str, principals: Sequence[str]) -> frozenset[str]:
+        """The user groups (`S…`) among `principals` that `user` belongs to."""
+        groups = (p for p in principals if p.startswith("S"))  # user ids are U… or W…
+        return frozenset(g for g in groups if user in self.members_of(g))

@@ -27,7 +27,7 @@ from bot.domain.remediation import TargetBusyError, TickLease
 from bot.domain.runbooks import Blocked, Run, RunState
 from bot.domain.telemetry import GUARD_REFUSALS, UNRECORDED
 from bot.domain.timeline import EventKind, TimelineEvent
-from bot.ports import RunStore, Store, TaskQueue, Telemetry
+from bot.ports import RunStore, Store, TaskQueue, Telemetry, UserGroups
 from bot.runbook.consent import (
     Consent,
     RankedHypothesis,
@@ -43,6 +43,7 @@ from bot.runbook.matcher import match_runbooks
 from bot.runbook.planner import Planner, describe
 from bot.runbook.schema import Runbook
 from bot.runbook.targets import TargetRegistry
+from bot.services.approver_groups import approver_groups
 from bot.services.change_status import change_status
 from bot.services.ingest_alerts import PROCESS_TASK
 from bot.services.relay_outbox import relay_outbox
@@ -116,6 +117,7 @@ class Remediation:
         dry_run: bool = False,
         tick_lease_s: float = 60.0,
         telemetry: Telemetry = UNRECORDED,
+        user_groups: UserGroups | None = None,
     ) -> None:
         self._store = store
         self._runs = runs
@@ -128,6 +130,7 @@ class Remediation:
         self._dry_run = dry_run
         self._tick_lease_s = tick_lease_s
         self._telemetry = telemetry
+        self._user_groups = user_groups
 
     # ---- planning -------------------------------------------------------------------------
 
@@ -279,7 +282,9 @@ class Remediation:
     # ---- decisions ------------------------------------------------------------------------
 
     def approve(self, run_id: int, actor: str, groups: tuple[str, ...] = ()) -> Run:
-        """Approve a run awaiting approval and tick it; raises ApprovalRefusedError."""
+        """Approve a run awaiting approval and tick it; raises ApprovalRefusedError. The run's
+        approvers may name user groups: the actor's membership is asked of the chat."""
+        groups += approver_groups(self._runs, self._user_groups, run_id, actor)
         run = self._executor.approve(run_id, actor, groups)
         if run.state is RunState.APPROVED:
             with self._store.transaction() as tx:
@@ -288,6 +293,7 @@ class Remediation:
         return run
 
     def deny(self, run_id: int, actor: str, groups: tuple[str, ...] = (), reason: str = "") -> Run:
+        groups += approver_groups(self._runs, self._user_groups, run_id, actor)
         run = self._executor.deny(run_id, actor, groups, reason)
         self._relay()
         return run
