@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot.cli_changes import add_parsers as add_change_gate_parsers
 from bot.cli_replay import add_parser as add_replay_parser
 from bot.cli_runbooks import add_parser as add_runbooks_parser
 from bot.cli_signals import add_parser as add_signals_parser
@@ -189,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_runbooks_parser(sub)
     add_signals_parser(sub)
     add_replay_parser(sub)
+    add_change_gate_parsers(sub)
     demo = sub.add_parser("demo", help="the whole loop on this machine, end to end")
     demo.add_argument("--scenario", choices=sorted(SCENARIOS), default="default")
     demo.add_argument("--speed", type=float, default=30.0, help="fleet time compression")

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     redis_url: str = ""
     webhook_token: SecretStr | None = None
     api_token: SecretStr | None = None
+    api_url: str = ""  # where `gate check` and `changes record` ask; else the local database
     prometheus_url: str = ""
     alertmanager_url: str = ""
     slack_bot_token: SecretStr | None = None
