@@ -53,10 +53,12 @@ class Stack:
     slack: SlackServer
     settings: Settings
 
-    def open_incident(self, model: str, alertname: str = "LLMErrorRatioAfterDeploy") -> int:
+    def open_incident(
+        self, model: str, alertname: str = "LLMErrorRatioAfterDeploy", **labels: str
+    ) -> int:
         """An Alertmanager group firing for `model`, through the webhook; answers INC-n's n."""
         payload = group(
-            alert(alertname, fingerprint=uuid.uuid4().hex[:16], model_name=model),
+            alert(alertname, fingerprint=uuid.uuid4().hex[:16], model_name=model, **labels),
             group_key=f'{{}}:{{alertname="{alertname}", model_name="{model}"}}',
         )
         payload["groupLabels"]["model_name"] = payload["commonLabels"]["model_name"] = model
@@ -206,6 +208,25 @@ def test_an_open_incident_holds_its_model_until_resolved(
     for fmt in ("md", "html"):
         text = httpx.get(postmortem, params={"format": fmt}, headers=API).text
         assert f"deploy of {burning} 2.4.2" in text
+
+
+def test_a_paging_burn_keeps_the_gate_closed_after_its_incident_is_resolved(
+    stack: Stack, models: tuple[str, str]
+) -> None:
+    """An incident resolved by hand while its TTFT fast burn (critical, `slo`) still fires
+    leaves the gate closed, naming the alert; a warning-level burn does not close it."""
+    burning, other = models
+    paging = stack.open_incident(burning, "LLMTTFTErrorBudgetBurn", slo="ttft")
+    ticket = stack.open_incident(other, "LLMTTFTErrorBudgetBurn", slo="ttft", severity="warning")
+    for incident in (paging, ticket):
+        resolved = httpx.post(f"{stack.api.url}/api/v1/incidents/{incident}/resolve", headers=API)
+        assert resolved.status_code == 200
+    gate = stack.gate(burning)
+    assert gate["allowed"] is False
+    assert gate["reasons"] == [
+        f"LLMTTFTErrorBudgetBurn firing for {burning} (severity critical, SLO ttft, INC-{paging})"
+    ]
+    assert stack.gate(other)["allowed"] is True
 
 
 def test_freeze_from_slack_blocks_and_unfreeze_lifts_it(
