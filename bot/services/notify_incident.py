@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 
 from bot.domain.cards import ChatState, IncidentCard, MessageRef
 from bot.domain.errors import RateLimitedError, StepInFlightError
@@ -17,6 +18,7 @@ from bot.ports import ChannelPacer, ChatClient, Store
 from bot.services.claim_post import claim_post, settle_post, uncertain_step
 from bot.services.recall_incidents import SHOWN_IN_CHAT, recall
 from bot.services.relate_incidents import MEMBER_STEP, join_storm, position_of, storm_of
+from bot.services.share_charts import share_charts
 from bot.services.summarise_incident import latest_summary
 
 ROOT_STEP = "chat:root"
@@ -170,6 +172,7 @@ def notify_incident(
     one line in its lead's thread, claimed, looked for and adopted the same way (the lead's
     thread replies stand in for the channel's history), until it escalates. The incident
     joins its storm here if triage has not joined it yet, so chat knows before the first post.
+    Triage's charts follow in the thread, each once (bot/services/share_charts.py).
     """
     now = now or datetime.now(UTC)
     _join_storm_early(store, incident_id, now)
@@ -205,6 +208,9 @@ def notify_incident(
     if fresh and state.ref is not None:
         _pace(pacer, state.ref.channel)
         state = _post_thread(store, chat, incident_id, state, fresh)
+    if card.chart_paths and state.ref is not None:
+        pace = partial(_pace, pacer, state.ref.channel)
+        share_charts(store, chat, incident_id, state.ref, card.chart_paths, pace)
     return state
 
 

@@ -113,7 +113,7 @@ def _triage(
         sorted(alert_names),
         incident.triggered_at,
         now,
-        chart_dir=chart_dir / incident.ref,
+        chart_dir=chart_dir.resolve() / incident.ref,  # absolute: any process may read them
         baseline_s=windows.baseline_s,
         lead_s=windows.lead_s,
         step_s=windows.step_s,
