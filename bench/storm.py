@@ -1,4 +1,4 @@
-"""Alert-storm benchmark: N Alertmanager groups on one service against N groups on N services.
+"""Alert-storm benchmark: N GPU-node groups on one node pool against N groups on N pools.
 
 Each shape gets a fresh database and Redis queue. The groups are stored through the real
 ingest service and relayed to a real `firebreak worker` on real Redis (no Prometheus, so
@@ -40,21 +40,26 @@ from tests.processes import wait_for  # noqa: E402
 STARTS_AT = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 
 
-def storm_group(index: int, service: str) -> dict[str, Any]:
-    """One GPU-node group: scoped by node and service only, as node alerts are."""
+POOL_LABEL = "label_karpenter_sh_nodepool"  # as a rule copies it from kube_node_labels
+
+
+def storm_group(index: int, pool: str) -> dict[str, Any]:
+    """One GPU-node group: its node, its node pool and the fleet-wide service, no model, as
+    node alerts are (the pool relates them; the service never does)."""
     labels = {
         "alertname": "GPUXidError",
         "severity": "critical",
-        "service": service,
+        "service": "llm-serving",
+        POOL_LABEL: pool,
         "Hostname": f"gpu-node-{index:03d}",
     }
     starts = (STARTS_AT + timedelta(seconds=index)).isoformat().replace("+00:00", "Z")
     return {
         "version": "4",
-        "groupKey": f'{{}}:{{Hostname="gpu-node-{index:03d}", service="{service}"}}',
+        "groupKey": f'{{}}:{{Hostname="gpu-node-{index:03d}", {POOL_LABEL}="{pool}"}}',
         "status": "firing",
         "receiver": "firebreak",
-        "groupLabels": {"Hostname": labels["Hostname"], "service": service},
+        "groupLabels": {"Hostname": labels["Hostname"], POOL_LABEL: pool},
         "commonLabels": labels,
         "commonAnnotations": {},
         "externalURL": "http://alertmanager:9093",
@@ -104,7 +109,7 @@ def run_shape(
     try:
         wait_for(lambda: b"ready." in (home / "worker.log").read_bytes(), timeout_s=60)
         bodies = [
-            json.dumps(storm_group(i, "llm-serving" if shape == "one-service" else f"svc-{i:03d}"))
+            json.dumps(storm_group(i, "h100" if shape == "one-pool" else f"pool-{i:03d}"))
             for i in range(groups)
         ]
         started = time.perf_counter()
@@ -157,9 +162,9 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL at 127.0.0.1:5432")
     parser.add_argument("--timeout-s", type=float, default=180.0)
     parser.add_argument("--concurrency", type=int, default=2)
-    parser.add_argument("--shape", choices=["one-service", "many-services", "both"], default="both")
+    parser.add_argument("--shape", choices=["one-pool", "many-pools", "both"], default="both")
     args = parser.parse_args()
-    shapes = ["one-service", "many-services"] if args.shape == "both" else [args.shape]
+    shapes = ["one-pool", "many-pools"] if args.shape == "both" else [args.shape]
     with private_redis(Path(tempfile.mkdtemp(prefix="firebreak-storm-redis-"))) as redis_url:
         for shape in shapes:
             home = Path(tempfile.mkdtemp(prefix=f"firebreak-storm-{shape}-"))
