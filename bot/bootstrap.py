@@ -177,6 +177,7 @@ class Container:
             runbooks=self.remediation,
             redact=redact,
             silences=self.silences,
+            api_url=settings.api_url,
         )
 
     @cached_property

@@ -17,7 +17,8 @@ class SlackDeps:
     `claims` makes retried deliveries and double clicks act once; `runbooks` answers the
     catalogue and dry-run plans (None when no runbook engine is wired: `run` says so);
     `redact` cleans every string shown back in Slack; `silences` makes and expires
-    Alertmanager silences (None when not wired: `silence` says so).
+    Alertmanager silences (None when not wired: `silence` says so); `api_url`, when known,
+    links a silence's comment to the incident in the API.
     """
 
     store: Store
@@ -28,3 +29,4 @@ class SlackDeps:
     runbooks: RunbookPreview | None = None
     redact: Callable[[str], str] = same
     silences: SilenceManager | None = None
+    api_url: str = ""

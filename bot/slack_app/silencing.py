@@ -6,7 +6,8 @@ timeout) whose answer — the silence and its end, or why not — is the reply, 
 in a queue for a person who is looking at the alert. Who may silence is who may acknowledge
 (`Permission.RESPOND`); a refusal lands in the audit log. A repeat of the same delivery (Slack's
 retry, a double click within two minutes) is answered as a repeat and silences nothing more.
-The silence's author is the Slack user (`@name`).
+The silence's author is the Slack user (`@name`); its comment links the incident in the API
+when FIREBREAK_API_URL is set.
 """
 
 from __future__ import annotations
@@ -81,7 +82,10 @@ def silence(
         return notice(f"Already silencing INC-{incident_id}.")
     now = deps.clock()
     try:
-        made = silence_incident(deps.store, deps.silences, incident_id, span, author, reason, now)
+        link = f"{deps.api_url.rstrip('/')}/api/v1/incidents/{incident_id}" if deps.api_url else ""
+        made = silence_incident(
+            deps.store, deps.silences, incident_id, span, author, reason, now, link
+        )
     except FirebreakError as exc:
         _release(deps, once_key)
         log.info("slack_silence_failed", incident_id=incident_id, reason=str(exc))

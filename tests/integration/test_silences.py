@@ -94,6 +94,7 @@ def app_client(
         slack_signing_secret=SIGNING_SECRET,
         slack_api_url=slack.api_url,
         alertmanager_url=alertmanager_url,
+        api_url="https://firebreak.example/",
     )
     return TestClient(create_app(settings))
 
@@ -155,7 +156,10 @@ def test_a_silence_from_slack_is_made_in_alertmanager_and_expired_on_unsilence(
     ]
     assert all(m["isEqual"] and not m["isRegex"] for m in made["matchers"])
     assert made["createdBy"] == "@u0alice"
-    assert made["comment"].startswith(f"INC-{incident_id} KV cache saturated: noisy deploy")
+    assert made["comment"] == (
+        f"INC-{incident_id} KV cache saturated: noisy deploy"
+        f" — https://firebreak.example/api/v1/incidents/{incident_id}"
+    )
     ends = datetime.fromisoformat(made["endsAt"].replace("Z", "+00:00"))
     assert timedelta(minutes=119) < ends - datetime.now(UTC) <= timedelta(hours=2)
     card, _, _ = build_card(sqlite_store, incident_id)
