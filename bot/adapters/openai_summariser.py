@@ -183,7 +183,8 @@ class OpenAISummariser:
         self._telemetry.count(LLM_TOKENS, {**model, "kind": "prompt"}, summary.prompt_tokens)
         completion = {**model, "kind": "completion"}
         self._telemetry.count(LLM_TOKENS, completion, summary.completion_tokens)
-        self._telemetry.count(LLM_COST, model, summary.estimated_cost_usd)
+        if summary.cost_known:  # an unpriced model's cost is unknown, not 0
+            self._telemetry.count(LLM_COST, model, summary.estimated_cost_usd)
 
     def _complete(self, prompt: Prompt) -> ChatCompletion:
         """One completion, json_schema then json_object; raises only our error types."""

@@ -236,7 +236,8 @@ LLM_TOKENS = MetricSpec(
 LLM_COST = MetricSpec(
     "firebreak_llm_cost_usd",
     C,
-    "Estimated cost of completed summaries in US dollars, by model",
+    "Estimated cost of completed summaries in US dollars, by model (priced by "
+    "FIREBREAK_LLM_PRICES; an unpriced model adds nothing)",
     "llm",
     Origin.RECORDED,
     ("model",),

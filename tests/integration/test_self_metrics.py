@@ -263,6 +263,7 @@ def stack(
         slack_channel="C0INCIDENTS",
         llm_base_url=llm.base_url,
         llm_model="m",
+        llm_prices={"m": {"input_per_mtok": 1.0, "output_per_mtok": 2.0}},
     )
     api = start_api(settings)
     worker = start_worker(settings, tmp_path / "logs")
@@ -349,6 +350,8 @@ def test_every_stage_shows_on_metrics(
     assert ok >= 1
     assert total(samples, "firebreak_llm_tokens_total", kind="prompt") == 1200 * ok
     assert total(samples, "firebreak_llm_tokens_total", kind="completion") == 180 * ok
+    cost_usd = (1200 * 1.0 + 180 * 2.0) / 1e6
+    assert total(samples, "firebreak_llm_cost_usd_total", model="m") == pytest.approx(cost_usd * ok)
     assert total(samples, "firebreak_llm_call_duration_seconds_count", model="m") == ok + 1
     assert total(samples, "firebreak_tasks_total", queue="triage", state="SUCCESS") >= 2
     assert total(samples, "firebreak_tasks_total", state="RETRY") >= 1  # after the Slack 429
