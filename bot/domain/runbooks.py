@@ -363,3 +363,8 @@ FINAL_VERIFY_KEY = "verify:final"  # the timing key of a run's own verification
 def step_key(phase: str, index: int) -> str:
     """The ledger key of one step of a run: `forward:0`, `revert:1`, `verify:final`."""
     return f"{phase}:{index}"
+
+
+def verify_key(step_index: int | None) -> str:
+    """A verification's timing key: its `verify` step's, or FINAL_VERIFY_KEY for the run's own."""
+    return FINAL_VERIFY_KEY if step_index is None else step_key("forward", step_index)

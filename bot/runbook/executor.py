@@ -16,7 +16,6 @@ import structlog
 
 from bot.domain.errors import NotFoundError, UpstreamUnavailableError
 from bot.domain.runbooks import (
-    FINAL_VERIFY_KEY,
     AnalysisPhase,
     AnalysisState,
     Blocked,
@@ -26,7 +25,7 @@ from bot.domain.runbooks import (
     Run,
     RunState,
     RunStep,
-    step_key,
+    verify_key,
 )
 from bot.domain.telemetry import GUARD_REFUSALS, RUNBOOK_ACTIONS, UNRECORDED
 from bot.ports import MetricsSource, RunJournal, RunStore, Telemetry
@@ -52,11 +51,6 @@ def lock_ttl_s(plan: Plan) -> float:
         total += float(plan.verify["initial_delay_s"])
         total += float(plan.verify["interval_s"]) * int(plan.verify["count"])
     return total + LOCK_MARGIN_S
-
-
-def _verify_key(step_index: int | None) -> str:
-    """A verification's timing key: its step's, or `verify:final` for the run's own verify."""
-    return FINAL_VERIFY_KEY if step_index is None else step_key("forward", step_index)
 
 
 class RunbookExecutor:
@@ -291,7 +285,7 @@ class RunbookExecutor:
         state = run.analysis
         if state is None or state.step_index != step_index:
             state = AnalysisState(step_index=step_index, started_at=now)
-        run.step_started(_verify_key(step_index), verify_action.NAME, state.started_at)
+        run.step_started(verify_key(step_index), verify_action.NAME, state.started_at)
         due_at_s = analysis.next_measurement_at_s(spec, state)
         if now.timestamp() < due_at_s:
             run.analysis = state
@@ -318,7 +312,7 @@ class RunbookExecutor:
         self._conclude(run, step_index, state.phase)
 
     def _conclude(self, run: Run, step_index: int | None, phase: AnalysisPhase) -> None:
-        run.step_finished(_verify_key(step_index), self._clock(), phase.value)
+        run.step_finished(verify_key(step_index), self._clock(), phase.value)
         labels = {"runbook": run.runbook, "action": verify_action.NAME, "result": phase.value}
         self._telemetry.count(RUNBOOK_ACTIONS, labels)
         if phase is AnalysisPhase.SUCCESSFUL:
