@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -209,7 +210,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bot.logs import configure_logging
 
     args = build_parser().parse_args(argv)
-    configure_logging(json_output=os.environ.get("FIREBREAK_LOG_JSON") == "1")
+    quiet = args.command == "replay"  # its stderr carries progress, not every query
+    configure_logging(
+        json_output=os.environ.get("FIREBREAK_LOG_JSON") == "1",
+        level=logging.WARNING if quiet else logging.INFO,
+    )
     try:
         settings = Settings()
     except ValueError as exc:

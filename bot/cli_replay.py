@@ -12,7 +12,6 @@ as HTML (`.html`) or JSON (`.json`); progress goes to stderr.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -87,9 +86,6 @@ class ProgressLine:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.logs import configure_logging
-
-    configure_logging(level=logging.WARNING)  # stderr carries the progress, not every query
     try:
         start, end = parse_time(args.start), parse_time(args.end)
     except ValueError as exc:

@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from bot import logs
 from bot.adapters.sql_store import SqlStore
 from bot.cli import main
 from bot.demo.monitoring import ALERTMANAGER_CONFIG, backfill_openmetrics, serve_tsdb
@@ -93,6 +94,13 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
         folder, folder / "data", lookback_delta="1m", evaluation_interval="15s"
     ) as prometheus:
         yield History(prometheus.url, start_ts, start_ts + DURATION_S, spans)
+
+
+@pytest.fixture(autouse=True)
+def quiet_logging(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`firebreak replay` runs in this process: logging stays the test session's (the command
+    would bind its loggers to this test's captured stderr for every later test)."""
+    monkeypatch.setattr(logs, "configure_logging", lambda **_: None)
 
 
 def use_database(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str) -> SqlStore:
