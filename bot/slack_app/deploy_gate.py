@@ -12,11 +12,12 @@ from __future__ import annotations
 import structlog
 
 from bot.domain.changes import ALL_MODELS
-from bot.domain.errors import StoreUnavailableError, UpstreamUnavailableError
+from bot.domain.errors import StoreUnavailableError
 from bot.services.freeze_deploys import allow_deploy, freeze_deploys, unfreeze_deploys
 from bot.slack_app.authorisation import Permission
 from bot.slack_app.commands import Command, Verb
 from bot.slack_app.deps import SlackDeps
+from bot.slack_app.intents import claim_once, record_refusal, release_once
 
 log = structlog.get_logger(__name__)
 
@@ -41,12 +42,12 @@ def answer_gate_command(deps: SlackDeps, actor: str, command: Command, delivery:
         _audit_refusal(deps, actor, command, decision.reason)
         return f"Refused: {decision.reason}. ({asked})"
     key = f"gate:{command.verb}:{delivery}"
-    if not _claim(deps, key):
+    if not claim_once(deps, key, DELIVERY_TTL_S):
         return f"Already requested: {asked}."
     try:
         answer = _act(deps, actor, command, scope)
     except StoreUnavailableError as exc:
-        _release(deps, key)
+        release_once(deps, key)
         log.error("slack_gate_command_failed", verb=command.verb, reason=str(exc))
         return "Firebreak's database is unavailable; nothing was done."
     log.info("slack_gate_command_done", actor=actor, verb=command.verb, scope=scope)
@@ -77,24 +78,4 @@ def _act(deps: SlackDeps, actor: str, command: Command, scope: str) -> str:
 
 def _audit_refusal(deps: SlackDeps, actor: str, command: Command, reason: str) -> None:
     detail = {"verb": command.verb.value, "scope": command.model, "reason": reason, "via": "slack"}
-    try:
-        with deps.store.transaction() as tx:
-            tx.audit.record(actor, "refused", None, detail)
-    except StoreUnavailableError as exc:
-        log.error("slack_refusal_unrecorded", actor=actor, verb=command.verb, reason=str(exc))
-
-
-def _claim(deps: SlackDeps, key: str) -> bool:
-    try:
-        return deps.claims.claim(key, DELIVERY_TTL_S)
-    except UpstreamUnavailableError as exc:
-        # Each verb is safe to repeat: a freeze replaces itself, an exception replaces its own.
-        log.warning("slack_claim_skipped", key=key, reason=str(exc))
-        return True
-
-
-def _release(deps: SlackDeps, key: str) -> None:
-    try:
-        deps.claims.release(key)
-    except UpstreamUnavailableError as exc:
-        log.warning("slack_claim_release_failed", key=key, reason=str(exc))
+    record_refusal(deps, actor, None, detail)

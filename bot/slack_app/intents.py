@@ -138,13 +138,20 @@ def refuse(deps: SlackDeps, actor: str, intent: Intent, reason: str) -> Outcome:
         "via": "slack",
         **intent.detail,
     }
-    try:
-        with deps.store.transaction() as tx:
-            tx.audit.record(actor, "refused", intent.incident_id, detail)
-    except StoreUnavailableError as exc:
-        log.error("slack_refusal_unrecorded", actor=actor, action=intent.action, reason=str(exc))
+    record_refusal(deps, actor, intent.incident_id, detail)
     log.info("slack_request_refused", actor=actor, action=intent.action, reason=reason)
     return Outcome("refused", f"Refused: {reason}. ({intent.description})")
+
+
+def record_refusal(
+    deps: SlackDeps, actor: str, incident_id: int | None, detail: dict[str, Any]
+) -> None:
+    """Audit a refused request; a database outage is logged, and the refusal still answered."""
+    try:
+        with deps.store.transaction() as tx:
+            tx.audit.record(actor, "refused", incident_id, detail)
+    except StoreUnavailableError as exc:
+        log.error("slack_refusal_unrecorded", actor=actor, detail=detail, reason=str(exc))
 
 
 def submit(deps: SlackDeps, actor: str, intent: Intent) -> Outcome:
@@ -152,7 +159,7 @@ def submit(deps: SlackDeps, actor: str, intent: Intent) -> Outcome:
     decision = deps.authoriser.check(actor, intent.permission)
     if not decision.allowed:
         return refuse(deps, actor, intent, decision.reason)
-    claimed = _claim(deps, intent)
+    claimed = claim_once(deps, intent.once_key, intent.once_ttl_s)
     if not claimed:
         log.info("slack_duplicate_ignored", actor=actor, key=intent.once_key)
         return Outcome("duplicate", intent.repeat or f"Already requested: {intent.description}.")
@@ -165,11 +172,11 @@ def submit(deps: SlackDeps, actor: str, intent: Intent) -> Outcome:
                 tx.audit.record(actor, f"{intent.action}_requested", intent.incident_id, detail)
                 outbox_id = tx.outbox.add(intent.task, [*intent.args, actor])
     except StoreUnavailableError as exc:
-        _release(deps, intent)
+        release_once(deps, intent.once_key)
         log.error("slack_request_unrecorded", actor=actor, action=intent.action, reason=str(exc))
         return Outcome("unavailable", "Firebreak's database is unavailable; nothing was done.")
     if outbox_id is None:
-        _release(deps, intent)
+        release_once(deps, intent.once_key)
         return Outcome("not_found", f"INC-{intent.incident_id} does not exist.")
     log.info("slack_request_accepted", actor=actor, action=intent.action, task=intent.task)
     return Outcome("queued", f"On it: {intent.description} (requested by {actor}).", outbox_id)
@@ -185,17 +192,19 @@ def hand_off(deps: SlackDeps, outcome: Outcome) -> None:
         log.warning("slack_hand_off_deferred", outbox_id=outcome.outbox_id, reason=str(exc))
 
 
-def _claim(deps: SlackDeps, intent: Intent) -> bool:
+def claim_once(deps: SlackDeps, key: str, ttl_s: float) -> bool:
+    """True the first time `key` is claimed within `ttl_s` (a Slack retry or a double click is
+    not). Without the claim store a repeat may act twice: every verb is safe to repeat."""
     try:
-        return deps.claims.claim(intent.once_key, intent.once_ttl_s)
+        return deps.claims.claim(key, ttl_s)
     except UpstreamUnavailableError as exc:
-        # Tasks are idempotent downstream; without the claim store a repeat may be queued twice.
-        log.warning("slack_claim_skipped", key=intent.once_key, reason=str(exc))
+        log.warning("slack_claim_skipped", key=key, reason=str(exc))
         return True
 
 
-def _release(deps: SlackDeps, intent: Intent) -> None:
+def release_once(deps: SlackDeps, key: str) -> None:
+    """Forget a claim whose request was not carried out, so a retry may act."""
     try:
-        deps.claims.release(intent.once_key)
+        deps.claims.release(key)
     except UpstreamUnavailableError as exc:
-        log.warning("slack_claim_release_failed", key=intent.once_key, reason=str(exc))
+        log.warning("slack_claim_release_failed", key=key, reason=str(exc))

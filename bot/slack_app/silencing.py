@@ -16,11 +16,12 @@ from datetime import timedelta
 
 import structlog
 
-from bot.domain.errors import FirebreakError, StoreUnavailableError, UpstreamUnavailableError
+from bot.domain.errors import FirebreakError
 from bot.domain.silences import silence_line
 from bot.services.silence_incident import silence_incident, unsilence_incident
 from bot.slack_app.authorisation import Permission
 from bot.slack_app.deps import SlackDeps
+from bot.slack_app.intents import claim_once, record_refusal, release_once
 from bot.slack_app.views import SlackMessage, notice
 
 log = structlog.get_logger(__name__)
@@ -39,28 +40,9 @@ def _allowed(deps: SlackDeps, actor: str, incident_id: int, what: str) -> str | 
     decision = deps.authoriser.check(actor, Permission.RESPOND)
     if decision.allowed:
         return None
-    try:
-        with deps.store.transaction() as tx:
-            detail = {"action": what, "reason": decision.reason, "via": "slack"}
-            tx.audit.record(actor, "refused", incident_id, detail)
-    except StoreUnavailableError as exc:
-        log.error("slack_refusal_unrecorded", actor=actor, action=what, reason=str(exc))
+    detail = {"action": what, "reason": decision.reason, "via": "slack"}
+    record_refusal(deps, actor, incident_id, detail)
     return f"Refused: {decision.reason}. ({what} INC-{incident_id})"
-
-
-def _first_time(deps: SlackDeps, key: str) -> bool:
-    try:
-        return deps.claims.claim(key, REPEAT_TTL_S)
-    except UpstreamUnavailableError as exc:
-        log.warning("slack_claim_skipped", key=key, reason=str(exc))
-        return True
-
-
-def _release(deps: SlackDeps, key: str) -> None:
-    try:
-        deps.claims.release(key)
-    except UpstreamUnavailableError as exc:
-        log.warning("slack_claim_release_failed", key=key, reason=str(exc))
 
 
 def silence(
@@ -78,7 +60,7 @@ def silence(
         return notice(refused, deps.redact)
     if deps.silences is None:
         return notice(NOT_WIRED)
-    if not _first_time(deps, once_key):
+    if not claim_once(deps, once_key, REPEAT_TTL_S):
         return notice(f"Already silencing INC-{incident_id}.")
     now = deps.clock()
     try:
@@ -87,7 +69,7 @@ def silence(
             deps.store, deps.silences, incident_id, span, author, reason, now, link
         )
     except FirebreakError as exc:
-        _release(deps, once_key)
+        release_once(deps, once_key)
         log.info("slack_silence_failed", incident_id=incident_id, reason=str(exc))
         return notice(f"INC-{incident_id} was not silenced: {exc}", deps.redact)
     line = silence_line([made], now) or "Silenced"
