@@ -16,8 +16,8 @@ install: $(VENV)/.installed
 run: install  ## the whole stack on embedded defaults (API on 127.0.0.1:8080)
 	$(VENV)/bin/firebreak up
 
-test: install  ## unit, integration and end-to-end tests
-	$(VENV)/bin/pytest -q
+test: install  ## unit, integration, end-to-end and chaos tests, on two test workers
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy
