@@ -22,10 +22,10 @@ from pydantic import (
     model_validator,
 )
 
+from bot.domain.label_matchers import LabelMatcher, parse_matcher
 from bot.domain.runbooks import OnFailure
 from bot.runbook.actions.registry import ACTIONS
 from bot.runbook.analysis import VerifySpec
-from bot.runbook.label_matcher import LabelMatcher, parse_matcher
 from bot.runbook.template import references
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "runbooks" / "runbook.schema.json"

@@ -16,18 +16,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
 from bot.correlation.facts import evidence_facts
 from bot.domain.errors import NotFoundError
 from bot.domain.incidents import Incident, IncidentStatus, InvalidTransitionError
-from bot.domain.remediation import TargetBusyError, TickLease
+from bot.domain.remediation import TargetBusyError
 from bot.domain.runbooks import Blocked, Run, RunState
 from bot.domain.telemetry import GUARD_REFUSALS, UNRECORDED
 from bot.domain.timeline import EventKind, TimelineEvent
-from bot.ports import RunStore, Store, TaskQueue, Telemetry, UserGroups
+from bot.ports import RunIndex, Store, TaskQueue, Telemetry, UserGroups
 from bot.runbook.consent import (
     Consent,
     RankedHypothesis,
@@ -54,16 +54,6 @@ PLAN_TASK = "firebreak.runbooks.plan"
 TICK_TASK = "firebreak.runbooks.tick"
 MIN_TICK_S = 0.5
 IDLE_TICK_S = 1.0
-
-
-class RunIndex(RunStore, Protocol):
-    """The run store, plus the queries remediation needs (SqlRunStore implements it)."""
-
-    def for_incident(self, incident_id: int) -> list[Run]: ...
-    def active_on(self, target: str) -> Run | None: ...
-    def due(self, now: datetime, stale_before: datetime, limit: int = 100) -> list[int]: ...
-    def lease_tick(self, run_id: int, holder: str, now: datetime, lease_s: float) -> TickLease: ...
-    def release_tick(self, run_id: int, holder: str) -> None: ...
 
 
 @dataclass(frozen=True)

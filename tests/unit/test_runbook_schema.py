@@ -9,8 +9,8 @@ import jsonschema
 import pytest
 import yaml
 
+from bot.domain.label_matchers import LabelMatcher, MatcherSyntaxError, MatchOp
 from bot.runbook.errors import TemplateError
-from bot.runbook.label_matcher import LabelMatcher, MatcherSyntaxError, MatchOp
 from bot.runbook.schema import SCHEMA_PATH, json_schema, render_json_schema
 from bot.runbook.template import render
 
