@@ -27,7 +27,6 @@ TASK_MODULES = [
     "workers.tasks.incidents",
     "workers.tasks.outbox",
     "workers.tasks.alerts",
-    "workers.tasks.notify",
     "workers.tasks.runbooks",
     "workers.tasks.retention",
     "workers.tasks.silences",
@@ -35,7 +34,7 @@ TASK_MODULES = [
 # Fractions of the visibility timeout a task may run, and a message may wait in a worker.
 TIME_LIMIT_SHARE = 0.5
 COUNTDOWN_SHARE = 0.25
-CHAT_QUEUES = ("ingest", "notify")  # firebreak.incidents.process and firebreak.notify.*
+CHAT_QUEUES = ("ingest",)  # firebreak.incidents.process posts and edits chat messages
 SOFT_LIMIT_SHARE = 0.8  # the soft limit raises in the task, which retries (workers/retrying.py)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 # In the order a worker serves them (Redis `queue_order_strategy: priority`, workers/app.py):
 # a waiting chat post or runbook step goes before the next triage, so a backlog of triages
 # never holds back the root message a person is waiting for.
-QUEUES = ("ingest", "notify", "actions", "triage", "llm", "retry")
+QUEUES = ("ingest", "actions", "triage", "llm")
 
 TASK_ROUTES: dict[str, dict[str, str]] = {
     "firebreak.incidents.*": {"queue": "ingest"},
@@ -15,7 +15,6 @@ TASK_ROUTES: dict[str, dict[str, str]] = {
     "firebreak.retention.*": {"queue": "ingest"},
     "firebreak.triage.*": {"queue": "triage"},
     "firebreak.runbooks.*": {"queue": "actions"},
-    "firebreak.notify.*": {"queue": "notify"},
     "firebreak.summary.*": {"queue": "llm"},
     "firebreak.postmortem.*": {"queue": "llm"},
 }
@@ -26,9 +25,7 @@ QUEUE_TIME_LIMITS_S: dict[str, float] = {
     "ingest": 30.0,
     "triage": 120.0,
     "actions": 60.0,
-    "notify": 30.0,
     "llm": 120.0,
-    "retry": 60.0,
 }
 
 

@@ -134,9 +134,9 @@ def test_queue_depth_counts_every_priority_list(redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
     client.rpush("triage", "a", "b")
     client.rpush(f"triage{PRIORITY_SEPARATOR}6", "c")
-    client.rpush("notify", "d")
+    client.rpush("llm", "d")
     depths = RedisTelemetry(client).queue_depths(QUEUES)
-    assert depths == {queue: 0 for queue in QUEUES} | {"triage": 3, "notify": 1}
+    assert depths == {queue: 0 for queue in QUEUES} | {"triage": 3, "llm": 1}
 
 
 def _incident(status: IncidentStatus, key: str) -> Incident:
@@ -150,7 +150,7 @@ def test_backlog_reads_each_stage_from_the_database(database_url: str) -> None:
     with store.transaction() as tx:
         for n, status in enumerate([IncidentStatus.TRIGGERED] * 2 + [IncidentStatus.RESOLVED]):
             incident_id = tx.incidents.add(_incident(status, f"g{n}")).id
-        tx.outbox.add("firebreak.notify.incident", [1])
+        tx.outbox.add("firebreak.incidents.process", [1])
         tx.outbox.add("firebreak.triage.incident", [1], delay_s=3600)
     intake = SqlDeliveryIntake(store)
 
