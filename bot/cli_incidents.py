@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from rich.console import Console
 from rich.table import Table
@@ -11,6 +12,7 @@ from bot.adapters.sql_store import SqlStore
 from bot.domain.errors import NotFoundError
 from bot.domain.incidents import OPEN_STATUSES, IncidentStatus, parse_ref
 from bot.services.incident_views import incident_detail, timeline_view
+from bot.services.recall_incidents import similar_incidents
 from bot.settings import Settings
 
 
@@ -39,11 +41,13 @@ def show_incident(settings: Settings, ref: str, as_json: bool = False) -> int:
         incident_id = parse_ref(ref)
         detail = incident_detail(store, incident_id)
         timeline = timeline_view(store, incident_id)
+        similar = similar_incidents(store, incident_id, datetime.now(UTC))
     except (ValueError, NotFoundError) as exc:
         console.print(f"[red]{exc}[/red]")
         return 1
     if as_json:
-        print(json.dumps({**detail, "timeline": timeline}, indent=2, default=str))
+        document = {**detail, "similar": similar, "timeline": timeline}
+        print(json.dumps(document, indent=2, default=str))
         return 0
     console.print(f"[bold]{detail['ref']}[/bold] {detail['title']}")
     console.print(
@@ -56,6 +60,13 @@ def show_incident(settings: Settings, ref: str, as_json: bool = False) -> int:
     for rank, hypothesis in enumerate(triage.get("hypotheses", [])[:3], start=1):
         kind, confidence = hypothesis["kind"], hypothesis["confidence"]
         console.print(f"  #{rank} {kind} {confidence:.0%} {hypothesis.get('explanation', '')}")
+    for match in similar:
+        reasons = "; ".join(match["reasons"])
+        console.print(
+            f"  seen before: {match['ref']} ({match['score']:.0%} alike: {reasons}) "
+            f"— {match['outcome']['text']}",
+            markup=False,
+        )
     table = Table("at", "kind", "message", title="Timeline")
     for event in timeline:
         table.add_row(event["at"], event["kind"], event["message"])

@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 
 from bot.adapters.sql_runs import SqlRunStore
 from bot.adapters.sql_store import SqlStore
+from bot.cli import build_parser
 from bot.domain.alerts import Severity
 from bot.domain.incidents import Incident, IncidentStatus
 from bot.domain.runbooks import OnFailure, Run, RunState, RunStep
@@ -113,11 +114,16 @@ def store(database_url: str) -> SqlStore:
 
 
 def test_a_second_occurrence_names_the_first_with_its_outcome(
-    store: SqlStore, tmp_path: Path, database_url: str, make_settings: Callable[..., Settings]
+    store: SqlStore,
+    tmp_path: Path,
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The repeat of a saturation links the first occurrence: same model, same cause, the same
     signals moved; scale-out verified, mitigated in 4 min, and — a day and more later with no
-    recurrence — held. It shows on the timeline, the chat card, the API and the postmortem."""
+    recurrence — held. It shows on the timeline, the chat card, the API, the postmortem and
+    `firebreak incidents show`."""
     first = occur(store, FIRST, tmp_path, "g1")
     remediate(store, first, FIRST, RunState.SUCCEEDED)
     again_at = FIRST + timedelta(hours=30)
@@ -160,6 +166,15 @@ def test_a_second_occurrence_names_the_first_with_its_outcome(
         ).status_code
         == 404
     )
+
+    settings = make_settings(database_url=database_url)
+    for extra in ([], ["--json"]):
+        args = build_parser().parse_args(["incidents", "show", f"INC-{second}", *extra])
+        assert args.handler(args, settings) == 0
+    text, document = capsys.readouterr().out.split("\n{", 1)
+    assert f"seen before: INC-{first} (" in text
+    assert "scale-out verified" in text
+    assert json.loads("{" + document)["similar"][0]["ref"] == f"INC-{first}"
 
 
 def test_a_fix_the_fault_outran_did_not_hold(store: SqlStore, tmp_path: Path) -> None:
