@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Text, cast, func, select, union_all
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection
 
 from bot.adapters import sql_tables as t
 from bot.adapters.sql_records import insert_ignoring_conflict
@@ -65,8 +65,7 @@ class _StoredSignals(Mapping[str, SignalMove]):
         return len(self._decoded())
 
 
-def _traits(row: Row[Any]) -> IncidentTraits:
-    signals = row.signals or {}
+def _traits(row: Any, signals: Mapping[str, SignalMove]) -> IncidentTraits:
     return IncidentTraits(
         incident_id=int(row.incident_id),
         triggered_at=row.triggered_at,
@@ -76,21 +75,7 @@ def _traits(row: Row[Any]) -> IncidentTraits:
         nodes=tuple(str(n) for n in row.nodes or []),
         hypothesis=row.hypothesis,
         confidence=row.confidence,
-        signals={str(k): SignalMove.from_dict(v) for k, v in signals.items()},
-    )
-
-
-def _candidate(row: Any) -> IncidentTraits:
-    return IncidentTraits(
-        incident_id=int(row.incident_id),
-        triggered_at=row.triggered_at,
-        model=row.model,
-        namespace=row.namespace,
-        node=row.node,
-        nodes=tuple(str(n) for n in row.nodes or []),
-        hypothesis=row.hypothesis,
-        confidence=row.confidence,
-        signals=_StoredSignals(row.signals_text),
+        signals=signals,
     )
 
 
@@ -123,7 +108,10 @@ class SqlIncidentMemory:
             m.c.incident_id == incident_id
         )
         row = self._conn.execute(query).first()
-        return None if row is None else _traits(row)
+        if row is None:
+            return None
+        signals = {str(k): SignalMove.from_dict(v) for k, v in (row.signals or {}).items()}
+        return _traits(row, signals)
 
     def matches(self, incident_id: int) -> list[Resemblance] | None:
         m = t.incident_memory
@@ -161,7 +149,7 @@ class SqlIncidentMemory:
         query = select(*columns, cast(m.c.signals, Text).label("signals_text")).where(
             m.c.incident_id.in_(select(ids.c.incident_id))
         )
-        return [_candidate(row) for row in self._conn.execute(query)]
+        return [_traits(row, _StoredSignals(row.signals_text)) for row in self._conn.execute(query)]
 
     def outcomes(self, incident_ids: Sequence[int]) -> dict[int, PastIncident]:
         """What became of each incident: its lifecycle, the run that speaks for its
