@@ -25,7 +25,7 @@ from bot.domain.errors import BrokerUnavailableError, StoreUnavailableError
 from bot.domain.telemetry import DELIVERIES_NORMALISED, UNRECORDED
 from bot.ports import Store, TaskQueue, Telemetry, UnitOfWork
 from bot.services.ingest_alerts import ingest_group
-from bot.services.open_incidents import Candidate, fresh_deliveries, open_incidents
+from bot.services.open_incidents import Candidate, Opened, fresh_deliveries, open_incidents
 from bot.services.relay_outbox import relay_outbox
 
 log = structlog.get_logger(__name__)
@@ -115,23 +115,22 @@ class _Batch:
             return
         try:
             with self._tx.savepoint():
-                late = open_incidents(self._tx, fresh)
+                opened = open_incidents(self._tx, fresh)
         except Exception:
             log.exception("openings_not_written", deliveries=len(fresh))
-            late = fresh
-        opened = [c for c in fresh if c not in late]
-        self.normalised += [c.delivery.id for c in opened]
-        self.outbox_rows += 2 * len(opened)
-        for candidate in late:
+            opened = Opened([], 0, fresh)
+        self.normalised += opened.delivery_ids
+        self.outbox_rows += opened.outbox_rows
+        for candidate in opened.late:
             self._ingest(candidate)
 
     def _ingest(self, item: Candidate | tuple[PendingDelivery, Exception]) -> None:
-        delivery = item.delivery if isinstance(item, Candidate) else item[0]
+        if not isinstance(item, Candidate):
+            self._set_aside(*item)
+            return
+        delivery, parsed = item.delivery, item.parsed
         try:
-            if not isinstance(item, Candidate):
-                raise item[1]
             with self._tx.savepoint():
-                parsed = item.parsed
                 result = ingest_group(
                     self._tx,
                     parsed.group,
@@ -141,12 +140,15 @@ class _Batch:
                     parsed.rejected,
                 )
         except Exception as exc:  # noqa: BLE001  (a lost database fails the next write too)
-            log.error("delivery_not_normalised", delivery=delivery.id, reason=str(exc))
-            self.failed.append(delivery.id)
-            self._tx.deliveries.mark_normalised([delivery.id], self._now, failure=str(exc)[:1000])
+            self._set_aside(delivery, exc)
             return
         self.normalised.append(delivery.id)
         self.outbox_rows += len(result.outbox_ids)
+
+    def _set_aside(self, delivery: PendingDelivery, exc: Exception) -> None:
+        log.error("delivery_not_normalised", delivery=delivery.id, reason=str(exc))
+        self.failed.append(delivery.id)
+        self._tx.deliveries.mark_normalised([delivery.id], self._now, failure=str(exc)[:1000])
 
 
 class DeliveryNormaliser:

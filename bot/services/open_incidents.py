@@ -65,9 +65,19 @@ def fresh_deliveries(tx: UnitOfWork, candidates: Sequence[Candidate]) -> set[int
     return fresh
 
 
-def open_incidents(tx: UnitOfWork, fresh: Sequence[Candidate]) -> list[Candidate]:
-    """Open an incident for each fresh delivery; answer those whose group another writer
-    created meanwhile (they take the one-at-a-time path)."""
+@dataclass(frozen=True)
+class Opened:
+    """What `open_incidents` did: the deliveries it opened incidents for, the outbox rows those
+    queued, and the deliveries whose group another writer created meanwhile (they take the
+    one-at-a-time path)."""
+
+    delivery_ids: list[int]
+    outbox_rows: int
+    late: list[Candidate]
+
+
+def open_incidents(tx: UnitOfWork, fresh: Sequence[Candidate]) -> Opened:
+    """Open an incident for each fresh delivery whose group is still new."""
     claimed = tx.openings.claim_groups([c.group_id for c in fresh])
     opening = [c for c in fresh if c.group_id in claimed]
     incidents = [new_incident(c.parsed.group, c.delivery.received_at) for c in opening]
@@ -97,4 +107,8 @@ def open_incidents(tx: UnitOfWork, fresh: Sequence[Candidate]) -> list[Candidate
             )
         )
     tx.openings.write(openings)
-    return [c for c in fresh if c.group_id not in claimed]
+    return Opened(
+        [c.delivery.id for c in opening],
+        sum(len(o.tasks) for o in openings),
+        [c for c in fresh if c.group_id not in claimed],
+    )
