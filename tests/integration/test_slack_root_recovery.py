@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.adapters.slack import SlackChatClient, slack_web_client
+from bot.adapters.slack import SlackChatClient
 from bot.adapters.sql_store import SqlStore
 from bot.domain.alerts import AlertGroup, delivery_hash
 from bot.domain.cards import MessageRef
@@ -22,20 +22,9 @@ from bot.services.notify_incident import (
     build_card,
     notify_incident,
 )
+from tests.integration.conftest import CHANNEL
 from tests.payloads import alert, body, group
-from tests.servers.slack import BOT_TOKEN, Call, SlackServer
-
-CHANNEL = "C0INCIDENTS"
-
-
-@pytest.fixture
-def store(database_url: str) -> SqlStore:
-    return SqlStore.from_url(database_url)
-
-
-@pytest.fixture
-def chat(slack: SlackServer) -> SlackChatClient:
-    return SlackChatClient(slack_web_client(BOT_TOKEN, slack.api_url, timeout_s=5), CHANNEL)
+from tests.servers.slack import Call, SlackServer
 
 
 @pytest.fixture

@@ -4,13 +4,12 @@ slack_sdk against the loopback fake Slack API, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from bot.adapters.slack import SlackChatClient, slack_web_client
+from bot.adapters.slack import SlackChatClient
 from bot.adapters.sql_store import SqlStore
 from bot.adapters.unconfigured_metrics import UnconfiguredMetricsSource
 from bot.domain.errors import StepInFlightError, UpstreamUnavailableError
@@ -19,24 +18,12 @@ from bot.domain.storms import LOUD_MEMBERS
 from bot.services.change_status import change_status
 from bot.services.notify_incident import STORM_LINE_STEP, notify_incident
 from bot.services.triage_incident import triage_incident
-from tests.servers.slack import BOT_TOKEN, Call, SlackServer
+from tests.integration.conftest import CHANNEL
+from tests.servers.slack import Call, SlackServer
 from tests.unit.test_storms import START, ingest, node_group
 
-CHANNEL = "C0INCIDENTS"
 MODEL = "llama-3-70b-instruct"
 STORM = 30
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[SqlStore]:
-    store = SqlStore.from_url(database_url)
-    yield store
-    store.dispose()
-
-
-@pytest.fixture
-def chat(slack: SlackServer) -> SlackChatClient:
-    return SlackChatClient(slack_web_client(BOT_TOKEN, slack.api_url, timeout_s=5), CHANNEL)
 
 
 def storm(store: SqlStore, size: int = STORM, **labels: str) -> list[int]:

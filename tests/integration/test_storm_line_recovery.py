@@ -5,35 +5,22 @@ lease. Real slack_sdk against the loopback fake, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from bot.adapters.slack import INCIDENT_REPLY_EVENT_TYPE, SlackChatClient, slack_web_client
+from bot.adapters.slack import INCIDENT_REPLY_EVENT_TYPE, SlackChatClient
 from bot.adapters.sql_store import SqlStore
 from bot.domain.cards import MessageRef
 from bot.domain.errors import RateLimitedError, StepInFlightError, UpstreamUnavailableError
 from bot.domain.storms import LOUD_MEMBERS
 from bot.services.claim_post import uncertain_step
 from bot.services.notify_incident import STORM_LINE_STEP, notify_incident
-from tests.servers.slack import BOT_TOKEN, Call, SlackServer
+from tests.integration.conftest import CHANNEL
+from tests.servers.slack import Call, SlackServer
 from tests.unit.test_storms import START, ingest, node_group
 
-CHANNEL = "C0INCIDENTS"
 MODEL = "llama-3-70b-instruct"
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[SqlStore]:
-    store = SqlStore.from_url(database_url)
-    yield store
-    store.dispose()
-
-
-@pytest.fixture
-def chat(slack: SlackServer) -> SlackChatClient:
-    return SlackChatClient(slack_web_client(BOT_TOKEN, slack.api_url, timeout_s=5), CHANNEL)
 
 
 @pytest.fixture

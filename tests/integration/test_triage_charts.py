@@ -5,35 +5,20 @@ charts as data: URIs; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.adapters.console_chat import ConsoleChatClient
-from bot.adapters.slack import SlackChatClient, slack_web_client
+from bot.adapters.slack import SlackChatClient
 from bot.adapters.sql_store import SqlStore
 from bot.services.export_postmortem import render_postmortem
 from bot.services.notify_incident import notify_incident
 from bot.services.share_charts import share_charts
 from bot.services.triage_incident import triage_incident
-from tests.servers.slack import BOT_TOKEN, SlackServer
+from tests.servers.slack import SlackServer
 from tests.unit.test_correlation_engine import ALERT_AT, NOW, fleet
 from tests.unit.test_storms import ingest, node_group
-
-CHANNEL = "C0INCIDENTS"
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[SqlStore]:
-    store = SqlStore.from_url(database_url)
-    yield store
-    store.dispose()
-
-
-@pytest.fixture
-def chat(slack: SlackServer) -> SlackChatClient:
-    return SlackChatClient(slack_web_client(BOT_TOKEN, slack.api_url, timeout_s=5), CHANNEL)
 
 
 def triaged_incident(store: SqlStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> int:
