@@ -8,7 +8,8 @@ from typing import Any
 
 from bot.domain.remediation import TargetBusyError, TickLease
 from bot.domain.runbooks import Run, RunState
-from tests.fakes.runbooks import FakeRunStore
+from bot.services.remediate import Remediation
+from tests.fakes.runbooks import FakeClock, FakeRunStore
 
 
 class FakeRunIndex(FakeRunStore):
@@ -71,3 +72,15 @@ class RecordingTaskQueue:
 
     def named(self, task: str) -> list[list[Any]]:
         return [args for name, args in self.sent if name == task]
+
+
+def drive(remediation: Remediation, clock: FakeClock, run_id: int, max_ticks: int = 200) -> Run:
+    """Tick a run as the task does, again after each `next_in_s` (the clock jumping there),
+    until it stops; answer it as it settled."""
+    for _ in range(max_ticks):
+        outcome = remediation.tick(run_id, holder="worker-1")
+        assert outcome.run is not None
+        if outcome.next_in_s is None:
+            return outcome.run
+        clock.advance(outcome.next_in_s)
+    raise AssertionError("run did not settle")

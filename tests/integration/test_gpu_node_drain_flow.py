@@ -26,7 +26,7 @@ from bot.runbook.loader import load_directory
 from bot.runbook.targets import KubernetesTargetConfig, TargetRegistry
 from bot.services.remediate import Remediation
 from bot.services.run_journal import StoreRunJournal
-from tests.fakes.remediation import FakeRunIndex, RecordingTaskQueue
+from tests.fakes.remediation import FakeRunIndex, RecordingTaskQueue, drive
 from tests.fakes.runbooks import FakeClock, FakeGuardStore
 from tests.servers.kubernetes import KubernetesApiServer
 from tests.unit.test_xid_catalogue import LABELS, NODE, triage_with_xid
@@ -114,13 +114,7 @@ class Rig:
         return incident.id
 
     def drive(self, run_id: int) -> Run:
-        for _ in range(200):
-            outcome = self.remediation.tick(run_id, holder="worker-1")
-            assert outcome.run is not None
-            if outcome.next_in_s is None:
-                return outcome.run
-            self.clock.advance(outcome.next_in_s)
-        raise AssertionError("run did not settle")
+        return drive(self.remediation, self.clock, run_id)
 
     def audit(self, incident_id: int) -> list[str]:
         with self.store.transaction() as tx:

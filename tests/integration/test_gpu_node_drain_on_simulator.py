@@ -51,7 +51,7 @@ from bot.services.remediate import Remediation
 from bot.services.run_journal import StoreRunJournal
 from bot.services.triage_incident import TriageWindows, triage_incident
 from simulator.server import RunningSimulator, start_in_thread
-from tests.fakes.remediation import RecordingTaskQueue
+from tests.fakes.remediation import RecordingTaskQueue, drive
 from tests.fakes.runbooks import FakeClock
 from tests.payloads import ZERO, body, group
 from tests.processes import wait_for
@@ -249,14 +249,7 @@ class Firebreak:
         return report
 
     def drive(self, run_id: int) -> Run:
-        """Tick the run as the worker would until it settles, the clock jumping to each wake."""
-        for _ in range(200):
-            outcome = self.remediation.tick(run_id, holder="worker-1")
-            assert outcome.run is not None
-            if outcome.next_in_s is None:
-                return outcome.run
-            self.clock.advance(outcome.next_in_s)
-        raise AssertionError("run did not settle")
+        return drive(self.remediation, self.clock, run_id)
 
     def audit(self, incident_id: int) -> list[dict[str, Any]]:
         with self.store.transaction() as tx:

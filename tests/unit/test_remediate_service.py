@@ -26,7 +26,7 @@ from bot.runbook.targets import BoundTarget, TargetRegistry
 from bot.services.remediate import TICK_TASK, Remediation
 from bot.services.run_journal import StoreRunJournal
 from bot.services.run_views import card_state
-from tests.fakes.remediation import FakeRunIndex, RecordingTaskQueue
+from tests.fakes.remediation import FakeRunIndex, RecordingTaskQueue, drive
 from tests.fakes.runbooks import FakeClock, FakeGuardStore, FakeTarget, FakeVerifyMetrics
 
 RUNBOOKS = load_directory(Path(__file__).resolve().parents[2] / "runbooks")
@@ -93,14 +93,7 @@ class Rig:
             tx.incidents.save_triage(incident_id, report)
 
     def drive(self, run_id: int, max_ticks: int = 200) -> Run:
-        """Tick like the task does: again after `next_in_s`, until the run stops."""
-        for _ in range(max_ticks):
-            outcome = self.remediation.tick(run_id, holder="worker-1")
-            assert outcome.run is not None
-            if outcome.next_in_s is None:
-                return outcome.run
-            self.clock.advance(outcome.next_in_s)
-        raise AssertionError("run did not settle")
+        return drive(self.remediation, self.clock, run_id, max_ticks)
 
     def timeline(self, incident_id: int) -> list[str]:
         with self.store.transaction() as tx:
