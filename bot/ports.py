@@ -28,6 +28,7 @@ from bot.domain.runbooks import (
 )
 from bot.domain.signals import Series
 from bot.domain.silences import Silence
+from bot.domain.task_names import TaskName
 from bot.domain.telemetry import Backlog, MetricSpec, RecordedSeries
 from bot.domain.timeline import TimelineEvent
 from bot.summary.dossier import IncidentDossier
@@ -104,7 +105,7 @@ class TimelineRepository(Protocol):
 class Outbox(Protocol):
     """Task messages written in the same transaction as the change they announce."""
 
-    def add(self, task: str, args: list[Any], delay_s: float = 0.0) -> int: ...
+    def add(self, task: TaskName, args: list[Any], delay_s: float = 0.0) -> int: ...
     def claim(
         self,
         older_than_s: float,

@@ -15,6 +15,7 @@ from typing import Any
 
 from celery import Celery, Task
 
+from bot.domain.task_names import TaskName
 from bot.settings import Settings
 from workers.broker import TRANSPORT
 from workers.heartbeat import Heartbeat
@@ -102,23 +103,23 @@ def create_celery(settings: Settings) -> Celery:
         enable_utc=True,
         beat_schedule={
             "relay-outbox": {
-                "task": "firebreak.outbox.relay",
+                "task": TaskName.RELAY_OUTBOX,
                 "schedule": settings.outbox_relay_interval_s,
             },
             "reconcile-alerts": {
-                "task": "firebreak.alerts.reconcile",
+                "task": TaskName.RECONCILE_ALERTS,
                 "schedule": settings.reconcile_interval_s,
             },
             "sweep-runbook-runs": {
-                "task": "firebreak.runbooks.sweep",
+                "task": TaskName.SWEEP_RUNS,
                 "schedule": settings.runbook_sweep_interval_s,
             },
             "prune-records": {
-                "task": "firebreak.retention.prune",
+                "task": TaskName.PRUNE_RECORDS,
                 "schedule": settings.retention_interval_s,
             },
             "sync-silences": {
-                "task": "firebreak.silences.sync",
+                "task": TaskName.SYNC_SILENCES,
                 "schedule": settings.reconcile_interval_s,
             },
         },

@@ -6,9 +6,9 @@ from datetime import datetime
 
 from bot.domain.errors import NotFoundError
 from bot.domain.incidents import Incident, IncidentStatus, InvalidTransitionError
+from bot.domain.task_names import TaskName
 from bot.domain.timeline import EventKind, TimelineEvent
 from bot.ports import Store, UnitOfWork
-from bot.services.ingest_alerts import PROCESS_TASK
 
 
 def change_status(
@@ -48,4 +48,4 @@ def _record_transition(tx: UnitOfWork, incident: Incident, actor: str, now: date
         )
     )
     tx.audit.record(actor, f"incident_{status}", incident.id, {})
-    tx.outbox.add(PROCESS_TASK, [incident.id])
+    tx.outbox.add(TaskName.PROCESS_INCIDENT, [incident.id])

@@ -23,11 +23,10 @@ from datetime import datetime, timedelta
 
 from bot.domain.alerts import Alert, AlertGroup, AlertStatus, RejectedAlert
 from bot.domain.incidents import Incident, IncidentStatus
+from bot.domain.task_names import TaskName
 from bot.domain.timeline import EventKind, TimelineEvent
 from bot.ports import Store, UnitOfWork
 from bot.services.queue_triage import queue_triage
-
-PROCESS_TASK = "firebreak.incidents.process"
 
 
 @dataclass(frozen=True)
@@ -103,7 +102,7 @@ def ingest_group(
     changed = [
         i for i in touched.values() if _settle(tx, i, group, now, escalate, events.get(i.id))
     ]
-    outbox_ids = tuple(tx.outbox.add(PROCESS_TASK, [i.id]) for i in changed)
+    outbox_ids = tuple(tx.outbox.add(TaskName.PROCESS_INCIDENT, [i.id]) for i in changed)
     if counts.get("new_firing"):
         queued = queue_triage(tx, incident.id, now)
         outbox_ids += (queued,) if queued is not None else ()

@@ -15,15 +15,15 @@ from dataclasses import dataclass
 
 from bot.domain.alerts import AlertStatus, ParsedDelivery
 from bot.domain.deliveries import IncidentOpening, PendingDelivery
+from bot.domain.task_names import TaskName
 from bot.ports import UnitOfWork
 from bot.services.ingest_alerts import (
-    PROCESS_TASK,
     alert_event,
     new_incident,
     opened_event,
     truncated_event,
 )
-from bot.services.queue_triage import PENDING_STEP, TRIAGE_TASK, first_triage
+from bot.services.queue_triage import PENDING_STEP, first_triage
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,10 @@ def open_incidents(tx: UnitOfWork, fresh: Sequence[Candidate]) -> Opened:
                 alerts=tuple(group.alerts),
                 events=tuple(events),
                 audit={"group_key": group.group_key},
-                tasks=((PROCESS_TASK, [incident_id]), (TRIAGE_TASK, triage_args)),
+                tasks=(
+                    (TaskName.PROCESS_INCIDENT, [incident_id]),
+                    (TaskName.TRIAGE_INCIDENT, triage_args),
+                ),
                 ledger=((PENDING_STEP, pending),),
             )
         )

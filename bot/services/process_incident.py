@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.domain.incidents import IncidentStatus
+from bot.domain.task_names import TaskName
 from bot.ports import ChannelPacer, ChatClient, Store, TaskQueue
 from bot.services.notify_incident import CLAIM_LEASE_S, RunbookLine, notify_incident
 from bot.services.relay_outbox import relay_outbox
 
-SUMMARY_TASK = "firebreak.summary.incident"
 _SUMMARISED = (IncidentStatus.MITIGATED, IncidentStatus.RESOLVED)
 
 
@@ -42,4 +42,4 @@ def schedule_summary(store: Store, incident_id: int) -> int | None:
         if not tx.ledger.claim(incident_id, step):
             return None
         tx.ledger.complete(incident_id, step)
-        return tx.outbox.add(SUMMARY_TASK, [incident_id, incident.status.value])
+        return tx.outbox.add(TaskName.SUMMARISE_INCIDENT, [incident_id, incident.status.value])

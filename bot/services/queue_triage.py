@@ -20,9 +20,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.domain.task_names import TaskName
 from bot.ports import UnitOfWork
 
-TRIAGE_TASK = "firebreak.triage.incident"
 PENDING_STEP = "triage:pending"
 PENDING_TTL = timedelta(minutes=15)
 
@@ -41,7 +41,7 @@ def queue_triage(tx: UnitOfWork, incident_id: int, now: datetime) -> int | None:
             tx.ledger.complete(incident_id, PENDING_STEP, {**held, "again": True})
         return None
     token = _hold(tx, incident_id, held, now + PENDING_TTL)
-    return tx.outbox.add(TRIAGE_TASK, triage_task_args(incident_id, token))
+    return tx.outbox.add(TaskName.TRIAGE_INCIDENT, triage_task_args(incident_id, token))
 
 
 def begin_triage(tx: UnitOfWork, incident_id: int, token: int | None) -> bool:
@@ -80,10 +80,10 @@ def settle_triage(
         until = now + timedelta(seconds=follow_up_s) + PENDING_TTL
         following = _hold(tx, incident_id, held, until)
         args = triage_task_args(incident_id, following, follow_up=False)
-        tx.outbox.add(TRIAGE_TASK, args, delay_s=follow_up_s)
+        tx.outbox.add(TaskName.TRIAGE_INCIDENT, args, delay_s=follow_up_s)
     elif held.get("again"):
         again = _hold(tx, incident_id, held, now + PENDING_TTL)
-        tx.outbox.add(TRIAGE_TASK, triage_task_args(incident_id, again))
+        tx.outbox.add(TaskName.TRIAGE_INCIDENT, triage_task_args(incident_id, again))
     else:
         tx.ledger.complete(incident_id, PENDING_STEP, {**held, "until": None, "again": False})
     return True

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.domain.incidents import IncidentStatus
+from bot.domain.task_names import TaskName
 from bot.domain.timeline import EventKind, TimelineEvent
 from bot.ports import AlertSource, Store
-from bot.services.ingest_alerts import PROCESS_TASK
 
 
 def reconcile_alerts(store: Store, source: AlertSource, now: datetime) -> list[int]:
@@ -50,6 +50,6 @@ def reconcile_alerts(store: Store, source: AlertSource, now: datetime) -> list[i
                 )
             )
             tx.audit.record("reconciler", "incident_resolved", incident_id, {})
-            tx.outbox.add(PROCESS_TASK, [incident_id])
+            tx.outbox.add(TaskName.PROCESS_INCIDENT, [incident_id])
             resolved.append(incident_id)
         return resolved

@@ -38,10 +38,10 @@ from bot.domain.changes import (
 from bot.domain.incidents import Incident
 from bot.domain.runbooks import Run
 from bot.domain.storms import storm_scope
+from bot.domain.task_names import TaskName
 from bot.domain.timeline import EventKind, TimelineEvent
 from bot.ports import Store, UnitOfWork
 from bot.services.check_gate import check_gate, gate_decision
-from bot.services.ingest_alerts import PROCESS_TASK
 
 DEPLOY_LOOKBACK = timedelta(minutes=30)  # triage reads changes this long before its window
 
@@ -159,7 +159,7 @@ def _land(tx: UnitOfWork, change: Change, holding: set[int], now: datetime) -> t
         held_here = incident.id in holding
         message = change.held_line(incident) if held_here else change.timeline_line()
         if _note(tx, incident.id, step, change, message):
-            tx.outbox.add(PROCESS_TASK, [incident.id])
+            tx.outbox.add(TaskName.PROCESS_INCIDENT, [incident.id])
             landed.append(incident.id)
     return tuple(landed)
 

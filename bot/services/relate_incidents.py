@@ -22,9 +22,9 @@ from datetime import datetime, timedelta
 
 from bot.domain.incidents import Incident
 from bot.domain.storms import DEFAULT_WINDOW, LEAD_NOTE_AT, Storm, StormMember, storm_scope
+from bot.domain.task_names import TaskName
 from bot.domain.timeline import EventKind, TimelineEvent
 from bot.ports import UnitOfWork
-from bot.services.ingest_alerts import PROCESS_TASK
 
 STORM_RECEIVER = "firebreak:storm"  # never an Alertmanager receiver: the key has a colon
 MEMBER_STEP = "storm"
@@ -119,9 +119,9 @@ def _note_joined(tx: UnitOfWork, incident: Incident, storm: Storm, now: datetime
                 actor="triage",
             )
         )
-        tx.outbox.add(PROCESS_TASK, [storm.lead_id])
+        tx.outbox.add(TaskName.PROCESS_INCIDENT, [storm.lead_id])
     else:
         period = int(now.timestamp() // LEAD_REFRESH_S)
         if tx.ledger.claim(storm.lead_id, f"{REFRESH_STEP}:{period}"):
             tx.ledger.complete(storm.lead_id, f"{REFRESH_STEP}:{period}")
-            tx.outbox.add(PROCESS_TASK, [storm.lead_id], delay_s=LEAD_REFRESH_S)
+            tx.outbox.add(TaskName.PROCESS_INCIDENT, [storm.lead_id], delay_s=LEAD_REFRESH_S)

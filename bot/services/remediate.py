@@ -25,6 +25,7 @@ from bot.domain.errors import NotFoundError
 from bot.domain.incidents import Incident, IncidentStatus, InvalidTransitionError
 from bot.domain.remediation import TargetBusyError
 from bot.domain.runbooks import Blocked, Run, RunState
+from bot.domain.task_names import TaskName
 from bot.domain.telemetry import GUARD_REFUSALS, UNRECORDED
 from bot.domain.timeline import EventKind, TimelineEvent
 from bot.ports import RunIndex, Store, TaskQueue, Telemetry, UserGroups
@@ -45,13 +46,10 @@ from bot.runbook.schema import Runbook
 from bot.runbook.targets import TargetRegistry
 from bot.services.approver_groups import approver_groups
 from bot.services.change_status import change_status
-from bot.services.ingest_alerts import PROCESS_TASK
 from bot.services.relay_outbox import relay_outbox
 
 log = structlog.get_logger(__name__)
 
-PLAN_TASK = "firebreak.runbooks.plan"
-TICK_TASK = "firebreak.runbooks.tick"
 MIN_TICK_S = 0.5
 IDLE_TICK_S = 1.0
 
@@ -213,7 +211,7 @@ class Remediation:
         assert run.id is not None
         if not run.finished and run.state is not RunState.AWAITING_APPROVAL:
             with self._store.transaction() as tx:
-                tx.outbox.add(TICK_TASK, [run.id])
+                tx.outbox.add(TaskName.TICK_RUN, [run.id])
         return PlanOutcome(name, "created", run.id, run.state.value)
 
     def _reconsider(
@@ -244,7 +242,7 @@ class Remediation:
         with self._store.transaction() as tx:
             tx.ledger.complete(incident_id, step, {"state": run.state.value})
             if run.state is RunState.APPROVED:
-                tx.outbox.add(TICK_TASK, [run_id])
+                tx.outbox.add(TaskName.TICK_RUN, [run_id])
         log.info(
             "runbook_reconsidered", run_id=run_id, state=run.state.value, reason=consent.reason
         )
@@ -266,7 +264,7 @@ class Remediation:
                     {"runbook": runbook, "event": action},
                 )
             )
-            tx.outbox.add(PROCESS_TASK, [incident_id])
+            tx.outbox.add(TaskName.PROCESS_INCIDENT, [incident_id])
         log.info("runbook_plan_noted", incident_id=incident_id, runbook=runbook, action=action)
 
     # ---- decisions ------------------------------------------------------------------------
@@ -278,7 +276,7 @@ class Remediation:
         run = self._executor.approve(run_id, actor, groups)
         if run.state is RunState.APPROVED:
             with self._store.transaction() as tx:
-                tx.outbox.add(TICK_TASK, [run_id])
+                tx.outbox.add(TaskName.TICK_RUN, [run_id])
         self._relay()
         return run
 
@@ -347,7 +345,7 @@ class Remediation:
         stale = now - timedelta(seconds=stale_after_s or self._tick_lease_s)
         due = self._runs.due(now, stale)
         for run_id in due:
-            self._tasks.enqueue(TICK_TASK, [run_id])
+            self._tasks.enqueue(TaskName.TICK_RUN, [run_id])
         if due:
             log.info("runbook_runs_swept", run_ids=due)
         return due

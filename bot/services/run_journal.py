@@ -11,9 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.runbooks import Run
+from bot.domain.task_names import TaskName
 from bot.domain.timeline import EventKind, TimelineEvent
 from bot.ports import Store, UnitOfWork
-from bot.services.ingest_alerts import PROCESS_TASK
 from bot.services.record_change import record_rollback
 
 GUARD_PREFIX = "blocked: "
@@ -103,7 +103,7 @@ class StoreRunJournal:
                 data = context | {"event": event, "state": run.state.value}
                 self._append(tx, run, message, data, actor)
             if message is not None and (event.startswith("run_") or event in _NOTIFY_EVENTS):
-                tx.outbox.add(PROCESS_TASK, [run.incident_id])
+                tx.outbox.add(TaskName.PROCESS_INCIDENT, [run.incident_id])
             acted = "version" in detail  # not a dry run, nor a version already in place
             if event == "step_completed" and detail.get("action") == "rollback" and acted:
                 record_rollback(tx, run, str(detail["version"]), self._clock())
@@ -112,7 +112,7 @@ class StoreRunJournal:
         data = {"run_id": run.id, "runbook": run.runbook, "event": "announced"}
         with self._store.transaction() as tx:
             self._append(tx, run, f"{run_ref(run)}: {text}", data, "firebreak")
-            tx.outbox.add(PROCESS_TASK, [run.incident_id])
+            tx.outbox.add(TaskName.PROCESS_INCIDENT, [run.incident_id])
 
     def _append(
         self, tx: UnitOfWork, run: Run, message: str, data: dict[str, Any], actor: str

@@ -30,9 +30,9 @@ from bot.domain.silences import (
     matchers_for,
     silence_line,
 )
+from bot.domain.task_names import TaskName
 from bot.domain.timeline import EventKind, TimelineEvent
 from bot.ports import SilenceManager, Store, UnitOfWork
-from bot.services.ingest_alerts import PROCESS_TASK
 
 log = structlog.get_logger(__name__)
 SYNC_BATCH = 1000  # open incidents compared with Alertmanager's silences per sync
@@ -90,7 +90,7 @@ def silence_incident(
             incident_id,
             {"silence_id": silence.id, "ends_at": silence.ends_at.isoformat(), "reason": reason},
         )
-        tx.outbox.add(PROCESS_TASK, [incident_id])
+        tx.outbox.add(TaskName.PROCESS_INCIDENT, [incident_id])
     log.info("incident_silenced", incident_id=incident_id, silence_id=silence.id, actor=actor)
     return silence
 
@@ -122,7 +122,7 @@ def unsilence_incident(
                 )
             )
             tx.audit.record(actor, "unsilenced", incident_id, {"silence_ids": [s.id for s in ours]})
-            tx.outbox.add(PROCESS_TASK, [incident_id])
+            tx.outbox.add(TaskName.PROCESS_INCIDENT, [incident_id])
     return Unsilenced(ours, left)
 
 
@@ -135,7 +135,7 @@ def sync_silences(store: Store, silences: SilenceManager, now: datetime) -> list
         for incident in tx.incidents.list(status=OPEN_STATUSES, limit=SYNC_BATCH):
             if _sync_one(tx, incident, held, now):
                 changed.append(incident.id)
-                tx.outbox.add(PROCESS_TASK, [incident.id])
+                tx.outbox.add(TaskName.PROCESS_INCIDENT, [incident.id])
     return changed
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from bot.domain.errors import NotFoundError
 from bot.domain.redaction import redact
+from bot.domain.task_names import TaskName
 from bot.domain.timeline import EventKind, TimelineEvent
 from bot.ports import Store, Summariser
-from bot.services.ingest_alerts import PROCESS_TASK
 from bot.summary.dossier import IncidentDossier
 from bot.summary.offline import OfflineSummariser
 from bot.summary.summary import Summary
@@ -93,5 +93,5 @@ def summarise_incident(
                 {"summary": summary.to_dict(), "reason": reason},
             )
         )
-        tx.outbox.add(PROCESS_TASK, [incident_id])
+        tx.outbox.add(TaskName.PROCESS_INCIDENT, [incident_id])
     return summary

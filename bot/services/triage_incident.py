@@ -14,16 +14,15 @@ from bot.correlation.catalogue import Catalogue
 from bot.correlation.engine import correlate
 from bot.domain.errors import NotFoundError
 from bot.domain.findings import FindingStatus, TriageReport
+from bot.domain.task_names import TaskName
 from bot.domain.telemetry import TRIAGE_NO_DATA, TRIAGE_SECONDS, UNRECORDED
 from bot.domain.timeline import EventKind, TimelineEvent
 from bot.ports import MetricsSource, Store, Telemetry, UnitOfWork
-from bot.services.ingest_alerts import PROCESS_TASK
 from bot.services.queue_triage import begin_triage, settle_triage
 from bot.services.recall_incidents import recall, remember_triage
 from bot.services.record_change import changes_before, land_changes
 from bot.services.relate_incidents import join_storm
 
-PLAN_TASK = "firebreak.runbooks.plan"
 RECALLED_STEP = "memory:recalled"
 log = structlog.get_logger(__name__)
 
@@ -150,8 +149,8 @@ def _triage(
             )
         )
         _note_recalled(tx, incident_id, now)
-        tx.outbox.add(PROCESS_TASK, [incident_id])
-        tx.outbox.add(PLAN_TASK, [incident_id])
+        tx.outbox.add(TaskName.PROCESS_INCIDENT, [incident_id])
+        tx.outbox.add(TaskName.PLAN_RUNBOOKS, [incident_id])
     return report
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 
 from bot.domain.errors import StoreUnavailableError, UpstreamUnavailableError
+from bot.domain.task_names import TaskName
 from bot.services.relay_outbox import relay_outbox
 from bot.slack_app.authorisation import Permission
 from bot.slack_app.deps import SlackDeps
@@ -39,16 +40,16 @@ class Action(StrEnum):
     SUMMARISE = "summarise"
 
 
-TASKS: dict[Action, tuple[str, Permission]] = {
-    Action.ACK: ("firebreak.incidents.ack", Permission.RESPOND),
-    Action.RESOLVE: ("firebreak.incidents.resolve", Permission.RESPOND),
-    Action.APPROVE: ("firebreak.runbooks.approve", Permission.APPROVE),
-    Action.DENY: ("firebreak.runbooks.deny", Permission.APPROVE),
-    Action.START: ("firebreak.runbooks.start", Permission.OPERATE),
-    Action.PAUSE: ("firebreak.runbooks.pause", Permission.OPERATE),
-    Action.RESUME: ("firebreak.runbooks.resume", Permission.OPERATE),
-    Action.POSTMORTEM: ("firebreak.postmortem.upload", Permission.READ),
-    Action.SUMMARISE: ("firebreak.summary.incident", Permission.READ),
+TASKS: dict[Action, tuple[TaskName, Permission]] = {
+    Action.ACK: (TaskName.ACK_INCIDENT, Permission.RESPOND),
+    Action.RESOLVE: (TaskName.RESOLVE_INCIDENT, Permission.RESPOND),
+    Action.APPROVE: (TaskName.APPROVE_RUN, Permission.APPROVE),
+    Action.DENY: (TaskName.DENY_RUN, Permission.APPROVE),
+    Action.START: (TaskName.START_RUNBOOK, Permission.OPERATE),
+    Action.PAUSE: (TaskName.PAUSE_RUNBOOKS, Permission.OPERATE),
+    Action.RESUME: (TaskName.RESUME_RUNBOOKS, Permission.OPERATE),
+    Action.POSTMORTEM: (TaskName.UPLOAD_POSTMORTEM, Permission.READ),
+    Action.SUMMARISE: (TaskName.SUMMARISE_INCIDENT, Permission.READ),
 }
 
 
@@ -66,7 +67,7 @@ class Intent:
     repeat: str = ""  # what a repeat is told; defaults to "Already requested: <description>."
 
     @property
-    def task(self) -> str:
+    def task(self) -> TaskName:
         return TASKS[self.action][0]
 
     @property

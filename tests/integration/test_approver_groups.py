@@ -17,8 +17,8 @@ from bot.domain.alerts import Severity
 from bot.domain.errors import UpstreamUnavailableError
 from bot.domain.incidents import Incident, IncidentStatus
 from bot.domain.runbooks import Run, RunState
+from bot.domain.task_names import TaskName
 from bot.runbook.errors import ApprovalRefusedError
-from bot.services.remediate import TICK_TASK
 from bot.settings import Settings
 from tests.servers.slack import BOT_TOKEN, SlackServer
 
@@ -101,7 +101,7 @@ def test_a_member_of_an_approving_group_approves(container: Container, slack: Sl
         actions = [row["action"] for row in tx.audit.for_incident(run.incident_id)]
     assert "approval_refused" in actions
     assert "run_approved" in actions
-    assert (TICK_TASK, [run.id]) in queued_tasks(container.settings.redis_url)
+    assert (TaskName.TICK_RUN, [run.id]) in queued_tasks(container.settings.redis_url)
     lookups = slack.calls_to("usergroups.users.list")
     assert [c.body["usergroup"] for c in lookups] == [GROUP]  # cached for the second decider
 

@@ -30,7 +30,8 @@ from bot.adapters.sql_tables import outbox
 from bot.cli import build_parser
 from bot.domain.alerts import AlertGroup, delivery_hash
 from bot.domain.runbooks import Run
-from bot.services.ingest_alerts import PROCESS_TASK, ingest_alerts
+from bot.domain.task_names import TaskName
+from bot.services.ingest_alerts import ingest_alerts
 from bot.services.process_incident import process_incident
 from bot.services.run_journal import StoreRunJournal
 from bot.settings import Settings
@@ -109,7 +110,7 @@ class Stack:
     def run_process_tasks(self, incident_id: int) -> None:
         """Do what a worker does with the outbox's process tasks for this incident."""
         c = self.api.container
-        query = select(outbox.c.args).where(outbox.c.task == PROCESS_TASK)
+        query = select(outbox.c.args).where(outbox.c.task == TaskName.PROCESS_INCIDENT)
         with c.store.engine.connect() as conn:
             queued = [list(args) for args in conn.execute(query).scalars()]
         assert [incident_id] in queued  # relayed to the broker, or still pending

@@ -8,7 +8,7 @@ from bot.adapters.sql_store import SqlStore
 from bot.domain.alerts import Severity
 from bot.domain.incidents import Incident, IncidentStatus
 from bot.domain.runbooks import Run
-from bot.services.ingest_alerts import PROCESS_TASK
+from bot.domain.task_names import TaskName
 from bot.services.run_journal import StoreRunJournal, audit_action, timeline_message
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -74,7 +74,7 @@ def test_state_moves_refresh_chat_but_measurements_do_not(sqlite_store: SqlStore
     journal.record(run, "run_succeeded", {"reason": "verification successful", "by": ""})
     with sqlite_store.transaction() as tx:
         assert [(task, args) for _, task, args in tx.outbox.pending()] == [
-            (PROCESS_TASK, [incident.id])
+            (TaskName.PROCESS_INCIDENT, [incident.id])
         ]
         assert len(tx.timeline.for_incident(incident.id)) == 2
         assert [row["action"] for row in tx.audit.for_incident(incident.id)] == [

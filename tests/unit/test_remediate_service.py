@@ -17,13 +17,14 @@ from bot.adapters.sql_store import SqlStore
 from bot.domain.alerts import Severity
 from bot.domain.incidents import Incident, IncidentStatus
 from bot.domain.runbooks import Run, RunState
+from bot.domain.task_names import TaskName
 from bot.domain.timeline import EventKind
 from bot.runbook.errors import ApprovalRefusedError
 from bot.runbook.executor import RunbookExecutor
 from bot.runbook.guards import Guards
 from bot.runbook.loader import RunbookCatalog, load_directory
 from bot.runbook.targets import BoundTarget, TargetRegistry
-from bot.services.remediate import TICK_TASK, Remediation
+from bot.services.remediate import Remediation
 from bot.services.run_journal import StoreRunJournal
 from bot.services.run_views import card_state
 from tests.fakes.remediation import FakeRunIndex, RecordingTaskQueue, drive
@@ -141,7 +142,7 @@ def test_saturation_scales_out_unattended_and_mitigates(rig: Rig) -> None:
     outcomes = rig.remediation.plan_incident(incident_id)
     assert [(o.runbook, o.outcome) for o in outcomes] == [("scale-out", "created")]
     run_id = outcomes[0].run_id
-    assert rig.tasks.named(TICK_TASK) == [[run_id]]
+    assert rig.tasks.named(TaskName.TICK_RUN) == [[run_id]]
     run = rig.drive(run_id or 0)
     assert run.state is RunState.SUCCEEDED
     assert rig.target.calls == [("set_replicas", ("primary", 8))]
@@ -170,10 +171,10 @@ def test_bad_deploy_waits_for_approval_then_rolls_back(rig: Rig) -> None:
     rig.remediation.plan_incident(incident_id)
     run = only_run(rig, incident_id)
     assert run.state is RunState.AWAITING_APPROVAL
-    assert rig.tasks.named(TICK_TASK) == []
+    assert rig.tasks.named(TaskName.TICK_RUN) == []
     assert any("awaits approval" in m for m in rig.timeline(incident_id))
     rig.remediation.approve(run.id or 0, "alice")
-    assert rig.tasks.named(TICK_TASK) == [[run.id]]
+    assert rig.tasks.named(TaskName.TICK_RUN) == [[run.id]]
     assert rig.drive(run.id or 0).state is RunState.SUCCEEDED
     assert rig.target.state.version == "v1"
     assert any("approved by alice" in m for m in rig.timeline(incident_id))
@@ -351,7 +352,7 @@ def test_contradicted_unattended_runbook_waits_with_the_reason(rig: Rig) -> None
     assert run.state is RunState.AWAITING_APPROVAL
     assert run.approval_required
     assert run.triage_hold == run.reason == CONTRADICTED
-    assert rig.tasks.named(TICK_TASK) == []
+    assert rig.tasks.named(TaskName.TICK_RUN) == []
     assert rig.drive(run.id or 0).state is RunState.AWAITING_APPROVAL
     assert rig.target.calls == []
     [waiting] = rig.audit_rows(incident_id, "run_awaiting_approval")
@@ -388,7 +389,7 @@ def test_agreeing_triage_starts_the_run_unattended(rig: Rig) -> None:
     run = only_run(rig, incident_id)
     assert run.state is RunState.APPROVED
     assert run.triage_hold == ""
-    assert rig.tasks.named(TICK_TASK) == [[run_id]]
+    assert rig.tasks.named(TaskName.TICK_RUN) == [[run_id]]
     assert rig.drive(run_id or 0).state is RunState.SUCCEEDED
     assert rig.target.calls == [("set_replicas", ("primary", 8))]
 
@@ -408,7 +409,7 @@ def test_follow_up_triage_that_agrees_approves_the_run_once(rig: Rig) -> None:
         "triage",
         "triage says capacity_saturation 0.93",
     )
-    assert rig.tasks.named(TICK_TASK) == [[held.id]]
+    assert rig.tasks.named(TaskName.TICK_RUN) == [[held.id]]
     [approved] = rig.audit_rows(incident_id, "run_approved")
     assert approved["actor"] == "triage"
     approvals = [m for m in rig.timeline(incident_id) if "approved by triage" in m]
@@ -419,7 +420,7 @@ def test_follow_up_triage_that_agrees_approves_the_run_once(rig: Rig) -> None:
     again = rig.remediation.plan_incident(incident_id)
     assert [o.outcome for o in again] == ["exists"]
     assert len(rig.audit_rows(incident_id, "run_approved")) == 1
-    assert rig.tasks.named(TICK_TASK) == [[held.id]]
+    assert rig.tasks.named(TaskName.TICK_RUN) == [[held.id]]
     assert rig.drive(held.id or 0).state is RunState.SUCCEEDED
     assert rig.target.calls == [("set_replicas", ("primary", 8))]
     assert rig.status(incident_id) is IncidentStatus.MITIGATED
@@ -441,7 +442,7 @@ def test_follow_up_triage_that_disagrees_keeps_the_run_waiting(rig: Rig) -> None
     assert notes == [f"RUN-{held.id} scale-out on {MODEL}: still awaits approval ({reason})"]
     assert len(rig.audit_rows(incident_id, "run_hold_updated")) == 1
     assert rig.audit_rows(incident_id, "run_approved") == []
-    assert rig.tasks.named(TICK_TASK) == []
+    assert rig.tasks.named(TaskName.TICK_RUN) == []
     assert rig.target.calls == []
     assert card_state([run])[0] == f"scale-out on {MODEL}: awaiting approval ({reason})"
 
@@ -462,7 +463,7 @@ def test_triage_does_not_approve_a_run_past_its_deadline(rig: Rig) -> None:
     [outcome] = rig.remediation.plan_incident(incident_id)
     assert outcome.outcome == "timed_out"
     assert only_run(rig, incident_id).state is RunState.TIMED_OUT
-    assert rig.tasks.named(TICK_TASK) == []
+    assert rig.tasks.named(TaskName.TICK_RUN) == []
 
 
 def test_approval_required_runbooks_are_never_approved_by_triage(rig: Rig) -> None:
@@ -495,7 +496,7 @@ def test_gpu_fault_with_a_ttft_alert_does_not_scale_out(rig: Rig) -> None:
     ]
     run = only_run(rig, incident_id)
     assert (run.runbook, run.state) == ("failover", RunState.AWAITING_APPROVAL)
-    assert rig.tasks.named(TICK_TASK) == []
+    assert rig.tasks.named(TaskName.TICK_RUN) == []
     assert rig.target.calls == []
 
 

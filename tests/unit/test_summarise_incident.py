@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 from bot.adapters.sql_store import SqlStore
 from bot.domain.alerts import AlertGroup, delivery_hash
 from bot.domain.incidents import IncidentStatus
+from bot.domain.task_names import TaskName
 from bot.domain.timeline import EventKind
 from bot.services.change_status import change_status
 from bot.services.ingest_alerts import ingest_alerts
-from bot.services.process_incident import SUMMARY_TASK, schedule_summary
+from bot.services.process_incident import schedule_summary
 from bot.services.summarise_incident import latest_summary, summarise_incident, tokens_spent
 from bot.summary.dossier import IncidentDossier
 from bot.summary.offline import OfflineSummariser
@@ -84,4 +85,4 @@ def test_one_summary_is_scheduled_per_state(sqlite_store: SqlStore) -> None:
     assert schedule_summary(sqlite_store, incident_id) is not None
     with sqlite_store.transaction() as tx:
         tasks = [task for _, task, _ in tx.outbox.pending()]
-    assert tasks.count(SUMMARY_TASK) == 2
+    assert tasks.count(TaskName.SUMMARISE_INCIDENT) == 2

@@ -12,8 +12,9 @@ from typing import Any
 from bot.adapters.sql_store import SqlStore
 from bot.adapters.unconfigured_metrics import UnconfiguredMetricsSource
 from bot.domain.signals import Series
+from bot.domain.task_names import TaskName
 from bot.domain.timeline import EventKind
-from bot.services.queue_triage import PENDING_TTL, TRIAGE_TASK, queue_triage
+from bot.services.queue_triage import PENDING_TTL, queue_triage
 from bot.services.triage_incident import triage_incident
 from tests.unit.test_storms import START, ingest, node_group
 
@@ -22,7 +23,7 @@ def queued_triages(store: SqlStore) -> list[list[Any]]:
     with store.transaction() as tx:
         rows = tx.outbox.pending()
         tx.outbox.mark_dispatched([row_id for row_id, _, _ in rows])
-    return [args for _, task, args in rows if task == TRIAGE_TASK]
+    return [args for _, task, args in rows if task == TaskName.TRIAGE_INCIDENT]
 
 
 def alerting(index: int, extra: int) -> dict[str, object]:

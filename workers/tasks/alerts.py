@@ -6,13 +6,14 @@ import structlog
 from celery import Task, shared_task
 
 from bot.domain.errors import UpstreamUnavailableError
+from bot.domain.task_names import TaskName
 from bot.services.reconcile_alerts import reconcile_alerts
 from workers.runtime import container
 
 log = structlog.get_logger(__name__)
 
 
-@shared_task(bind=True, name="firebreak.alerts.reconcile")
+@shared_task(bind=True, name=TaskName.RECONCILE_ALERTS)
 def reconcile(self: Task) -> list[int]:
     """Resolve alerts Alertmanager no longer has; skipped when no Alertmanager URL is set."""
     c = container(self)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from celery import Task, shared_task
 
 from bot.domain.incidents import IncidentStatus
+from bot.domain.task_names import TaskName
 from bot.services.change_status import change_status
 from bot.services.process_incident import process_incident
 from workers.retrying import retry_on_unavailable
 from workers.runtime import container
 
 
-@shared_task(bind=True, name="firebreak.incidents.process")
+@shared_task(bind=True, name=TaskName.PROCESS_INCIDENT)
 def process(self: Task, incident_id: int) -> None:
     """An incident changed: bring its chat message up to date, summarise when it calls for it."""
     c = container(self)
@@ -29,14 +30,14 @@ def process(self: Task, incident_id: int) -> None:
         )
 
 
-@shared_task(bind=True, name="firebreak.incidents.ack")
+@shared_task(bind=True, name=TaskName.ACK_INCIDENT)
 def ack(self: Task, incident_id: int, actor: str) -> None:
     c = container(self)
     with retry_on_unavailable(self):
         change_status(c.store, incident_id, IncidentStatus.ACKNOWLEDGED, actor, c.clock())
 
 
-@shared_task(bind=True, name="firebreak.incidents.resolve")
+@shared_task(bind=True, name=TaskName.RESOLVE_INCIDENT)
 def resolve(self: Task, incident_id: int, actor: str) -> None:
     c = container(self)
     with retry_on_unavailable(self):

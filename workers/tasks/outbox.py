@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
+from bot.domain.task_names import TaskName
 from bot.services.relay_outbox import relay_outbox
 from workers.retrying import retry_on_unavailable
 from workers.runtime import container
@@ -11,7 +12,7 @@ from workers.runtime import container
 RELAY_AFTER_S = 3.0
 
 
-@shared_task(bind=True, name="firebreak.outbox.relay")
+@shared_task(bind=True, name=TaskName.RELAY_OUTBOX)
 def relay(self: Task) -> int:
     """Enqueue every outbox row still pending a few seconds after it was written."""
     c = container(self)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
+from bot.domain.task_names import TaskName
 from bot.services.prune_records import RetentionPolicy, prune_records
 from workers.retrying import retry_on_unavailable
 from workers.runtime import container
 
 
-@shared_task(bind=True, name="firebreak.retention.prune")
+@shared_task(bind=True, name=TaskName.PRUNE_RECORDS)
 def prune(self: Task) -> dict[str, int]:
     """Delete old delivery hashes, dispatched outbox rows and old resolved timelines."""
     c = container(self)

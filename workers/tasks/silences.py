@@ -6,13 +6,14 @@ import structlog
 from celery import Task, shared_task
 
 from bot.domain.errors import NotConfiguredError, UpstreamUnavailableError
+from bot.domain.task_names import TaskName
 from bot.services.silence_incident import sync_silences
 from workers.runtime import container
 
 log = structlog.get_logger(__name__)
 
 
-@shared_task(bind=True, name="firebreak.silences.sync")
+@shared_task(bind=True, name=TaskName.SYNC_SILENCES)
 def sync(self: Task) -> list[int]:
     """Record the Alertmanager silences covering each open incident; skipped without an
     Alertmanager URL, and when it cannot be reached (the next beat tries again)."""

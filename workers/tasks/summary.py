@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
+from bot.domain.task_names import TaskName
 from bot.domain.timeline import EventKind, TimelineEvent
 from bot.services.export_postmortem import share_postmortem, write_postmortem
-from bot.services.ingest_alerts import PROCESS_TASK
 from bot.services.relay_outbox import relay_outbox
 from bot.services.summarise_incident import summarise_incident
 from workers.retrying import retry_on_unavailable
 from workers.runtime import container
 
 
-@shared_task(bind=True, name="firebreak.summary.incident")
+@shared_task(bind=True, name=TaskName.SUMMARISE_INCIDENT)
 def incident(
     self: Task, incident_id: int, reason: str = "on demand", actor: str | None = None
 ) -> None:
@@ -33,7 +33,7 @@ def incident(
         relay_outbox(c.store, c.tasks)
 
 
-@shared_task(bind=True, name="firebreak.postmortem.upload")
+@shared_task(bind=True, name=TaskName.UPLOAD_POSTMORTEM)
 def upload(self: Task, incident_id: int, actor: str = "firebreak") -> None:
     """Export the postmortem files (replacing earlier ones) and announce them on the timeline."""
     c = container(self)
@@ -57,5 +57,5 @@ def upload(self: Task, incident_id: int, actor: str = "firebreak") -> None:
                     actor=actor,
                 )
             )
-            tx.outbox.add(PROCESS_TASK, [incident_id])
+            tx.outbox.add(TaskName.PROCESS_INCIDENT, [incident_id])
         relay_outbox(c.store, c.tasks)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
+from bot.domain.task_names import TaskName
 from bot.services.relay_outbox import relay_outbox
 from bot.services.triage_incident import TriageWindows, triage_incident
 from workers.retrying import retry_on_unavailable
 from workers.runtime import container
 
 
-@shared_task(bind=True, name="firebreak.triage.incident")
+@shared_task(bind=True, name=TaskName.TRIAGE_INCIDENT)
 def incident(
     self: Task, incident_id: int, follow_up: bool = True, token: int | None = None
 ) -> None:
