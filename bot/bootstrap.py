@@ -44,8 +44,10 @@ from bot.runbook.executor import RunbookExecutor
 from bot.runbook.guards import Guards
 from bot.runbook.loader import RunbookCatalog
 from bot.runbook.targets import KubernetesTargetConfig, TargetRegistry
+from bot.runbook.planner import Planner
 from bot.services.normalise_deliveries import DeliveryNormaliser
 from bot.services.remediate import Remediation
+from bot.services.preview_runbooks import RunbookPreviews
 from bot.services.run_views import card_state, run_story
 from bot.settings import Settings
 from bot.slack_app.authorisation import SlackAuthoriser
@@ -174,7 +176,7 @@ class Container:
             ),
             clock=self.clock,
             claims=RedisOnceGuard(self.redis),
-            runbooks=self.remediation,
+            runbooks=self.runbook_previews,
             redact=redact,
             silences=self.silences,
             api_url=settings.api_url,
@@ -282,3 +284,8 @@ class Container:
 
     def clock(self) -> datetime:
         return utc_now()
+    @cached_property
+    def runbook_previews(self) -> RunbookPreviews:
+        planner = Planner(self.targets, self.guards)
+        return RunbookPreviews(self.store, self.runs, self.runbooks, planner)
+

@@ -70,7 +70,7 @@ def plan_incident(settings: Settings, ref: str) -> int:
 
     try:
         incident_id = parse_ref(ref)
-        hypothesis, plans = Container(settings).remediation.preview(incident_id)
+        hypothesis, plans = Container(settings).runbook_previews.preview(incident_id)
     except (FirebreakError, ValueError) as exc:
         print(f"firebreak runbooks plan: {exc}", file=sys.stderr)
         return 1

@@ -20,8 +20,6 @@ from typing import Any
 
 import structlog
 
-from bot.correlation.facts import evidence_facts
-from bot.domain.errors import NotFoundError
 from bot.domain.incidents import Incident, IncidentStatus, InvalidTransitionError
 from bot.domain.remediation import TargetBusyError
 from bot.domain.runbooks import Blocked, Run, RunState
@@ -46,6 +44,7 @@ from bot.runbook.schema import Runbook
 from bot.runbook.targets import TargetRegistry
 from bot.services.approver_groups import approver_groups
 from bot.services.change_status import change_status
+from bot.services.preview_runbooks import incident_context, runbook_named
 from bot.services.relay_outbox import relay_outbox
 
 log = structlog.get_logger(__name__)
@@ -131,10 +130,11 @@ class Remediation:
         the incident is not run again, a skip is recorded once per runbook, and a waiting run
         is approved by triage at most once.
         """
-        incident, ranked, facts = self._incident(incident_id)
+        context = incident_context(self._store, incident_id)
+        incident, ranked, facts = context.incident, context.ranked, context.facts
         if not incident.is_open:
             return []
-        hypothesis = ranked[0].kind if ranked else None
+        hypothesis = context.hypothesis
         runs = self._runs.for_incident(incident_id)
         held = [r for r in runs if r.triage_hold and r.state is RunState.AWAITING_APPROVAL]
         done = {run.runbook for run in runs}
@@ -165,9 +165,11 @@ class Remediation:
 
     def start(self, incident_id: int, runbook_name: str, actor: str) -> PlanOutcome:
         """A person asked for one runbook on one incident (chat, CLI)."""
-        runbook = self._runbook(runbook_name)
-        incident, _, facts = self._incident(incident_id)
-        outcome = self._plan_and_create(incident, runbook, actor, once=False, facts=facts)
+        runbook = runbook_named(self._catalog, runbook_name)
+        context = incident_context(self._store, incident_id)
+        outcome = self._plan_and_create(
+            context.incident, runbook, actor, once=False, facts=context.facts
+        )
         self._relay()
         return outcome
 
@@ -352,59 +354,3 @@ class Remediation:
 
     def _relay(self) -> None:
         relay_outbox(self._store, self._tasks)
-
-    # ---- reading --------------------------------------------------------------------------
-
-    def catalogue(self) -> list[tuple[str, str]]:
-        """Every runbook's name and description (RunbookPreview)."""
-        return [(rb.name, rb.description) for rb in self._catalog]
-
-    def dry_run(self, incident_id: int, runbook: str) -> list[str]:
-        """One runbook's plan for one incident as lines (RunbookPreview); acts on nothing.
-        A person asked for it, so triage's consent does not apply."""
-        incident, _, facts = self._incident(incident_id)
-        return describe(self._planner.plan(self._runbook(runbook), incident.labels, evidence=facts))
-
-    def preview(self, incident_id: int) -> tuple[str | None, list[list[str]]]:
-        """Triage's top hypothesis and the plan (or why none) of every matching runbook, as
-        planning after triage would create it (held for approval when triage disagrees)."""
-        incident, ranked, facts = self._incident(incident_id)
-        hypothesis = ranked[0].kind if ranked else None
-        plans: list[list[str]] = []
-        for found in match_runbooks(self._catalog, dict(incident.labels), hypothesis, facts):
-            consent = triage_consent(found.runbook, ranked)
-            try:
-                plan = self._planner.plan(found.runbook, incident.labels, evidence=facts)
-                plans.append(describe(hold_for_approval(plan, consent)))
-            except PlanError as exc:
-                plans.append([f"{found.runbook.name}: cannot be planned: {exc}"])
-        return hypothesis, plans
-
-    def runs_of(self, incident_id: int) -> list[Run]:
-        self._incident(incident_id)
-        return self._runs.for_incident(incident_id)
-
-    def run(self, run_id: int) -> Run:
-        found = self._runs.load(run_id)
-        if found is None:
-            raise NotFoundError(f"no runbook run {run_id}")
-        return found
-
-    def _incident(
-        self, incident_id: int
-    ) -> tuple[Incident, list[RankedHypothesis] | None, dict[str, str]]:
-        """The incident, triage's hypotheses, best first (None before triage reports), and the
-        facts triage's evidence established."""
-        with self._store.transaction() as tx:
-            incident = tx.incidents.get(incident_id)
-            triage = tx.incidents.triage(incident_id) if incident is not None else None
-        if incident is None:
-            raise NotFoundError(f"INC-{incident_id} does not exist")
-        return incident, ranked_hypotheses(triage), evidence_facts(triage)
-
-    def _runbook(self, name: str) -> Runbook:
-        runbook = self._catalog.get(name)
-        if runbook is None:
-            known = ", ".join(rb.name for rb in self._catalog)
-            raise NotFoundError(f"no runbook named {name!r} (known: {known})")
-        return runbook

@@ -23,7 +23,9 @@ from bot.runbook.errors import ApprovalRefusedError
 from bot.runbook.executor import RunbookExecutor
 from bot.runbook.guards import Guards
 from bot.runbook.loader import RunbookCatalog, load_directory
+from bot.runbook.planner import Planner
 from bot.runbook.targets import BoundTarget, TargetRegistry
+from bot.services.preview_runbooks import RunbookPreviews
 from bot.services.remediate import Remediation
 from bot.services.run_journal import StoreRunJournal
 from bot.services.run_views import card_state
@@ -67,6 +69,12 @@ class Rig:
             self.clock,
             dry_run=self.dry_run,
         )
+
+    @property
+    def previews(self) -> RunbookPreviews:
+        registry = TargetRegistry([BoundTarget(MODEL, MODEL, self.target)])
+        planner = Planner(registry, Guards(self.guards, self.clock))
+        return RunbookPreviews(self.store, self.runs, self.catalog, planner)
 
     def incident(self, labels: dict[str, str], hypothesis: str | None = None) -> int:
         with self.store.transaction() as tx:
@@ -311,7 +319,7 @@ def test_unmatched_incident_gets_no_run(rig: Rig) -> None:
 def test_preview_lists_every_matching_plan(rig: Rig) -> None:
     """The dry-run preview names triage's hypothesis and each matching runbook's steps."""
     incident_id = rig.incident(SATURATION, "capacity_saturation")
-    hypothesis, plans = rig.remediation.preview(incident_id)
+    hypothesis, plans = rig.previews.preview(incident_id)
     assert hypothesis == "capacity_saturation"
     assert plans[0][0].startswith("scale-out → llama-3-70b-instruct")
     assert rig.target.calls == []
@@ -552,7 +560,7 @@ def test_preview_and_dry_run_show_why_a_run_would_wait(rig: Rig) -> None:
     rig.dry_run = True
     incident_id = rig.incident(SATURATION)
     rig.triage(incident_id, ("unknown", 1.0))
-    _, plans = rig.remediation.preview(incident_id)
+    _, plans = rig.previews.preview(incident_id)
     assert f"approval required ({CONTRADICTED})" in plans[0][0]
     rig.remediation.plan_incident(incident_id)
     assert any(f"approval required ({CONTRADICTED})" in m for m in rig.timeline(incident_id))

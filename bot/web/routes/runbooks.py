@@ -47,12 +47,12 @@ def list_runbooks(container: ContainerDep) -> list[dict[str, Any]]:
 @router.get("/incidents/{incident_id}/runbook-runs")
 async def list_runs(container: ContainerDep, incident_id: IncidentId) -> list[dict[str, Any]]:
     """An incident's runbook runs, oldest first, with their state history."""
-    runs = await _call(container.remediation.runs_of, incident_id)
+    runs = await _call(container.runbook_previews.runs_of, incident_id)
     return [run_view(run) for run in runs]
 
 
 async def _run_of(container: ContainerDep, incident_id: int, run_id: int) -> Run:
-    run = await _call(container.remediation.run, run_id)
+    run = await _call(container.runbook_previews.run, run_id)
     if run.incident_id != incident_id:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"RUN-{run_id} is not a run of INC-{incident_id}"
