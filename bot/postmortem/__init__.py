@@ -5,7 +5,8 @@ body = render(pm, "html")
 """
 
 from bot.postmortem.build import build_postmortem
+from bot.postmortem.document import json_schema
 from bot.postmortem.model import Postmortem
-from bot.postmortem.render import FORMATS, MEDIA_TYPES, json_schema, render
+from bot.postmortem.render import FORMATS, MEDIA_TYPES, render
 
 __all__ = ["FORMATS", "MEDIA_TYPES", "Postmortem", "build_postmortem", "json_schema", "render"]

@@ -4,20 +4,31 @@ Sections: title and status, summary, impact (durations derived from the lifecycl
 root causes, trigger, detection, resolution, runbook runs (each step's real start and end),
 similar incidents (incident memory), action items,
 lessons learned (went well / went wrong / got lucky), timeline, supporting information (charts,
-PromQL). `to_dict()` is the JSON
-form documented by `postmortem.schema.json` beside this module.
+PromQL). `to_dict()` is the JSON document: it fills document.py's pydantic models, from which
+`postmortem.schema.json` beside this module is generated.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+
+from bot.postmortem import document as doc
+from bot.postmortem.document import (
+    SCHEMA_VERSION,
+    ActionKind,
+    ActionPriority,
+    ActionSource,
+    StepPhase,
+)
 from bot.summary.durations import human_duration
 from bot.summary.summary import LLMUsage
 
-SCHEMA_VERSION = "1"
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 @dataclass(frozen=True)
@@ -49,9 +60,9 @@ class ActionItem:
     """A follow-up: `kind` is mitigate, prevent, detect, process or investigate; P1 before P2."""
 
     description: str
-    kind: str
-    priority: str
-    source: str
+    kind: ActionKind
+    priority: ActionPriority
+    source: ActionSource
 
 
 @dataclass(frozen=True)
@@ -114,12 +125,23 @@ class SimilarIncident:
     held: str
     outcome: str
 
+    def document(self) -> doc.SimilarIncident:
+        """This match in the JSON document, its outcome nested."""
+        return doc.SimilarIncident(
+            incident=self.incident_ref,
+            title=self.title,
+            triggered_at=self.triggered_at,
+            score=self.score,
+            reasons=self.reasons,
+            outcome=doc.SimilarOutcome(**_same_named(self, doc.SimilarOutcome), text=self.outcome),
+        )
+
 
 @dataclass(frozen=True)
 class StepRow:
     """One step of a runbook run as it really ran: `phase` is step, revert or verify."""
 
-    phase: str
+    phase: StepPhase
     action: str
     status: str
     started_at: datetime | None
@@ -147,6 +169,10 @@ class RunbookRun:
         if self.approval_wait_s is not None:
             waited = f"; approval waited {human_duration(self.approval_wait_s)}"
         return f"{self.status.replace('_', ' ')}{verified}{waited}."
+
+    def document(self) -> doc.RunbookRun:
+        """This run in the JSON document."""
+        return doc.RunbookRun(**_same_named(self, doc.RunbookRun), run=self.ref)
 
 
 @dataclass(frozen=True)
@@ -184,134 +210,22 @@ class Postmortem:
     runs: tuple[RunbookRun, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON document described by postmortem.schema.json."""
-        impact = self.impact
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "incident": self.incident_ref,
-            "title": self.title,
-            "status": self.status,
-            "severity": self.severity,
-            "generated_at": _iso(self.generated_at),
-            "summary": self.summary,
-            "summary_source": {
-                "model": self.summary_source.model,
-                "ai_generated": self.summary_source.ai_generated,
-                "provenance": self.summary_source.provenance,
-                "dropped_sentences": self.summary_source.dropped_sentences,
-                "llm_usage": {
-                    "summaries": self.summary_source.llm_usage.summaries,
-                    "tokens": self.summary_source.llm_usage.tokens,
-                    "cost_usd": self.summary_source.llm_usage.cost_usd,
-                    "cost_known": self.summary_source.llm_usage.cost_known,
-                },
-            },
-            "impact": {
-                "started_at": _iso(impact.started_at),
-                "ended_at": _iso(impact.ended_at),
-                "duration_s": impact.duration_s,
-                "time_to_acknowledge_s": impact.time_to_acknowledge_s,
-                "time_to_mitigate_s": impact.time_to_mitigate_s,
-                "time_to_resolve_s": impact.time_to_resolve_s,
-                "alerts_total": impact.alerts_total,
-                "alerts_firing": impact.alerts_firing,
-                "scope": dict(impact.scope),
-                "description": impact.description,
-            },
-            "root_causes": [
-                {
-                    "kind": c.kind,
-                    "confidence": c.confidence,
-                    "explanation": c.explanation,
-                    "evidence": list(c.evidence),
-                }
-                for c in self.root_causes
-            ],
-            "trigger": self.trigger,
-            "detection": self.detection,
-            "resolution": self.resolution,
-            "runbook_runs": [
-                {
-                    "run": r.ref,
-                    "runbook": r.runbook,
-                    "target": r.target,
-                    "status": r.status,
-                    "verified": r.verified,
-                    "approval_wait_s": r.approval_wait_s,
-                    "steps": [
-                        {
-                            "phase": step.phase,
-                            "action": step.action,
-                            "status": step.status,
-                            "started_at": _iso(step.started_at),
-                            "finished_at": _iso(step.finished_at),
-                            "duration_s": step.duration_s,
-                        }
-                        for step in r.steps
-                    ],
-                }
-                for r in self.runs
-            ],
-            "similar_incidents": [
-                {
-                    "incident": s.incident_ref,
-                    "title": s.title,
-                    "triggered_at": _iso(s.triggered_at),
-                    "score": s.score,
-                    "reasons": list(s.reasons),
-                    "outcome": {
-                        "runbook": s.runbook,
-                        "verified": s.verified,
-                        "time_to_mitigate_s": s.time_to_mitigate_s,
-                        "held": s.held,
-                        "text": s.outcome,
-                    },
-                }
-                for s in self.similar
-            ],
-            "action_items": [
-                {
-                    "description": a.description,
-                    "kind": a.kind,
-                    "priority": a.priority,
-                    "source": a.source,
-                }
-                for a in self.action_items
-            ],
-            "lessons": {
-                "went_well": list(self.lessons.went_well),
-                "went_wrong": list(self.lessons.went_wrong),
-                "got_lucky": list(self.lessons.got_lucky),
-            },
-            "timeline": [
-                {"at": _iso(r.at), "kind": r.kind, "actor": r.actor, "message": r.message}
-                for r in self.timeline
-            ],
-            "supporting": {
-                "alerts": [
-                    {
-                        "name": a.name,
-                        "status": a.status,
-                        "started_at": _iso(a.started_at),
-                        "text": a.text,
-                    }
-                    for a in self.alerts
-                ],
-                "charts": [{"title": c.title, "path": c.path} for c in self.charts],
-                "queries": [
-                    {
-                        "signal": q.signal,
-                        "promql": q.promql,
-                        "link": q.link,
-                        "baseline_median": q.baseline_median,
-                        "peak": q.peak,
-                        "z": q.z,
-                    }
-                    for q in self.queries
-                ],
-            },
-        }
+        """The JSON document, validated by the models that generate postmortem.schema.json."""
+        return self.document().model_dump(mode="json")
+
+    def document(self) -> doc.PostmortemDocument:
+        """The postmortem as its JSON document's models: fields and parts of the same name are
+        read as they are, the rest are named here."""
+        return doc.PostmortemDocument(
+            **_same_named(self, doc.PostmortemDocument),
+            schema_version=SCHEMA_VERSION,
+            incident=self.incident_ref,
+            runbook_runs=[run.document() for run in self.runs],
+            similar_incidents=[match.document() for match in self.similar],
+            supporting=doc.Supporting(alerts=self.alerts, charts=self.charts, queries=self.queries),
+        )
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat(timespec="seconds")
+def _same_named(source: DataclassInstance, model: type[BaseModel]) -> dict[str, Any]:
+    """The fields of `source` that `model` has a field of the same name for."""
+    return {f.name: getattr(source, f.name) for f in fields(source) if f.name in model.model_fields}

@@ -1,23 +1,25 @@
 """render(postmortem, fmt): the postmortem as Markdown, JSON or self-contained HTML bytes.
 
 Every output passes a last redaction (the postmortem is built from redacted data already;
-this guards text that reached it another way). JSON follows `postmortem.schema.json`.
+this guards text that reached it another way). JSON follows the schema generated from
+document.py's models (`json_schema()`, committed as `postmortem.schema.json`).
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from bot.domain.redaction import redact, redact_obj
+from bot.postmortem.document import json_schema
 from bot.postmortem.html_page import ChartLoader, read_chart, to_html
 from bot.postmortem.markdown import to_markdown
 from bot.postmortem.model import Postmortem
 
+__all__ = ["FORMATS", "MEDIA_TYPES", "Format", "json_schema", "render"]
+
 Format = Literal["md", "json", "html"]
 FORMATS: tuple[Format, ...] = ("md", "json", "html")
-SCHEMA_PATH = Path(__file__).with_name("postmortem.schema.json")
 MEDIA_TYPES: dict[str, str] = {
     "md": "text/markdown; charset=utf-8",
     "json": "application/json",
@@ -35,9 +37,3 @@ def render(postmortem: Postmortem, fmt: str, *, load_chart: ChartLoader = read_c
     if fmt == "html":
         return redact(to_html(postmortem, load_chart)).encode()
     raise ValueError(f"unknown postmortem format {fmt!r}; expected one of {', '.join(FORMATS)}")
-
-
-def json_schema() -> dict[str, Any]:
-    """The JSON Schema that `render(pm, "json")` output validates against."""
-    loaded: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    return loaded

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from bot.postmortem.document import StepPhase
 from bot.postmortem.model import RunbookRun, StepRow
 from bot.summary.dossier import IncidentDossier, step_duration_s
 from bot.summary.durations import parse_time
@@ -40,7 +41,7 @@ def _entries(value: object) -> list[Mapping[str, Any]]:
     return [s for s in value if isinstance(s, Mapping)] if isinstance(value, list) else []
 
 
-def _step(phase: str, step: Mapping[str, Any]) -> StepRow:
+def _step(phase: StepPhase, step: Mapping[str, Any]) -> StepRow:
     return StepRow(
         phase=phase,
         action=str(step.get("action", "?")),
