@@ -1,9 +1,6 @@
-"""The simulator's JSON API, independent of any HTTP server: faults and control actions.
-
-``ControlApi.handle(method, path, body)`` returns a ``JsonResponse``; the server only moves
-bytes. Errors are JSON ``{"error": <code>, "detail": <why>}`` with a 4xx status:
-400 malformed JSON, 404 unknown model / fault / route, 405 wrong method, 422 a body that
-parses but does not fit (bad field, unknown pool or version, out-of-range number).
+"""The simulator's JSON API as FastAPI routes: fault injection and the control actions
+runbooks take. Bodies are the pydantic models of ``simulator.bodies``; refusals are shaped by
+``simulator.refusals``.
 
 Routes:
     GET    /faults                          active faults
@@ -17,202 +14,118 @@ Routes:
     POST   /control/models/{model}/releases {"version"?: "2.3.1"}  roll out a new healthy release
 
 Every PUT sets desired state and answers with the model's state; repeating it changes nothing.
+An unknown model is a 404 before its body is looked at. Each route holds the simulation's lock
+while it reads or acts: the ticker advances the simulation in another thread.
 """
 
 from __future__ import annotations
 
-import json
-import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from simulator.faults import InvalidFaultError, parse_fault_request
-from simulator.simulation import (
-    InvalidActionError,
-    Simulation,
-    UnknownFaultError,
-    UnknownModelError,
-)
+from fastapi import APIRouter, Depends, Path, Request
+
+from simulator.bodies import FaultBody, ReleaseBody, ReplicasBody, TrafficBody, VersionBody
+from simulator.refusals import ERROR_RESPONSES
+from simulator.series import ExporterOptions
+from simulator.simulation import Simulation
+
+ModelState = dict[str, Any]
 
 
 @dataclass(frozen=True)
-class JsonResponse:
-    """An HTTP status and the JSON document to send with it."""
+class SimulatorState:
+    """What the routes serve: one simulation, the lock around it, the exporter options."""
 
-    status: int
-    document: dict[str, Any]
-
-    def body(self) -> bytes:
-        return json.dumps(self.document, sort_keys=True).encode()
+    simulation: Simulation
+    lock: threading.Lock
+    options: ExporterOptions
 
 
-class ApiError(Exception):
-    """A request the API refuses; carries the status and a machine-readable error code."""
-
-    def __init__(self, status: int, error: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.error = error
-        self.detail = detail
+def simulator_state(request: Request) -> SimulatorState:
+    """The app's ``SimulatorState`` (set by ``simulator.app.create_app``)."""
+    state: SimulatorState = request.app.state.simulator
+    return state
 
 
-Handler = Callable[[Simulation, dict[str, str], object], JsonResponse]
+State = Annotated[SimulatorState, Depends(simulator_state)]
 
 
-class ControlApi:
-    """Routes JSON requests to a Simulation. The caller holds the simulation's lock."""
-
-    def __init__(self, simulation: Simulation) -> None:
-        self._simulation = simulation
-        self._routes: list[tuple[str, re.Pattern[str], Handler]] = [
-            ("GET", re.compile(r"/faults"), _list_faults),
-            ("POST", re.compile(r"/faults"), _inject_fault),
-            ("DELETE", re.compile(r"/faults/(?P<fault_id>[^/]+)"), _clear_fault),
-            ("GET", re.compile(r"/control/models"), _list_models),
-            ("GET", re.compile(r"/control/models/(?P<model>[^/]+)"), _describe_model),
-            ("PUT", re.compile(r"/control/models/(?P<model>[^/]+)/replicas"), _set_replicas),
-            ("PUT", re.compile(r"/control/models/(?P<model>[^/]+)/traffic"), _set_traffic),
-            ("PUT", re.compile(r"/control/models/(?P<model>[^/]+)/version"), _set_version),
-            ("POST", re.compile(r"/control/models/(?P<model>[^/]+)/releases"), _release),
-        ]
-
-    def handles(self, path: str) -> bool:
-        """Whether ``path`` belongs to this API (any method)."""
-        return any(pattern.fullmatch(path) for _, pattern, _ in self._routes)
-
-    def handle(self, method: str, path: str, body: bytes) -> JsonResponse:
-        """Answer one request; never raises for a bad request, only answers 4xx."""
-        try:
-            return self._dispatch(method, path.rstrip("/") or "/", body)
-        except ApiError as refusal:
-            return JsonResponse(refusal.status, {"error": refusal.error, "detail": refusal.detail})
-
-    def _dispatch(self, method: str, path: str, body: bytes) -> JsonResponse:
-        allowed: list[str] = []
-        for route_method, pattern, handler in self._routes:
-            match = pattern.fullmatch(path)
-            if match is None:
-                continue
-            if route_method != method:
-                allowed.append(route_method)
-                continue
-            document = (
-                _parse_json(body, allow_empty=handler is _release)
-                if method in ("POST", "PUT")
-                else None
-            )
-            try:
-                return handler(self._simulation, match.groupdict(), document)
-            except UnknownModelError as missing:
-                known = ", ".join(self._simulation.fleet.models)
-                raise ApiError(
-                    404, "unknown_model", f"no model {missing.args[0]!r}; models: {known}"
-                ) from None
-            except UnknownFaultError as missing:
-                raise ApiError(
-                    404, "unknown_fault", f"no active fault {missing.args[0]!r}"
-                ) from None
-            except (InvalidActionError, InvalidFaultError) as invalid:
-                raise ApiError(422, "invalid_request", str(invalid)) from None
-        if allowed:
-            raise ApiError(405, "method_not_allowed", f"{path} accepts {', '.join(allowed)}")
-        raise ApiError(404, "not_found", f"no route {method} {path}")
+def known_model(
+    model: Annotated[str, Path(description="a model the fleet serves")], sim: State
+) -> str:
+    """The path's model; UnknownModelError (404) when the fleet has no such model."""
+    with sim.lock:
+        return sim.simulation.model(model).name
 
 
-def _parse_json(body: bytes, allow_empty: bool = False) -> object:
-    if not body.strip():
-        if allow_empty:
-            return {}
-        raise ApiError(400, "invalid_json", "a JSON body is required")
-    try:
-        document: object = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ApiError(400, "invalid_json", f"body is not valid JSON: {error}") from None
-    return document
+KnownModel = Annotated[str, Depends(known_model)]
+
+router = APIRouter(responses=ERROR_RESPONSES)
 
 
-def _object(document: object, fields: set[str]) -> dict[str, Any]:
-    """The body as a JSON object with exactly ``fields``; 422 otherwise."""
-    if not isinstance(document, dict):
-        raise InvalidActionError("body must be a JSON object")
-    missing = sorted(fields - set(document))
-    unknown = sorted(set(document) - fields)
-    if missing:
-        raise InvalidActionError(f"missing field(s): {', '.join(missing)}")
-    if unknown:
-        raise InvalidActionError(f"unknown field(s): {', '.join(unknown)}")
-    return document
+@router.get("/faults", tags=["faults"], summary="Active faults")
+def list_faults(sim: State) -> dict[str, list[dict[str, Any]]]:
+    with sim.lock:
+        return {"faults": [fault.as_json() for fault in sim.simulation.faults.active()]}
 
 
-def _list_faults(simulation: Simulation, _params: dict[str, str], _body: object) -> JsonResponse:
-    return JsonResponse(200, {"faults": [fault.as_json() for fault in simulation.faults.active()]})
+@router.post("/faults", status_code=201, tags=["faults"], summary="Inject a fault")
+def inject_fault(body: FaultBody, sim: State) -> dict[str, Any]:
+    with sim.lock:
+        return sim.simulation.inject(body.to_request()).as_json()
 
 
-def _inject_fault(simulation: Simulation, _params: dict[str, str], body: object) -> JsonResponse:
-    fault = simulation.inject(parse_fault_request(body))
-    return JsonResponse(201, fault.as_json())
+@router.delete("/faults/{fault_id}", tags=["faults"], summary="Clear a fault")
+def clear_fault(fault_id: str, sim: State) -> dict[str, dict[str, Any]]:
+    with sim.lock:
+        return {"cleared": sim.simulation.clear(fault_id).as_json()}
 
 
-def _clear_fault(simulation: Simulation, params: dict[str, str], _body: object) -> JsonResponse:
-    fault = simulation.clear(params["fault_id"])
-    return JsonResponse(200, {"cleared": fault.as_json()})
+@router.get("/control/models", tags=["control"], summary="Every model's state")
+def list_models(sim: State) -> dict[str, list[ModelState]]:
+    with sim.lock:
+        simulation = sim.simulation
+        return {"models": [simulation.describe_model(name) for name in simulation.fleet.models]}
 
 
-def _list_models(simulation: Simulation, _params: dict[str, str], _body: object) -> JsonResponse:
-    return JsonResponse(
-        200, {"models": [simulation.describe_model(name) for name in simulation.fleet.models]}
+@router.get("/control/models/{model}", tags=["control"], summary="One model's state")
+def describe_model(model: KnownModel, sim: State) -> ModelState:
+    return _act(sim, model, lambda simulation: None)
+
+
+@router.put("/control/models/{model}/replicas", tags=["control"], summary="Scale a pool")
+def set_replicas(model: KnownModel, body: ReplicasBody, sim: State) -> ModelState:
+    return _act(
+        sim, model, lambda simulation: simulation.set_replicas(model, body.pool, body.replicas)
     )
 
 
-def _describe_model(simulation: Simulation, params: dict[str, str], _body: object) -> JsonResponse:
-    return JsonResponse(200, simulation.describe_model(params["model"]))
+@router.put("/control/models/{model}/traffic", tags=["control"], summary="Set traffic weights")
+def set_traffic(model: KnownModel, body: TrafficBody, sim: State) -> ModelState:
+    return _act(sim, model, lambda simulation: simulation.set_traffic_weights(model, body.weights))
 
 
-def _set_replicas(simulation: Simulation, params: dict[str, str], body: object) -> JsonResponse:
-    simulation.model(params["model"])
-    request = _object(body, {"pool", "replicas"})
-    pool, replicas = request["pool"], request["replicas"]
-    if not isinstance(pool, str):
-        raise InvalidActionError("pool must be a string")
-    if isinstance(replicas, bool) or not isinstance(replicas, int):
-        raise InvalidActionError("replicas must be an integer")
-    simulation.set_replicas(params["model"], pool, replicas)
-    return JsonResponse(200, simulation.describe_model(params["model"]))
+@router.put("/control/models/{model}/version", tags=["control"], summary="Deploy a release")
+def set_version(model: KnownModel, body: VersionBody, sim: State) -> ModelState:
+    return _act(sim, model, lambda simulation: simulation.set_version(model, body.version))
 
 
-def _set_traffic(simulation: Simulation, params: dict[str, str], body: object) -> JsonResponse:
-    simulation.model(params["model"])
-    weights = _object(body, {"weights"})["weights"]
-    if not isinstance(weights, dict) or not weights:
-        raise InvalidActionError("weights must be a non-empty object of pool -> number")
-    parsed: dict[str, float] = {}
-    for pool, weight in weights.items():
-        if isinstance(weight, bool) or not isinstance(weight, int | float):
-            raise InvalidActionError(f"weight of {pool!r} must be a number")
-        parsed[pool] = float(weight)
-    simulation.set_traffic_weights(params["model"], parsed)
-    return JsonResponse(200, simulation.describe_model(params["model"]))
+@router.post(
+    "/control/models/{model}/releases",
+    status_code=201,
+    tags=["control"],
+    summary="Release and roll out a new healthy version",
+)
+def release(model: KnownModel, sim: State, body: ReleaseBody | None = None) -> ModelState:
+    version = None if body is None else body.version
+    return _act(sim, model, lambda simulation: simulation.release(model, version))
 
 
-def _set_version(simulation: Simulation, params: dict[str, str], body: object) -> JsonResponse:
-    simulation.model(params["model"])
-    version = _object(body, {"version"})["version"]
-    if not isinstance(version, str) or not version:
-        raise InvalidActionError("version must be a non-empty string")
-    simulation.set_version(params["model"], version)
-    return JsonResponse(200, simulation.describe_model(params["model"]))
-
-
-def _release(simulation: Simulation, params: dict[str, str], body: object) -> JsonResponse:
-    simulation.model(params["model"])
-    if not isinstance(body, dict):
-        raise InvalidActionError("body must be a JSON object")
-    unknown = sorted(set(body) - {"version"})
-    if unknown:
-        raise InvalidActionError(f"unknown field(s): {', '.join(unknown)}")
-    version = body.get("version")
-    if version is not None and (not isinstance(version, str) or not version):
-        raise InvalidActionError("version must be a non-empty string")
-    simulation.release(params["model"], version)
-    return JsonResponse(201, simulation.describe_model(params["model"]))
+def _act(sim: SimulatorState, model: str, action: Callable[[Simulation], object]) -> ModelState:
+    """Do ``action`` under the lock and answer the model's state after it."""
+    with sim.lock:
+        action(sim.simulation)
+        return sim.simulation.describe_model(model)

@@ -1,4 +1,5 @@
-"""Fault kinds, validation of fault requests, and the registry of active faults.
+"""Fault kinds, fault requests, and the registry of active faults (``POST /faults`` bodies
+are validated by ``simulator.bodies.FaultBody``).
 
 A fault never edits the fleet directly (except ``bad_deploy``, which rolls a release out
 through the fleet like any deploy): the registry turns active faults into per-model
@@ -21,7 +22,6 @@ Intensity (0..1, default 0.5) scales each fault:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -43,13 +43,9 @@ DEFAULT_INTENSITY = 0.5
 DEFAULT_XID = 79
 
 
-class InvalidFaultError(ValueError):
-    """A fault request that cannot be accepted; the message says why."""
-
-
 @dataclass(frozen=True)
 class FaultRequest:
-    """A validated request to inject a fault (the node is still unresolved)."""
+    """A request to inject a fault (the node is still unresolved)."""
 
     kind: FaultKind
     model: str
@@ -105,45 +101,6 @@ class NodeEffects:
     xid_by_gpu: Mapping[tuple[str, str], int] = field(default_factory=dict)
     """(node, GPU index) -> the XID that GPU reports."""
     thermal_intensity_by_node: Mapping[str, float] = field(default_factory=dict)
-
-
-def parse_fault_request(body: object) -> FaultRequest:
-    """Validate a ``POST /faults`` JSON body; raise InvalidFaultError with the reason."""
-    if not isinstance(body, dict):
-        raise InvalidFaultError("body must be a JSON object")
-    allowed = {"kind", "model", "intensity", "node", "xid"}
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise InvalidFaultError(f"unknown field(s): {', '.join(unknown)}")
-    kinds = ", ".join(kind.value for kind in FaultKind)
-    kind_value = body.get("kind")
-    if kind_value not in set(FaultKind):
-        raise InvalidFaultError(f"kind must be one of: {kinds}")
-    kind = FaultKind(kind_value)
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise InvalidFaultError("model must be a non-empty string")
-    intensity = body.get("intensity", DEFAULT_INTENSITY)
-    if (
-        isinstance(intensity, bool)
-        or not isinstance(intensity, int | float)
-        or not math.isfinite(intensity)
-        or not 0.0 <= intensity <= 1.0
-    ):
-        raise InvalidFaultError("intensity must be a number between 0 and 1")
-    node = body.get("node")
-    if node is not None and (not isinstance(node, str) or not node):
-        raise InvalidFaultError("node must be a non-empty string")
-    if node is not None and kind not in NODE_FAULTS:
-        raise InvalidFaultError(f"node applies only to {', '.join(sorted(NODE_FAULTS))}")
-    xid = body.get("xid")
-    if xid is not None and (
-        kind is not FaultKind.GPU_XID or isinstance(xid, bool) or not isinstance(xid, int)
-    ):
-        raise InvalidFaultError("xid applies only to gpu_xid and must be an integer")
-    if xid is not None and not 1 <= xid <= 255:
-        raise InvalidFaultError("xid must be between 1 and 255")
-    return FaultRequest(kind=kind, model=model, intensity=float(intensity), node=node, xid=xid)
 
 
 class FaultRegistry:

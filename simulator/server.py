@@ -1,8 +1,9 @@
-"""The simulator's HTTP server: ``/metrics``, the JSON API, and the clock that drives it.
+"""The simulator served over HTTP: the FastAPI app of ``simulator.app`` on uvicorn in a
+thread, and the clock that drives it.
 
-A ``ThreadingHTTPServer`` answers requests; a ticker thread advances the simulation every
-``tick_s`` wall seconds by ``tick_s * speed`` simulated seconds. One lock serialises the ticker
-and every request, so a scrape always sees one consistent instant.
+Uvicorn answers requests; a ticker thread advances the simulation every ``tick_s`` wall
+seconds by ``tick_s * speed`` simulated seconds. One lock serialises the ticker and every
+request, so a scrape always sees one consistent instant.
 
 Entry points:
     run(host, port, seed, speed, options, shared_nodes)   block until Ctrl-C
@@ -18,109 +19,35 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import socket
 import threading
 import time
 from dataclasses import dataclass
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 
-from simulator.control import ControlApi, JsonResponse
-from simulator.exposition import CONTENT_TYPE, render
+import uvicorn
+
+from simulator.app import create_app
 from simulator.series import ExporterOptions
 from simulator.simulation import Simulation
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TICK_S = 0.25
-MAX_BODY_BYTES = 64 * 1024
-
-
-class SimulatorHttpServer(ThreadingHTTPServer):
-    """Serves one Simulation; holds the lock shared with the ticker."""
-
-    daemon_threads = True
-
-    def __init__(
-        self,
-        address: tuple[str, int],
-        simulation: Simulation,
-        options: ExporterOptions | None = None,
-    ) -> None:
-        super().__init__(address, _SimulatorRequestHandler)
-        self.simulation = simulation
-        self.options = options or ExporterOptions()
-        self.lock = threading.Lock()
-        self.api = ControlApi(simulation)
-
-    @property
-    def port(self) -> int:
-        return int(self.server_address[1])
-
-
-class _SimulatorRequestHandler(BaseHTTPRequestHandler):
-    server: SimulatorHttpServer
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
-        if path == "/metrics":
-            with self.server.lock:
-                payload = render(self.server.simulation, self.server.options)
-            self._send(HTTPStatus.OK, payload, CONTENT_TYPE)
-        elif path in ("/healthz", "/"):
-            with self.server.lock:
-                clock_s = self.server.simulation.clock_s
-            self._send_json(JsonResponse(200, {"status": "ok", "clock_s": round(clock_s, 3)}))
-        else:
-            self._answer_api("GET")
-
-    def do_POST(self) -> None:
-        self._answer_api("POST")
-
-    def do_PUT(self) -> None:
-        self._answer_api("PUT")
-
-    def do_DELETE(self) -> None:
-        self._answer_api("DELETE")
-
-    def _answer_api(self, method: str) -> None:
-        declared = self.headers.get("Content-Length") or "0"
-        if not declared.isdigit():
-            document = {"error": "invalid_request", "detail": "Content-Length must be a number"}
-            self._send_json(JsonResponse(400, document))
-            return
-        length = int(declared)
-        if length > MAX_BODY_BYTES:
-            document = {"error": "body_too_large", "detail": f"limit is {MAX_BODY_BYTES} bytes"}
-            self._send_json(JsonResponse(413, document))
-            return
-        body = self.rfile.read(length) if length else b""
-        path = self.path.split("?", 1)[0]
-        with self.server.lock:
-            response = self.server.api.handle(method, path, body)
-        self._send_json(response)
-
-    def _send_json(self, response: JsonResponse) -> None:
-        self._send(response.status, response.body(), "application/json")
-
-    def _send(self, status: int, payload: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: object) -> None:
-        logger.debug("simulator_request %s", format % args)
+STARTUP_TIMEOUT_S = 10.0
+STOP_GRACE_S = 2
+"""How long ``stop()`` lets requests in flight finish before cancelling them."""
 
 
 class Ticker(threading.Thread):
     """Advances the simulation on a fixed wall-clock cadence until stopped."""
 
-    def __init__(self, server: SimulatorHttpServer, speed: float, tick_s: float) -> None:
+    def __init__(
+        self, simulation: Simulation, lock: threading.Lock, speed: float, tick_s: float
+    ) -> None:
         super().__init__(name="simulator-ticker", daemon=True)
-        self._server = server
+        self._simulation = simulation
+        self._lock = lock
         self._speed = speed
         self._tick_s = tick_s
         self._stopped = threading.Event()
@@ -129,8 +56,8 @@ class Ticker(threading.Thread):
         deadline = time.monotonic()
         while not self._stopped.is_set():
             deadline += self._tick_s
-            with self._server.lock:
-                self._server.simulation.advance(self._tick_s * self._speed)
+            with self._lock:
+                self._simulation.advance(self._tick_s * self._speed)
             lag_s = time.monotonic() - deadline
             if lag_s > 5 * self._tick_s:
                 logger.warning("simulator_tick_lagging lag_s=%.2f", lag_s)
@@ -148,7 +75,8 @@ class RunningSimulator:
     host: str
     port: int
     simulation: Simulation
-    _server: SimulatorHttpServer
+    _lock: threading.Lock
+    _server: uvicorn.Server
     _ticker: Ticker
     _serving: threading.Thread
 
@@ -159,14 +87,14 @@ class RunningSimulator:
     @property
     def lock(self) -> threading.Lock:
         """Hold this to read ``simulation`` consistently while it runs."""
-        return self._server.lock
+        return self._lock
 
     def stop(self) -> None:
+        """Stop the clock and the server; the port is free again on return."""
         self._ticker.stop()
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.should_exit = True
+        self._serving.join(timeout=STOP_GRACE_S + 3)
         self._ticker.join(timeout=5)
-        self._serving.join(timeout=5)
 
 
 def start_in_thread(
@@ -178,19 +106,57 @@ def start_in_thread(
     options: ExporterOptions | None = None,
     shared_nodes: bool = False,
 ) -> RunningSimulator:
-    """Serve a new simulation in background threads; port 0 picks a free port."""
+    """Serve a new simulation in background threads and return once it answers; port 0
+    picks a free port. OSError when the address cannot be bound."""
     if speed <= 0.0 or tick_s <= 0.0:
         raise ValueError("speed and tick_s must be positive")
     simulation = Simulation(seed=seed, shared_nodes=shared_nodes)
-    server = SimulatorHttpServer((host, port), simulation, options)
-    ticker = Ticker(server, speed=speed, tick_s=tick_s)
-    serving = threading.Thread(target=server.serve_forever, name="simulator-http", daemon=True)
-    ticker.start()
-    serving.start()
-    logger.info(
-        "simulator_started url=http://%s:%d seed=%d speed=%s", host, server.port, seed, speed
+    lock = threading.Lock()
+    listener = _listen(host, port)
+    bound_port = int(listener.getsockname()[1])
+    config = uvicorn.Config(
+        create_app(simulation, options, lock),
+        host=host,
+        port=bound_port,
+        lifespan="off",
+        log_config=None,  # leave the host process's logging as it is
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=STOP_GRACE_S,
     )
-    return RunningSimulator(host, server.port, server.simulation, server, ticker, serving)
+    server = uvicorn.Server(config)
+    serving = threading.Thread(
+        target=server.run, kwargs={"sockets": [listener]}, name="simulator-http", daemon=True
+    )
+    serving.start()
+    _wait_until_serving(server, serving, listener)
+    ticker = Ticker(simulation, lock, speed=speed, tick_s=tick_s)
+    ticker.start()
+    logger.info(
+        "simulator_started url=http://%s:%d seed=%d speed=%s", host, bound_port, seed, speed
+    )
+    return RunningSimulator(host, bound_port, simulation, lock, server, ticker, serving)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket, bound before uvicorn starts so the port is known (and taken) now."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family)
+
+
+def _wait_until_serving(
+    server: uvicorn.Server, serving: threading.Thread, listener: socket.socket
+) -> None:
+    """Return once uvicorn accepts connections; RuntimeError if it stopped or never did."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while not server.started:
+        if not serving.is_alive() or time.monotonic() > deadline:
+            address = listener.getsockname()
+            server.should_exit = True
+            serving.join(timeout=STOP_GRACE_S + 3)
+            listener.close()
+            raise RuntimeError(f"the simulator did not start serving on {address}")
+        time.sleep(0.01)
 
 
 def run(

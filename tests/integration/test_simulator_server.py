@@ -78,7 +78,8 @@ def test_stop_releases_the_port() -> None:
 
 
 def test_malformed_content_length_is_a_400(simulator: RunningSimulator) -> None:
-    """A request whose Content-Length is not a number is refused with 400, not dropped."""
+    """A request whose Content-Length is not a number is refused with 400, not dropped (by the
+    HTTP server itself: such a request never reaches the API, so the answer is plain text)."""
     with socket.create_connection(("127.0.0.1", simulator.port), timeout=5) as sock:
         sock.sendall(
             b"PUT /control/models/llama-3-70b-instruct/replicas HTTP/1.1\r\n"
@@ -88,4 +89,3 @@ def test_malformed_content_length_is_a_400(simulator: RunningSimulator) -> None:
         while chunk := sock.recv(4096):
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 400")
-    assert b'"invalid_request"' in answer

@@ -3,13 +3,12 @@ scale-out, releases, engines that die and crash-loop, and the shared-node layout
 
 from __future__ import annotations
 
-import json
-
+from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from simulator.app import create_app
 from simulator.catalog import LLAMA, REPLICA_WARMUP_S, RERANKER
-from simulator.control import ControlApi
 from simulator.exposition import render
 from simulator.faults import FaultKind, FaultRequest
 from simulator.simulation import Simulation
@@ -164,17 +163,15 @@ def test_shared_nodes_put_the_reranker_on_gpu_1_of_llama_primary_nodes() -> None
 
 def test_release_through_the_control_api() -> None:
     """POST /control/models/{model}/releases rolls out a healthy release (named or next)."""
-    simulation = Simulation(seed=3)
-    api = ControlApi(simulation)
-    answer = api.handle("POST", f"/control/models/{LLAMA_NAME}/releases", b"")
-    assert answer.status == 201
-    assert answer.document["version"] == answer.document["known_good_version"] == "v1.4.3"
-    named = api.handle(
-        "POST", f"/control/models/{LLAMA_NAME}/releases", json.dumps({"version": "v2.0.0"}).encode()
-    )
-    assert named.document["version"] == "v2.0.0"
-    refused = api.handle("POST", f"/control/models/{LLAMA_NAME}/releases", b'{"colour": 1}')
-    assert refused.status == 422
+    releases = f"/control/models/{LLAMA_NAME}/releases"
+    with TestClient(create_app(Simulation(seed=3))) as api:
+        answer = api.post(releases)
+        assert answer.status_code == 201
+        assert answer.json()["version"] == answer.json()["known_good_version"] == "v1.4.3"
+        named = api.post(releases, json={"version": "v2.0.0"})
+        assert named.json()["version"] == "v2.0.0"
+        refused = api.post(releases, json={"colour": 1})
+        assert refused.status_code == 422
 
 
 def test_same_seed_same_names() -> None:
