@@ -14,22 +14,22 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from bot.postmortem.model import Impact, Lessons, StepRow
 from bot.summary.durations import clock, human_duration, stamp
 
-NONE = "—"
+UNKNOWN = "—"
 
 
 def at(moment: datetime | None) -> str:
     """`12:03:27 UTC`, or a dash when the moment is unknown."""
-    return NONE if moment is None else clock(moment)
+    return UNKNOWN if moment is None else clock(moment)
 
 
 def took(seconds: float | None) -> str:
     """`94 s`, or a dash when it is unknown."""
-    return NONE if seconds is None else human_duration(seconds)
+    return UNKNOWN if seconds is None else human_duration(seconds)
 
 
 def span(seconds: float | None) -> str:
     """`12 min (720 s)`: readable and exact; a dash when the transition never happened."""
-    return NONE if seconds is None else f"{human_duration(seconds)} ({round(seconds)} s)"
+    return UNKNOWN if seconds is None else f"{human_duration(seconds)} ({round(seconds)} s)"
 
 
 def percent(fraction: float) -> str:
