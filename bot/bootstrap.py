@@ -8,18 +8,19 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import redis
 import structlog
-from celery import Celery
 
 from bot.adapters.alertmanager import AlertmanagerAlertSource, AlertmanagerSilences
 from bot.adapters.celery_queue import CeleryTaskQueue
 from bot.adapters.console_chat import ConsoleChatClient
 from bot.adapters.openai_summariser import OpenAISummariser
 from bot.adapters.prometheus import PrometheusMetricsSource
+from bot.adapters.redis_broker import RedisBrokerProbe
+from bot.adapters.redis_client import RedisClient, redis_client
 from bot.adapters.redis_rate import RedisOnceGuard, RedisTokenBucket
 from bot.adapters.redis_telemetry import RedisTelemetry
-from bot.adapters.slack import SlackChatClient, SlackUserGroups, slack_web_client
+from bot.adapters.slack import SlackChatClient, SlackUserGroups
+from bot.adapters.slack_web import SlackRequestVerifier, SlackWebClient, slack_web_client
 from bot.adapters.sql_runs import SqlRunStore
 from bot.adapters.sql_store import SqlStore
 from bot.adapters.unconfigured_metrics import UnconfiguredMetricsSource
@@ -113,18 +114,21 @@ class Container:
         return SqlRetention(self.store)
 
     @cached_property
-    def celery(self) -> Celery:
+    def tasks(self) -> TaskQueue:
+        """Publishes tasks through this process's own Celery app (workers/app.py)."""
         from workers.app import create_celery
 
-        return create_celery(self.settings)
+        return CeleryTaskQueue(create_celery(self.settings), telemetry=self.telemetry)
 
     @cached_property
-    def tasks(self) -> TaskQueue:
-        return CeleryTaskQueue(self.celery, telemetry=self.telemetry)
+    def redis(self) -> RedisClient:
+        """The Redis client this process's Redis adapters share."""
+        return redis_client(self.redis_url)
 
     @cached_property
-    def redis(self) -> redis.Redis:
-        return redis.Redis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=2)
+    def broker_probe(self) -> RedisBrokerProbe:
+        """Whether the broker answers (the worker's heartbeat)."""
+        return RedisBrokerProbe(self.redis)
 
     @cached_property
     def telemetry(self) -> RedisTelemetry:
@@ -183,13 +187,27 @@ class Container:
         )
 
     @cached_property
+    def slack_web(self) -> SlackWebClient | None:
+        """The bot token's Slack Web API client (at FIREBREAK_SLACK_API_URL when set), for the
+        bolt app and the user-group reader; None without a token."""
+        token = self.settings.slack_bot_token
+        if token is None or not token.get_secret_value().strip():
+            return None
+        return slack_web_client(token.get_secret_value(), self.settings.slack_api_url)
+
+    @cached_property
+    def slack_signatures(self) -> SlackRequestVerifier | None:
+        """Checks that a request to /slack/events was signed by Slack; None without a secret."""
+        secret = self.settings.slack_signing_secret
+        if secret is None or not secret.get_secret_value().strip():
+            return None
+        return SlackRequestVerifier(secret.get_secret_value())
+
+    @cached_property
     def user_groups(self) -> UserGroups | None:
         """Slack user groups (cached members), for approvers named by group; None without Slack."""
-        token = self.settings.slack_bot_token
-        if token is None:
-            return None
-        client = slack_web_client(token.get_secret_value(), self.settings.slack_api_url)
-        return SlackUserGroups(client, telemetry=self.telemetry)
+        client = self.slack_web
+        return None if client is None else SlackUserGroups(client, telemetry=self.telemetry)
 
     @cached_property
     def metrics(self) -> MetricsSource:

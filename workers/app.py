@@ -15,9 +15,9 @@ from typing import Any
 
 from celery import Celery, Task
 
+from bot.adapters.redis_broker import TRANSPORT
 from bot.domain.task_names import TaskName
 from bot.settings import Settings
-from workers.broker import TRANSPORT
 from workers.heartbeat import Heartbeat
 from workers.normaliser import Normaliser
 from workers.routes import QUEUE_TIME_LIMITS_S, QUEUES, TASK_ROUTES, queue_of

@@ -2,11 +2,11 @@
 
 A consumer bootstep touches FIREBREAK_HOME/worker-heartbeat.<hostname> (one per container or
 pod, even when FIREBREAK_HOME is a shared volume) every HEARTBEAT_INTERVAL_S from the
-consumer's own event loop, after a PING to the broker succeeds. The loop runs only while the
-consumer is connected (Celery stops the step when the connection drops and starts it again
-after reconnecting), so a stale file means a worker that cannot take tasks: its loop is stuck,
-it lost its broker, or it never got one. `firebreak worker --check` reads the file's age; it is
-the compose and Kubernetes liveness probe.
+consumer's own event loop, after a PING to the broker succeeds (through the broker probe the
+composition root builds). The loop runs only while the consumer is connected (Celery stops the
+step when the connection drops and starts it again after reconnecting), so a stale file means a
+worker that cannot take tasks: its loop is stuck, it lost its broker, or it never got one.
+`firebreak worker --check` reads the file's age; it is the compose and Kubernetes liveness probe.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import redis
 import structlog
 from celery import bootsteps
 
+from bot.bootstrap import Container
+from bot.domain.errors import BrokerUnavailableError
 from bot.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -48,11 +49,7 @@ class Heartbeat(bootsteps.StartStopStep):  # type: ignore[misc]
         super().__init__(parent, **kwargs)
         settings: Settings = parent.app.firebreak_settings
         self.path = heartbeat_path(settings)
-        self.broker = redis.Redis.from_url(
-            settings.redis_url or "redis://127.0.0.1:6379/0",
-            socket_timeout=2,
-            socket_connect_timeout=2,
-        )
+        self.broker = Container(settings).broker_probe
         self.timer_entry: Any = None
 
     def start(self, parent: Any) -> None:
@@ -68,7 +65,7 @@ class Heartbeat(bootsteps.StartStopStep):  # type: ignore[misc]
     def beat(self) -> None:
         try:
             self.broker.ping()
-        except redis.RedisError as exc:
+        except BrokerUnavailableError as exc:
             log.warning("worker_heartbeat_skipped", reason=str(exc))
             return
         self.path.touch()

@@ -31,6 +31,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
 
+from bot.adapters.slack_web import slack_web_client
 from bot.domain.cards import IncidentCard, MessageRef
 from bot.domain.errors import FirebreakError, RateLimitedError, UpstreamUnavailableError
 from bot.domain.telemetry import CHAT_CALLS, CHAT_RETRY_AFTER, UNRECORDED
@@ -66,13 +67,6 @@ class SlackRejectedError(FirebreakError):
     def __init__(self, message: str, error: str) -> None:
         super().__init__(message)
         self.error = error
-
-
-def slack_web_client(token: str, base_url: str = "", timeout_s: int = 10) -> WebClient:
-    """A WebClient for the bot token; `base_url` (FIREBREAK_SLACK_API_URL) points it elsewhere."""
-    if base_url and not base_url.endswith("/"):
-        base_url += "/"
-    return WebClient(token=token, base_url=base_url or WebClient.BASE_URL, timeout=timeout_s)
 
 
 def _retry_after_s(response: SlackResponse) -> float:

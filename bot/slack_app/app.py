@@ -1,13 +1,14 @@
 """The bolt app, built per process, and the thin edges that serve it (HTTP or Socket Mode).
 
-`create_slack_app(settings, deps)` answers a `slack_bolt.App` with request verification on
-(signing secret, bolt's 5-minute timestamp window) and a WebClient pointed at
-FIREBREAK_SLACK_API_URL when set. `mount_slack(fastapi_app, bolt_app, signing_secret)` adds
-`POST /slack/events` using bolt's Starlette converters; dispatch runs in the thread pool so a
-listener never blocks the event loop. Bolt parses a body before it checks its signature and
-fails with a 500 on a non-numeric timestamp, a non-ASCII signature, a body that is not UTF-8 or
-JSON it cannot read, so the edge refuses those itself (400 naming the part) and checks the
-signature (401) before bolt sees the request. `run_socket_mode(settings, deps)` connects with the
+`create_slack_app(settings, deps, client)` answers a `slack_bolt.App` with request verification
+on (signing secret, bolt's 5-minute timestamp window) on the bot token's Web API client, which
+the composition root builds (`Container.slack_web`, pointed at FIREBREAK_SLACK_API_URL when set).
+`mount_slack(fastapi_app, bolt_app, signatures)` adds `POST /slack/events` using bolt's Starlette
+converters; dispatch runs in the thread pool so a listener never blocks the event loop. Bolt
+parses a body before it checks its signature and fails with a 500 on a non-numeric timestamp, a
+non-ASCII signature, a body that is not UTF-8 or JSON it cannot read, so the edge refuses those
+itself (400 naming the part) and checks the signature (401, through `Container.slack_signatures`)
+before bolt sees the request. `run_socket_mode(settings, deps, client)` connects with the
 app-level token (FIREBREAK_SLACK_APP_TOKEN) instead of a public URL.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 from fastapi import FastAPI, Request, Response
@@ -22,8 +24,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from slack_bolt import App
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
-from slack_sdk import WebClient
-from slack_sdk.signature import SignatureVerifier
 from starlette.datastructures import Headers
 
 from bot.domain.errors import FirebreakError
@@ -31,16 +31,24 @@ from bot.settings import Settings
 from bot.slack_app.deps import SlackDeps
 from bot.slack_app.listeners import Listeners
 
+if TYPE_CHECKING:
+    from bot.adapters.slack_web import SlackWebClient
+
 log = structlog.get_logger(__name__)
 
 EVENTS_PATH = "/slack/events"
 MAX_BODY_BYTES = 256 * 1024
-WEB_TIMEOUT_S = 10
 _UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
 class SlackConfigurationError(FirebreakError):
     """Slack is asked for but a token or secret it needs is missing."""
+
+
+class Signatures(Protocol):
+    """Whether a request body was signed by Slack (the composition root's SlackRequestVerifier)."""
+
+    def is_valid(self, body: bytes, timestamp: str | None, signature: str | None) -> bool: ...
 
 
 def _secret(settings: Settings, name: str) -> str:
@@ -50,14 +58,18 @@ def _secret(settings: Settings, name: str) -> str:
     return str(value.get_secret_value())
 
 
-def create_slack_app(settings: Settings, deps: SlackDeps, *, socket_mode: bool = False) -> App:
-    """Build the bolt app with Firebreak's listeners; over HTTP every request must be signed."""
-    token = _secret(settings, "slack_bot_token")
+def create_slack_app(
+    settings: Settings,
+    deps: SlackDeps,
+    client: SlackWebClient | None,
+    *,
+    socket_mode: bool = False,
+) -> App:
+    """Build the bolt app with Firebreak's listeners on `client` (None without a bot token);
+    over HTTP every request must be signed."""
+    if client is None:
+        raise SlackConfigurationError("FIREBREAK_SLACK_BOT_TOKEN is not set")
     signing_secret = None if socket_mode else _secret(settings, "slack_signing_secret")
-    base_url = settings.slack_api_url or WebClient.BASE_URL
-    if not base_url.endswith("/"):
-        base_url += "/"
-    client = WebClient(token=token, base_url=base_url, timeout=WEB_TIMEOUT_S)
     app = App(
         name="firebreak",
         logger=logging.getLogger("bot.slack_app.bolt"),
@@ -68,11 +80,11 @@ def create_slack_app(settings: Settings, deps: SlackDeps, *, socket_mode: bool =
         process_before_response=False,
     )
     Listeners(deps).register(app)
-    log.info("slack_app_created", socket_mode=socket_mode, api_url=base_url)
+    log.info("slack_app_created", socket_mode=socket_mode, api_url=client.base_url)
     return app
 
 
-def _refusal(headers: Headers, body: bytes, verifier: SignatureVerifier | None) -> Response | None:
+def _refusal(headers: Headers, body: bytes, signatures: Signatures | None) -> Response | None:
     """A 400 naming the header or body bolt could not read, a 401 for a bad signature."""
     timestamp = headers.get("x-slack-request-timestamp")
     if timestamp is not None and not _UNIX_SECONDS.fullmatch(timestamp):
@@ -86,7 +98,7 @@ def _refusal(headers: Headers, body: bytes, verifier: SignatureVerifier | None) 
         body.decode("utf-8")
     except UnicodeDecodeError:
         return JSONResponse({"error": "body is not UTF-8"}, status_code=400)
-    if verifier is not None and not verifier.is_valid(body, timestamp, signature):
+    if signatures is not None and not signatures.is_valid(body, timestamp, signature):
         return JSONResponse({"error": "invalid request"}, status_code=401)
     return None
 
@@ -94,12 +106,11 @@ def _refusal(headers: Headers, body: bytes, verifier: SignatureVerifier | None) 
 def mount_slack(
     fastapi_app: FastAPI,
     bolt_app: App,
-    signing_secret: str | None = None,
+    signatures: Signatures | None = None,
     path: str = EVENTS_PATH,
 ) -> None:
     """Serve Slack's commands and interactivity at `POST path` of a FastAPI app; with
-    `signing_secret` the signature is checked here, before bolt parses the body."""
-    verifier = SignatureVerifier(signing_secret) if signing_secret else None
+    `signatures` the signature is checked here, before bolt parses the body."""
 
     async def slack_events(request: Request) -> Response:
         declared = request.headers.get("content-length", "")
@@ -108,7 +119,7 @@ def mount_slack(
         body = await request.body()
         if len(body) > MAX_BODY_BYTES:
             return Response("payload too large", status_code=413)
-        refusal = _refusal(request.headers, body, verifier)
+        refusal = _refusal(request.headers, body, signatures)
         if refusal is not None:
             log.warning("slack_request_refused", status=refusal.status_code)
             return refusal
@@ -129,12 +140,12 @@ def mount_slack(
     )
 
 
-def run_socket_mode(settings: Settings, deps: SlackDeps) -> None:
+def run_socket_mode(settings: Settings, deps: SlackDeps, client: SlackWebClient | None) -> None:
     """Connect to Slack over Socket Mode and serve until interrupted (no public URL needed)."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     app_token = _secret(settings, "slack_app_token")
-    app = create_slack_app(settings, deps, socket_mode=True)
+    app = create_slack_app(settings, deps, client, socket_mode=True)
     log.info("slack_socket_mode_started")
     handler = SocketModeHandler(app, app_token, web_client=app.client)
     handler.start()  # type: ignore[no-untyped-call]  # bolt leaves start() unannotated

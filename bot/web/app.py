@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         if container.settings.slack_enabled and container.settings.slack_app_token:
             threading.Thread(
                 target=run_socket_mode,
-                args=(container.settings, container.slack_deps()),
+                args=(container.settings, container.slack_deps(), container.slack_web),
                 name="slack-socket-mode",
                 daemon=True,
             ).start()
@@ -60,10 +60,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(webhooks.router)
     app.include_router(incidents.router)
     app.include_router(health.router)
-    secret = container.settings.slack_signing_secret
-    if container.settings.slack_enabled and secret:
-        bolt_app = create_slack_app(container.settings, container.slack_deps())
-        mount_slack(app, bolt_app, signing_secret=secret.get_secret_value())
+    if container.settings.slack_enabled and container.settings.slack_signing_secret:
+        bolt_app = create_slack_app(container.settings, container.slack_deps(), container.slack_web)
+        mount_slack(app, bolt_app, container.slack_signatures)
     app.include_router(runbooks.router)
     app.include_router(changes.router)
     install_openapi(app)

@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from bot.adapters.slack import SlackChatClient, slack_web_client
+from bot.adapters.slack import SlackChatClient
+from bot.adapters.slack_web import slack_web_client
 from bot.adapters.sql_store import SqlStore
 from bot.settings import Settings
 from tests.processes import ApiServer, start_api

@@ -23,6 +23,7 @@ from fastapi import FastAPI
 
 from bot.adapters.redis_rate import RedisOnceGuard
 from bot.adapters.sql_store import SqlStore
+from bot.bootstrap import Container
 from bot.domain.alerts import Severity
 from bot.domain.errors import BrokerUnavailableError, NotFoundError
 from bot.domain.incidents import Incident, IncidentStatus
@@ -165,8 +166,11 @@ def harness(
         claims=RedisOnceGuard(redis.Redis.from_url(REDIS_URL), prefix=once_prefix),
         runbooks=preview,
     )
+    container = Container(settings)  # the bot token's client and the signature check
     web = FastAPI()
-    mount_slack(web, create_slack_app(settings, deps))
+    mount_slack(
+        web, create_slack_app(settings, deps, container.slack_web), container.slack_signatures
+    )
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(web, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from bot.bootstrap import Container
 from bot.settings import Settings
 from bot.slack_app.app import (
     EVENTS_PATH,
@@ -43,21 +44,21 @@ def test_missing_bot_token_is_a_clear_error(make_settings: Callable[..., Setting
     """Without FIREBREAK_SLACK_BOT_TOKEN the factory names the missing setting."""
     settings = make_settings(slack_signing_secret="a-real-signing-secret-123")
     with pytest.raises(SlackConfigurationError, match="FIREBREAK_SLACK_BOT_TOKEN"):
-        create_slack_app(settings, make_deps())
+        create_slack_app(settings, make_deps(), Container(settings).slack_web)
 
 
 def test_http_mode_needs_the_signing_secret(make_settings: Callable[..., Settings]) -> None:
     """Over HTTP every request is verified, so a missing signing secret stops the build."""
     settings = make_settings(slack_bot_token="xoxb-1")
     with pytest.raises(SlackConfigurationError, match="FIREBREAK_SLACK_SIGNING_SECRET"):
-        create_slack_app(settings, make_deps())
+        create_slack_app(settings, make_deps(), Container(settings).slack_web)
 
 
 def test_socket_mode_needs_the_app_token(make_settings: Callable[..., Settings]) -> None:
     """Socket Mode without FIREBREAK_SLACK_APP_TOKEN fails before connecting anywhere."""
     settings = make_settings(slack_bot_token="xoxb-1")
     with pytest.raises(SlackConfigurationError, match="FIREBREAK_SLACK_APP_TOKEN"):
-        run_socket_mode(settings, make_deps())
+        run_socket_mode(settings, make_deps(), Container(settings).slack_web)
 
 
 def test_app_is_built_per_call_with_verification_and_base_url(
@@ -69,7 +70,8 @@ def test_app_is_built_per_call_with_verification_and_base_url(
         slack_signing_secret="a-real-signing-secret-123",
         slack_api_url="http://127.0.0.1:9/api",
     )
-    first, second = create_slack_app(settings, make_deps()), create_slack_app(settings, make_deps())
+    client = Container(settings).slack_web
+    first, second = (create_slack_app(settings, make_deps(), client) for _ in range(2))
     assert first is not second
     assert first.client.base_url == "http://127.0.0.1:9/api/"
     web = FastAPI()
@@ -98,8 +100,13 @@ def test_unreadable_slack_requests_are_a_4xx_before_bolt_parses_them(
     """A non-numeric timestamp, a non-ASCII signature, a body that is not UTF-8 or an unsigned
     body bolt cannot read answer 400 or 401 naming why, never bolt's 500."""
     settings = make_settings(slack_bot_token="xoxb-1", slack_signing_secret="a-signing-secret-1")
+    container = Container(settings)
     web = FastAPI()
-    mount_slack(web, create_slack_app(settings, make_deps()), signing_secret="a-signing-secret-1")
+    mount_slack(
+        web,
+        create_slack_app(settings, make_deps(), container.slack_web),
+        container.slack_signatures,
+    )
     client = TestClient(web, raise_server_exceptions=False)
     response = client.post(
         EVENTS_PATH,

@@ -1,4 +1,5 @@
-"""The Redis transport the workers use: kombu's, with its restore-on-reconnect path fixed.
+"""The Redis broker the workers use: kombu's transport with its restore-on-reconnect path fixed,
+and a probe that asks the broker whether it answers.
 
 When the broker connection drops while a worker holds unacknowledged messages (a task in hand
 with late acks, an ETA or countdown waiting in the worker), Celery's consumer first `collect()`s
@@ -13,14 +14,21 @@ error, so it escapes Celery's reconnect loop and the worker exits ("Unrecoverabl
 restore runs against the broker (and, if the broker is still down, fails with a connection
 error Celery recovers from: the messages stay in Redis's unacked index and come back after the
 visibility timeout).
+
+`RedisBrokerProbe` PINGs the broker; a Redis failure becomes BrokerUnavailableError, so the
+worker's heartbeat never sees redis-py's errors.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import redis
 from kombu.connection import Connection
 from kombu.transport import redis as kombu_redis
+
+from bot.adapters.redis_client import RedisClient
+from bot.domain.errors import BrokerUnavailableError
 
 
 class FirebreakRedisChannel(kombu_redis.Channel):
@@ -46,3 +54,17 @@ class FirebreakRedisTransport(kombu_redis.Transport):
 
 
 TRANSPORT = f"{__name__}:FirebreakRedisTransport"
+
+
+class RedisBrokerProbe:
+    """Answers whether the broker takes commands: `ping()` returns, or raises
+    BrokerUnavailableError saying why."""
+
+    def __init__(self, client: RedisClient) -> None:
+        self._client = client
+
+    def ping(self) -> None:
+        try:
+            self._client.ping()
+        except redis.RedisError as exc:
+            raise BrokerUnavailableError(f"broker unreachable: {exc}") from exc
