@@ -129,7 +129,7 @@ def open_incident(store: SqlStore, name: str, key: str, hypothesis: str) -> int:
     )
     incident_id = result.incident_ids[0]
     with store.transaction() as tx:
-        tx.incidents.save_triage(incident_id, {"hypotheses": [{"kind": hypothesis}]})
+        tx.triages.save(incident_id, {"hypotheses": [{"kind": hypothesis}]})
     return incident_id
 
 

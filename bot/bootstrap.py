@@ -44,11 +44,11 @@ from bot.ports import (
 from bot.runbook.executor import RunbookExecutor
 from bot.runbook.guards import Guards
 from bot.runbook.loader import RunbookCatalog
-from bot.runbook.targets import KubernetesTargetConfig, TargetRegistry
 from bot.runbook.planner import Planner
+from bot.runbook.targets import KubernetesTargetConfig, TargetRegistry
 from bot.services.normalise_deliveries import DeliveryNormaliser
-from bot.services.remediate import Remediation
 from bot.services.preview_runbooks import RunbookPreviews
+from bot.services.remediate import Remediation
 from bot.services.run_views import card_state, run_story
 from bot.settings import Settings
 from bot.slack_app.authorisation import SlackAuthoriser
@@ -300,10 +300,10 @@ class Container:
             user_groups=self.user_groups,
         )
 
-    def clock(self) -> datetime:
-        return utc_now()
     @cached_property
     def runbook_previews(self) -> RunbookPreviews:
         planner = Planner(self.targets, self.guards)
         return RunbookPreviews(self.store, self.runs, self.runbooks, planner)
 
+    def clock(self) -> datetime:
+        return utc_now()

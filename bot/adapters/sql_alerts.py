@@ -38,12 +38,6 @@ class SqlAlerts:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def lock_fingerprints(self, fingerprints: Sequence[str]) -> None:
-        if self._conn.dialect.name != "postgresql" or not fingerprints:
-            return
-        keys = sorted({_lock_key(f) for f in fingerprints})
-        self._conn.execute(_ADVISORY_LOCKS, {"keys": keys})
-
     def stored(self, identity: str) -> StoredAlert | None:
         query = select(t.alerts.c.incident_id, t.alerts.c.status, t.alerts.c.ends_at).where(
             t.alerts.c.identity == identity
@@ -52,26 +46,6 @@ class SqlAlerts:
         if row is None:
             return None
         return StoredAlert(identity, int(row.incident_id), AlertStatus(row.status), row.ends_at)
-
-    def newer_start(self, fingerprint: str, start: datetime) -> datetime | None:
-        query = select(func.min(t.alerts.c.starts_at)).where(
-            t.alerts.c.fingerprint == fingerprint, t.alerts.c.starts_at > start
-        )
-        value: datetime | None = self._conn.execute(query).scalar_one_or_none()
-        return value
-
-    def supersede(self, fingerprint: str, start: datetime, at: datetime) -> list[tuple[int, str]]:
-        statement = (
-            update(t.alerts)
-            .where(
-                t.alerts.c.fingerprint == fingerprint,
-                t.alerts.c.status == AlertStatus.FIRING.value,
-                t.alerts.c.starts_at < start,
-            )
-            .values(status=AlertStatus.RESOLVED.value, ends_at=start, updated_at=at)
-            .returning(t.alerts.c.incident_id, t.alerts.c.identity)
-        )
-        return sorted((int(r.incident_id), r.identity) for r in self._conn.execute(statement))
 
     def insert(self, incident_id: int, alert: Alert, at: datetime) -> None:
         self._conn.execute(insert(t.alerts), alert_row(incident_id, alert, at))
@@ -94,24 +68,6 @@ class SqlAlerts:
             )
         return "same"
 
-    def incident_of(self, identity: str) -> int | None:
-        query = select(t.alerts.c.incident_id).where(t.alerts.c.identity == identity)
-        value = self._conn.execute(query).scalar_one_or_none()
-        return None if value is None else int(value)
-
-    def last_incident_of(self, fingerprint: str) -> int | None:
-        query = select(func.max(t.alerts.c.incident_id)).where(
-            t.alerts.c.fingerprint == fingerprint
-        )
-        value = self._conn.execute(query).scalar_one_or_none()
-        return None if value is None else int(value)
-
-    def firing_count(self, incident_id: int) -> int:
-        query = select(func.count()).where(
-            t.alerts.c.incident_id == incident_id, t.alerts.c.status == AlertStatus.FIRING.value
-        )
-        return int(self._conn.execute(query).scalar_one())
-
     def for_incident(self, incident_id: int) -> list[dict[str, Any]]:
         query = (
             select(t.alerts).where(t.alerts.c.incident_id == incident_id).order_by(t.alerts.c.id)
@@ -130,13 +86,6 @@ class SqlAlerts:
             for row in self._conn.execute(query)
         ]
 
-    def open_firing(self) -> list[tuple[int, str, str]]:
-        """(incident id, identity, fingerprint) of every alert still firing."""
-        query = select(t.alerts.c.incident_id, t.alerts.c.identity, t.alerts.c.fingerprint).where(
-            t.alerts.c.status == AlertStatus.FIRING.value
-        )
-        return [(int(r.incident_id), r.identity, r.fingerprint) for r in self._conn.execute(query)]
-
     def mark_resolved(self, identity: str, at: datetime) -> bool:
         result = self._conn.execute(
             update(t.alerts)
@@ -144,6 +93,71 @@ class SqlAlerts:
             .values(status=AlertStatus.RESOLVED.value, ends_at=at, updated_at=at)
         )
         return bool(result.rowcount)
+
+
+class SqlAlertIndex:
+    """Which stored alerts a fingerprint or identity names, and their incidents."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def lock_fingerprints(self, fingerprints: Sequence[str]) -> None:
+        if self._conn.dialect.name != "postgresql" or not fingerprints:
+            return
+        keys = sorted({_lock_key(f) for f in fingerprints})
+        self._conn.execute(_ADVISORY_LOCKS, {"keys": keys})
+
+    def newer_start(self, fingerprint: str, start: datetime) -> datetime | None:
+        query = select(func.min(t.alerts.c.starts_at)).where(
+            t.alerts.c.fingerprint == fingerprint, t.alerts.c.starts_at > start
+        )
+        value: datetime | None = self._conn.execute(query).scalar_one_or_none()
+        return value
+
+    def supersede(self, fingerprint: str, start: datetime, at: datetime) -> list[tuple[int, str]]:
+        statement = (
+            update(t.alerts)
+            .where(
+                t.alerts.c.fingerprint == fingerprint,
+                t.alerts.c.status == AlertStatus.FIRING.value,
+                t.alerts.c.starts_at < start,
+            )
+            .values(status=AlertStatus.RESOLVED.value, ends_at=start, updated_at=at)
+            .returning(t.alerts.c.incident_id, t.alerts.c.identity)
+        )
+        return sorted((int(r.incident_id), r.identity) for r in self._conn.execute(statement))
+
+    def incident_of(self, identity: str) -> int | None:
+        query = select(t.alerts.c.incident_id).where(t.alerts.c.identity == identity)
+        value = self._conn.execute(query).scalar_one_or_none()
+        return None if value is None else int(value)
+
+    def last_incident_of(self, fingerprint: str) -> int | None:
+        query = select(func.max(t.alerts.c.incident_id)).where(
+            t.alerts.c.fingerprint == fingerprint
+        )
+        value = self._conn.execute(query).scalar_one_or_none()
+        return None if value is None else int(value)
+
+
+class SqlFiringAlerts:
+    """The alerts still firing."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def count(self, incident_id: int) -> int:
+        query = select(func.count()).where(
+            t.alerts.c.incident_id == incident_id, t.alerts.c.status == AlertStatus.FIRING.value
+        )
+        return int(self._conn.execute(query).scalar_one())
+
+    def open_alerts(self) -> list[tuple[int, str, str]]:
+        """(incident id, identity, fingerprint) of every alert still firing."""
+        query = select(t.alerts.c.incident_id, t.alerts.c.identity, t.alerts.c.fingerprint).where(
+            t.alerts.c.status == AlertStatus.FIRING.value
+        )
+        return [(int(r.incident_id), r.identity, r.fingerprint) for r in self._conn.execute(query)]
 
 
 class SqlRejections:

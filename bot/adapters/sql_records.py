@@ -123,6 +123,33 @@ class SqlLedger:
         value = self._conn.execute(query).scalar_one_or_none()
         return None if value is None else dict(value)
 
+    def release(self, incident_id: int, step: str) -> None:
+        """Forget an uncompleted claim: the side effect is known not to have happened."""
+        self._conn.execute(
+            delete(t.ledger).where(
+                t.ledger.c.incident_id == incident_id,
+                t.ledger.c.step == step,
+                t.ledger.c.completed_at.is_(None),
+            )
+        )
+
+    def state(self, incident_id: int, step: str) -> str | None:
+        """None when never claimed, else 'claimed' or 'completed'."""
+        query = select(t.ledger.c.completed_at).where(
+            t.ledger.c.incident_id == incident_id, t.ledger.c.step == step
+        )
+        row = self._conn.execute(query).first()
+        if row is None:
+            return None
+        return "claimed" if row.completed_at is None else "completed"
+
+
+class SqlLedgerLeases:
+    """Claims held as leases, taken over once their holder is presumed dead."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
     def take_over(self, incident_id: int, step: str, lease_s: float) -> bool:
         """Re-claim a step whose open claim is older than `lease_s` (its holder died or hung past
         every time limit); True when this caller now holds it. Its outcome is unknown."""
@@ -148,26 +175,6 @@ class SqlLedger:
         )
         claimed_at = self._conn.execute(query).scalar_one_or_none()
         return None if claimed_at is None else (utc_now() - claimed_at).total_seconds()
-
-    def release(self, incident_id: int, step: str) -> None:
-        """Forget an uncompleted claim: the side effect is known not to have happened."""
-        self._conn.execute(
-            delete(t.ledger).where(
-                t.ledger.c.incident_id == incident_id,
-                t.ledger.c.step == step,
-                t.ledger.c.completed_at.is_(None),
-            )
-        )
-
-    def state(self, incident_id: int, step: str) -> str | None:
-        """None when never claimed, else 'claimed' or 'completed'."""
-        query = select(t.ledger.c.completed_at).where(
-            t.ledger.c.incident_id == incident_id, t.ledger.c.step == step
-        )
-        row = self._conn.execute(query).first()
-        if row is None:
-            return None
-        return "claimed" if row.completed_at is None else "completed"
 
 
 class SqlAuditLog:

@@ -12,7 +12,6 @@ from sqlalchemy import (
     Engine,
     create_engine,
     event,
-    func,
     insert,
     select,
     text,
@@ -23,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from bot.adapters import sql_tables as t
-from bot.adapters.sql_alerts import SqlAlerts, SqlRejections
+from bot.adapters.sql_alerts import SqlAlertIndex, SqlAlerts, SqlFiringAlerts, SqlRejections
 from bot.adapters.sql_changes import SqlChanges, SqlDeployExceptions, SqlFreezes, SqlScopeWatch
 from bot.adapters.sql_deliveries import SqlDeliveryQueue
 from bot.adapters.sql_memory import SqlIncidentMemory
@@ -31,6 +30,7 @@ from bot.adapters.sql_openings import SqlIncidentOpenings
 from bot.adapters.sql_records import (
     SqlAuditLog,
     SqlLedger,
+    SqlLedgerLeases,
     SqlOutbox,
     insert_ignoring_conflict,
 )
@@ -94,11 +94,14 @@ class SqlIncidents:
             query = query.where(t.incidents.c.status.in_([s.value for s in status]))
         return [_incident(row) for row in self._conn.execute(query)]
 
-    def count(self, status: Sequence[IncidentStatus]) -> int:
-        query = select(func.count()).where(t.incidents.c.status.in_([s.value for s in status]))
-        return int(self._conn.execute(query).scalar_one())
 
-    def lock_group(self, receiver: str, group_key: str) -> int | None:
+class SqlIncidentGroups:
+    """Which incident an Alertmanager group (receiver, groupKey) feeds."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def lock(self, receiver: str, group_key: str) -> int | None:
         """Create-or-lock the group row so concurrent deliveries of a group serialise."""
         key = group_hash(receiver, group_key)
         insert_ignoring_conflict(self._conn, t.incident_groups, {"group_hash": key})
@@ -106,21 +109,28 @@ class SqlIncidents:
         value = self._conn.execute(query.with_for_update()).scalar_one()
         return None if value is None else int(value)
 
-    def point_group(self, receiver: str, group_key: str, incident_id: int) -> None:
+    def point(self, receiver: str, group_key: str, incident_id: int) -> None:
         self._conn.execute(
             update(t.incident_groups)
             .where(t.incident_groups.c.group_hash == group_hash(receiver, group_key))
             .values(incident_id=incident_id)
         )
 
-    def chat_state(self, incident_id: int) -> ChatState:
+
+class SqlChatStates:
+    """Where an incident's root message is and how much of its thread is posted."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def get(self, incident_id: int) -> ChatState:
         columns = (t.incidents.c.chat_channel, t.incidents.c.chat_ts, t.incidents.c.chat_mark)
         query = select(*columns, t.incidents.c.chat_digest).where(t.incidents.c.id == incident_id)
         row = self._conn.execute(query).one()
         ref = MessageRef(row.chat_channel, row.chat_ts) if row.chat_ts else None
         return ChatState(ref=ref, thread_mark=row.chat_mark or 0, card_digest=row.chat_digest)
 
-    def save_chat_state(self, incident_id: int, state: ChatState) -> None:
+    def save(self, incident_id: int, state: ChatState) -> None:
         self._conn.execute(
             update(t.incidents)
             .where(t.incidents.c.id == incident_id)
@@ -132,12 +142,19 @@ class SqlIncidents:
             )
         )
 
-    def triage(self, incident_id: int) -> dict[str, Any] | None:
+
+class SqlTriageReports:
+    """The latest triage report of each incident."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def get(self, incident_id: int) -> dict[str, Any] | None:
         query = select(t.incidents.c.triage).where(t.incidents.c.id == incident_id)
         value = self._conn.execute(query).scalar_one_or_none()
         return None if value is None else dict(value)
 
-    def save_triage(self, incident_id: int, report: dict[str, Any]) -> None:
+    def save(self, incident_id: int, report: dict[str, Any]) -> None:
         self._conn.execute(
             update(t.incidents).where(t.incidents.c.id == incident_id).values(triage=report)
         )
@@ -175,10 +192,16 @@ class SqlUnitOfWork:
 
     def __init__(self, conn: Connection) -> None:
         self.incidents = SqlIncidents(conn)
+        self.groups = SqlIncidentGroups(conn)
+        self.chat_states = SqlChatStates(conn)
+        self.triages = SqlTriageReports(conn)
         self.alerts = SqlAlerts(conn)
+        self.alert_index = SqlAlertIndex(conn)
+        self.firing = SqlFiringAlerts(conn)
         self.timeline = SqlTimeline(conn)
         self.outbox = SqlOutbox(conn)
         self.ledger = SqlLedger(conn)
+        self.ledger_leases = SqlLedgerLeases(conn)
         self.audit = SqlAuditLog(conn)
         self.rejections = SqlRejections(conn)
         self.changes = SqlChanges(conn)

@@ -47,8 +47,10 @@ def claim_post(store: Store, incident_id: int, step: str, lease_s: float, what: 
     """
     with store.transaction() as tx:
         claimed = tx.ledger.claim(incident_id, step)
-        taken_over = not claimed and tx.ledger.take_over(incident_id, step, lease_s)
-        held_for_s = None if claimed or taken_over else tx.ledger.claim_age_s(incident_id, step)
+        taken_over = not claimed and tx.ledger_leases.take_over(incident_id, step, lease_s)
+        held_for_s = (
+            None if claimed or taken_over else tx.ledger_leases.claim_age_s(incident_id, step)
+        )
         uncertain = taken_over or (
             claimed and tx.ledger.state(incident_id, uncertain_step(step)) is not None
         )

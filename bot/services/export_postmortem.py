@@ -67,7 +67,7 @@ def share_postmortem(store: Store, chat: ChatClient, incident_id: int, paths: li
     re-export replaces rather than duplicates; any other chat gets a thread line naming them.
     """
     with store.transaction() as tx:
-        ref = tx.incidents.chat_state(incident_id).ref
+        ref = tx.chat_states.get(incident_id).ref
         tx.ledger.claim(incident_id, SHARED_STEP)
         previous = (tx.ledger.result(incident_id, SHARED_STEP) or {}).get("file_ids", [])
     if ref is None:

@@ -41,9 +41,9 @@ def incident_detail(store: Store, incident_id: int) -> dict[str, Any]:
         if incident is None:
             raise NotFoundError(f"INC-{incident_id} does not exist")
         alerts = tx.alerts.for_incident(incident_id)
-        triage = tx.incidents.triage(incident_id)
+        triage = tx.triages.get(incident_id)
         audit = tx.audit.for_incident(incident_id)
-        chat = tx.incidents.chat_state(incident_id)
+        chat = tx.chat_states.get(incident_id)
         silences = tx.silences.for_incident(incident_id)
     return {
         **incident_summary(incident),

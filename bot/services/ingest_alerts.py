@@ -77,7 +77,7 @@ def ingest_group(
     rejected: Sequence[RejectedAlert] = (),
 ) -> IngestResult:
     """Normalise one delivery inside the caller's transaction (which deduplicated it)."""
-    tx.alerts.lock_fingerprints(sorted({a.fingerprint_or_hash for a in group.alerts}))
+    tx.alert_index.lock_fingerprints(sorted({a.fingerprint_or_hash for a in group.alerts}))
     survey = _survey(tx, group.alerts)
     incident, moved = _incident_for(tx, group, survey, now, reopen_window)
     touched: dict[int, Incident] = {incident.id: incident}
@@ -131,7 +131,7 @@ def _superseded_at(tx: UnitOfWork, alert: Alert) -> datetime | None:
     """When a newer `startsAt` of the alert's fingerprint is known, that start."""
     if alert.starts_at is None:
         return None
-    return tx.alerts.newer_start(alert.fingerprint_or_hash, alert.starts_at)
+    return tx.alert_index.newer_start(alert.fingerprint_or_hash, alert.starts_at)
 
 
 def _apply(
@@ -150,7 +150,7 @@ def _apply(
     if newer is not None and (alert.ends_at is None or alert.ends_at > newer):
         alert = alert.model_copy(update={"status": AlertStatus.RESOLVED, "ends_at": newer})
     elif newer is None and alert.starts_at is not None:
-        for owner_id, identity in tx.alerts.supersede(
+        for owner_id, identity in tx.alert_index.supersede(
             alert.fingerprint_or_hash, alert.starts_at, now
         ):
             events.append((owner_id, _superseded_event(owner_id, alert, identity)))
@@ -166,7 +166,7 @@ def _incident_for(
 ) -> tuple[Incident, bool]:
     """The group's open incident, one to reopen, the incident already holding its alerts,
     or a new one; and whether it was opened or reopened here."""
-    current_id = tx.incidents.lock_group(group.receiver, group.group_key)
+    current_id = tx.groups.lock(group.receiver, group.group_key)
     current = tx.incidents.get(current_id, for_update=True) if current_id else None
     if current is not None and current.is_open:
         return current, False
@@ -183,12 +183,12 @@ def _incident_for(
                 actor="alertmanager",
             )
         )
-        tx.incidents.point_group(group.receiver, group.group_key, reopen.id)
+        tx.groups.point(group.receiver, group.group_key, reopen.id)
         return reopen, True
     if not survey.new_firing:
         holder = _holder(tx, survey.owners)
         if holder is not None and holder.is_open:
-            tx.incidents.point_group(group.receiver, group.group_key, holder.id)
+            tx.groups.point(group.receiver, group.group_key, holder.id)
             return holder, False
         fallback = current or holder
         if fallback is not None:
@@ -196,7 +196,7 @@ def _incident_for(
     incident = tx.incidents.add(new_incident(group, now))
     tx.timeline.append(opened_event(incident, now))
     tx.audit.record("alertmanager", "incident_opened", incident.id, {"group_key": group.group_key})
-    tx.incidents.point_group(group.receiver, group.group_key, incident.id)
+    tx.groups.point(group.receiver, group.group_key, incident.id)
     return incident, True
 
 
@@ -248,8 +248,8 @@ def _reopen_candidate(
     if current is not None and current.reopenable(now, reopen_window):
         return current
     for alert in firing:
-        same_episode = tx.alerts.incident_of(alert.identity)
-        candidate_id = same_episode or tx.alerts.last_incident_of(alert.fingerprint_or_hash)
+        same_episode = tx.alert_index.incident_of(alert.identity)
+        candidate_id = same_episode or tx.alert_index.last_incident_of(alert.fingerprint_or_hash)
         candidate = tx.incidents.get(candidate_id, for_update=True) if candidate_id else None
         if candidate is not None and (same_episode or candidate.reopenable(now, reopen_window)):
             return candidate if not candidate.is_open else None
@@ -329,7 +329,7 @@ def _settle(
     if escalate and group.severity.rank > incident.severity.rank:
         incident.severity = group.severity
         incident.version += 1
-    if incident.is_open and tx.alerts.firing_count(incident.id) == 0:
+    if incident.is_open and tx.firing.count(incident.id) == 0:
         incident.move_to(IncidentStatus.RESOLVED, now, by="alertmanager")
         tx.timeline.append(
             TimelineEvent(

@@ -66,9 +66,9 @@ def build_card(
         if incident is None:
             raise LookupError(f"INC-{incident_id} does not exist")
         alerts = tx.alerts.for_incident(incident_id)
-        state = tx.incidents.chat_state(incident_id)
+        state = tx.chat_states.get(incident_id)
         events = tx.timeline.for_incident(incident_id)
-        triage = tx.incidents.triage(incident_id) or {}
+        triage = tx.triages.get(incident_id) or {}
         storm = storm_of(tx, incident_id)
         similar = recall(tx, incident_id, SHOWN_IN_CHAT)
         silences = tx.silences.for_incident(incident_id)
@@ -198,13 +198,13 @@ def notify_incident(
         )
         with store.transaction() as tx:
             tx.ledger.complete(incident_id, ROOT_STEP, {"channel": ref.channel, "ts": ref.ts})
-            tx.incidents.save_chat_state(incident_id, state)
+            tx.chat_states.save(incident_id, state)
     if state.ref is not None and state.card_digest != digest:
         _pace(pacer, state.ref.channel)
         chat.update_incident(state.ref, card)
         state = replace(state, card_digest=digest)
         with store.transaction() as tx:
-            tx.incidents.save_chat_state(incident_id, state)
+            tx.chat_states.save(incident_id, state)
     if fresh and state.ref is not None:
         _pace(pacer, state.ref.channel)
         state = _post_thread(store, chat, incident_id, state, fresh)
@@ -242,7 +242,7 @@ def _quiet_in_storm(
         position = position_of(tx, incident.id)
         storm = storm_of(tx, incident.id) if is_quiet(position) else None
         lead = tx.incidents.get(storm.lead_id) if storm is not None else None
-        lead_ref = tx.incidents.chat_state(lead.id).ref if lead is not None else None
+        lead_ref = tx.chat_states.get(lead.id).ref if lead is not None else None
         line_state = tx.ledger.state(incident.id, STORM_LINE_STEP)
     if storm is None or lead is None:
         return False
@@ -309,5 +309,5 @@ def _post_thread(
     with store.transaction() as tx:
         if claimed:
             tx.ledger.complete(incident_id, step)
-        tx.incidents.save_chat_state(incident_id, state)
+        tx.chat_states.save(incident_id, state)
     return state

@@ -41,7 +41,7 @@ def incident_context(store: Store, incident_id: int) -> IncidentContext:
     """The incident and its triage; raises NotFoundError for an unknown incident."""
     with store.transaction() as tx:
         incident = tx.incidents.get(incident_id)
-        triage = tx.incidents.triage(incident_id) if incident is not None else None
+        triage = tx.triages.get(incident_id) if incident is not None else None
     if incident is None:
         raise NotFoundError(f"INC-{incident_id} does not exist")
     return IncidentContext(incident, ranked_hypotheses(triage), evidence_facts(triage))

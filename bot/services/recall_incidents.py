@@ -3,7 +3,7 @@ incidents that looked like it, with what became of them.
 
 Triage remembers an incident's traits (bot/domain/memory.py) in the transaction that stores its
 report, with the earlier incidents most like it: candidates read through one indexed query per
-key (bot/ports.py IncidentMemory), ranked in Python (bot/domain/resemblance.py). Recalling
+key (bot/ports/records.py IncidentMemory), ranked in Python (bot/domain/resemblance.py). Recalling
 reads those stored matches and the outcome of each as it stands now: the runbook that acted and
 whether it verified, time to mitigate, and whether the same scope fired again within 24 h.
 Chat shows the best two, the API and the postmortem up to five; every match says why.

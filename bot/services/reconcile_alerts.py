@@ -17,7 +17,7 @@ def reconcile_alerts(store: Store, source: AlertSource, now: datetime) -> list[i
     """
     active = source.active_fingerprints()
     with store.transaction() as tx:
-        stale = [(iid, ident, fp) for iid, ident, fp in tx.alerts.open_firing() if fp not in active]
+        stale = [(iid, ident, fp) for iid, ident, fp in tx.firing.open_alerts() if fp not in active]
         touched: set[int] = set()
         for incident_id, identity, fingerprint in stale:
             if tx.alerts.mark_resolved(identity, now):
@@ -35,7 +35,7 @@ def reconcile_alerts(store: Store, source: AlertSource, now: datetime) -> list[i
         resolved: list[int] = []
         for incident_id in sorted(touched):
             incident = tx.incidents.get(incident_id, for_update=True)
-            if incident is None or not incident.is_open or tx.alerts.firing_count(incident_id):
+            if incident is None or not incident.is_open or tx.firing.count(incident_id):
                 continue
             incident.move_to(IncidentStatus.RESOLVED, now, by="reconciler")
             tx.incidents.save(incident)

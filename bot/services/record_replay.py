@@ -80,7 +80,7 @@ def _ingest(
 def _mark_replayed(tx: UnitOfWork, incident_id: int, incident: IncidentReplay) -> None:
     notification, report = incident.notification, incident.report
     verdict = incident.runbook
-    tx.incidents.save_triage(incident_id, {**report.to_dict(), "replayed": True})
+    tx.triages.save(incident_id, {**report.to_dict(), "replayed": True})
     tx.timeline.append(
         TimelineEvent(
             incident_id,

@@ -52,7 +52,7 @@ def join_storm(
         return storm_of(tx, incident.id)
     member = StormMember(incident.id, incident.title)
     at = incident.triggered_at
-    lead_id = tx.incidents.lock_group(STORM_RECEIVER, scope)
+    lead_id = tx.groups.lock(STORM_RECEIVER, scope)
     storm = _record(tx, lead_id) if lead_id is not None else None
     if storm is not None and storm.accepts(at, window):
         storm = storm.joined(member, alert_names, at)
@@ -62,7 +62,7 @@ def join_storm(
     else:
         storm = Storm.open(scope, member, alert_names, at)
         tx.ledger.claim(incident.id, RECORD_STEP)
-        tx.incidents.point_group(STORM_RECEIVER, scope, incident.id)
+        tx.groups.point(STORM_RECEIVER, scope, incident.id)
     tx.ledger.complete(storm.lead_id, RECORD_STEP, storm.to_dict())
     tx.ledger.complete(incident.id, MEMBER_STEP, {"lead": storm.lead_id, "position": storm.size})
     if storm.size > 1:

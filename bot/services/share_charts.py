@@ -1,7 +1,7 @@
 """Put triage's charts in the incident's chat thread, each chart once.
 
 Triage draws a PNG per moved signal (bot/correlation/charts.py) and lists the files in its
-report; once the incident has its root message, a chat that takes files (bot/ports.py
+report; once the incident has its root message, a chat that takes files (bot/ports/chat.py
 `FileUploader`, Slack's upload v2 flow) gets each one uploaded into the thread, titled by its
 signal. Each upload is claimed in the ledger (`chat:chart:<file name>`) before it is made, so a
 retried or concurrent task never uploads a chart twice; a rate limit releases the claim for

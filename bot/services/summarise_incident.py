@@ -26,7 +26,7 @@ def load_dossier(store: Store, incident_id: int, runs: RunHistory | None = None)
             raise NotFoundError(f"INC-{incident_id} does not exist")
         timeline = tuple(tx.timeline.for_incident(incident_id))
         alerts = tuple(tx.alerts.for_incident(incident_id))
-        triage = tx.incidents.triage(incident_id)
+        triage = tx.triages.get(incident_id)
     return IncidentDossier(
         incident=incident,
         timeline=timeline,

@@ -130,7 +130,7 @@ def _triage(
         if not settle_triage(tx, incident_id, now, follow_up_s, token):
             log.info("triage_skipped", incident_id=incident_id, token=token, reason="settled")
             return None
-        tx.incidents.save_triage(incident_id, document)
+        tx.triages.save(incident_id, document)
         land_changes(tx, incident, changes)
         remember_triage(tx, incident, document)
         tx.timeline.append(

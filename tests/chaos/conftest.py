@@ -139,7 +139,7 @@ class Chaos:
             if len(found) < incidents:
                 return False
             return all(
-                tx.incidents.triage(i.id) is not None and tx.incidents.chat_state(i.id).ref
+                tx.triages.get(i.id) is not None and tx.chat_states.get(i.id).ref
                 for i in found
                 if i.id is not None
             )
@@ -161,7 +161,7 @@ class Chaos:
                 ]
                 assert len(triaged) == 1, f"INC-{incident.id} triaged {len(triaged)} times"
                 assert posts.get(incident.id) == 1, f"INC-{incident.id} posted {posts}"
-                ref = tx.incidents.chat_state(incident.id).ref
+                ref = tx.chat_states.get(incident.id).ref
                 assert ref is not None
                 assert self.slack.message(ref.channel, ref.ts)
 

@@ -56,9 +56,9 @@ def _storm_progress(chaos: Chaos) -> dict[str, int]:
     shown = 0
     with chaos.store.transaction() as tx:
         incidents = [i.id for i in tx.incidents.list(limit=2 * GROUPS) if i.id is not None]
-        triaged = sum(tx.incidents.triage(i) is not None for i in incidents)
-        saved = sum(tx.incidents.chat_state(i).ref is not None for i in posts)
-        refs = [tx.incidents.chat_state(i).ref for i in posts]
+        triaged = sum(tx.triages.get(i) is not None for i in incidents)
+        saved = sum(tx.chat_states.get(i).ref is not None for i in posts)
+        refs = [tx.chat_states.get(i).ref for i in posts]
     for ref in refs:
         if ref is not None:
             found = _SHOWN.search(_lead_text(chaos, ref.ts))
@@ -100,7 +100,7 @@ def test_storm_of_300_groups_on_one_model(chaos: Chaos) -> None:
     with chaos.store.transaction() as tx:
         incidents = tx.incidents.list(limit=2 * GROUPS)
         assert len(incidents) == GROUPS
-        refs = {i: tx.incidents.chat_state(i).ref for i in posts}
+        refs = {i: tx.chat_states.get(i).ref for i in posts}
         threads = {ts for thread_ts in lines.values() for ts in thread_ts}
         for incident in incidents:
             assert incident.id is not None

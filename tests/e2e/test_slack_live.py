@@ -43,7 +43,7 @@ def slack_stack(
 
 def root_ref(stack: Firebreak) -> MessageRef | None:
     with stack.api.container.store.transaction() as tx:
-        return tx.incidents.chat_state(1).ref
+        return tx.chat_states.get(1).ref
 
 
 def roots(slack: SlackServer) -> list[str]:

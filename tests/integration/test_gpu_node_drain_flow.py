@@ -110,7 +110,7 @@ class Rig:
                     labels=ALERT,
                 )
             )
-            tx.incidents.save_triage(incident.id, report)
+            tx.triages.save(incident.id, report)
         return incident.id
 
     def drive(self, run_id: int) -> Run:

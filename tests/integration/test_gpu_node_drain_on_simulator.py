@@ -244,7 +244,7 @@ class Firebreak:
             WINDOWS,
         )
         with self.store.transaction() as tx:
-            report = tx.incidents.triage(incident_id)
+            report = tx.triages.get(incident_id)
         assert report is not None
         return report
 

@@ -27,7 +27,7 @@ def open_incident(store: SqlStore, chat: ChatClient) -> int:
     ).incident_ids
     card, _, _ = build_card(store, incident_id)
     with store.transaction() as tx:
-        tx.incidents.save_chat_state(incident_id, ChatState(ref=chat.post_incident(card)))
+        tx.chat_states.save(incident_id, ChatState(ref=chat.post_incident(card)))
     return incident_id
 
 

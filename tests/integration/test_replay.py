@@ -231,7 +231,7 @@ def test_into_db_records_replayed_incidents_once_and_sends_nothing(
         stored = tx.incidents.list(limit=100)
         for incident in stored:
             assert incident.receiver == "replay:firebreak"
-            assert tx.incidents.triage(incident.id)["replayed"] is True
+            assert tx.triages.get(incident.id)["replayed"] is True
             notes = [e for e in tx.timeline.for_incident(incident.id) if e.actor == "replay"]
             assert len(notes) == 1
             assert [a["action"] for a in tx.audit.for_incident(incident.id)][-1] == (

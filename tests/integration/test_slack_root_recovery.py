@@ -60,7 +60,7 @@ def ledger_states(store: SqlStore, incident_id: int) -> tuple[str | None, str | 
 
 def saved_ts(store: SqlStore, incident_id: int) -> str | None:
     with store.transaction() as tx:
-        ref = tx.incidents.chat_state(incident_id).ref
+        ref = tx.chat_states.get(incident_id).ref
     return None if ref is None else ref.ts
 
 

@@ -31,7 +31,7 @@ def triaged_incident(store: SqlStore, tmp_path: Path, monkeypatch: pytest.Monkey
 
 def chart_paths(store: SqlStore, incident_id: int) -> list[str]:
     with store.transaction() as tx:
-        report = tx.incidents.triage(incident_id) or {}
+        report = tx.triages.get(incident_id) or {}
     return [str(p) for p in report.get("chart_paths") or []]
 
 

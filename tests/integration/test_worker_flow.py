@@ -57,7 +57,7 @@ def test_alert_reaches_chat_once_and_ack_edits_in_place(
     assert len(chat_lines(api_settings, "post")) == 1
     wait_for(lambda: pending_outbox(running) == 0, timeout_s=20)
     with running.container.store.transaction() as tx:
-        assert tx.incidents.chat_state(1).ref is not None
+        assert tx.chat_states.get(1).ref is not None
 
 
 def test_duplicate_tasks_post_one_root_message(running: ApiServer, api_settings: Settings) -> None:

@@ -68,7 +68,7 @@ def test_new_alert_in_group_joins_the_open_incident(sqlite_store: SqlStore) -> N
     [incident] = incidents(sqlite_store)
     assert incident.severity.value == "critical"
     with sqlite_store.transaction() as tx:
-        assert tx.alerts.firing_count(incident.id) == 2
+        assert tx.firing.count(incident.id) == 2
 
 
 def test_incident_resolves_when_all_alerts_resolve(sqlite_store: SqlStore) -> None:

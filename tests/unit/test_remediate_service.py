@@ -92,14 +92,14 @@ class Rig:
             )
             if hypothesis:
                 report = {"hypotheses": [{"kind": hypothesis, "confidence": 0.9}]}
-                tx.incidents.save_triage(incident.id, report)
+                tx.triages.save(incident.id, report)
         return incident.id
 
     def triage(self, incident_id: int, *ranked: tuple[str, float]) -> None:
         """Store a triage report ranking these (kind, confidence) pairs, best first."""
         report = {"hypotheses": [{"kind": k, "confidence": c} for k, c in ranked]}
         with self.store.transaction() as tx:
-            tx.incidents.save_triage(incident_id, report)
+            tx.triages.save(incident_id, report)
 
     def drive(self, run_id: int, max_ticks: int = 200) -> Run:
         return drive(self.remediation, self.clock, run_id, max_ticks)

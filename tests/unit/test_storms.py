@@ -58,7 +58,7 @@ def ingest(store: SqlStore, payload: dict[str, Any], now: datetime = START) -> i
 def triage(store: SqlStore, incident_id: int, tmp_path: Path) -> dict[str, Any]:
     triage_incident(store, UnconfiguredMetricsSource(), incident_id, START, tmp_path)
     with store.transaction() as tx:
-        document = tx.incidents.triage(incident_id)
+        document = tx.triages.get(incident_id)
     assert document is not None
     return document
 

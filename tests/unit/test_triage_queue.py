@@ -158,12 +158,12 @@ def test_a_redelivered_triage_that_took_effect_writes_nothing(
     [queued] = queued_triages(sqlite_store)
     assert run_triage(sqlite_store, queued, tmp_path)
     with sqlite_store.transaction() as tx:
-        report = tx.incidents.triage(incident)
+        report = tx.triages.get(incident)
         outbox = tx.outbox.pending()
     assert not run_triage(sqlite_store, queued, tmp_path)
     assert triaged_events(sqlite_store, incident) == 1
     with sqlite_store.transaction() as tx:
-        assert tx.incidents.triage(incident) == report
+        assert tx.triages.get(incident) == report
         assert tx.outbox.pending() == outbox
 
 
