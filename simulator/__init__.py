@@ -19,6 +19,9 @@ Modules, one job each:
 - ``exposition``  renders the series as the live Prometheus text format
 - ``history``     ``HistoryWriter``: scrapes over time as OpenMetrics for promtool backfill
 - ``readout``     a model's signals summarised as the alert rules see them (tests, demo)
-- ``control``     the HTTP-agnostic JSON API (faults and control actions)
-- ``server``      the HTTP server, the ticker thread, ``run()`` and ``start_in_thread()``
+- ``bodies``      the JSON API's request bodies as pydantic models
+- ``refusals``    the API's error documents, exception handlers and request intake
+- ``control``     the JSON API's routes (faults and control actions) on FastAPI
+- ``app``         the FastAPI app: ``/metrics``, ``/healthz`` and the JSON API
+- ``server``      uvicorn in a thread, the ticker thread, ``run()`` and ``start_in_thread()``
 """

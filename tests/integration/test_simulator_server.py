@@ -66,6 +66,24 @@ def test_bad_requests_answer_json_errors_over_http(simulator: RunningSimulator) 
         unknown = client.get("/control/models/gpt-9")
         assert (unknown.status_code, unknown.json()["error"]) == (404, "unknown_model")
         assert unknown.headers["content-type"] == "application/json"
+        wrong_type = client.put(
+            f"/control/models/{LLAMA}/replicas", json={"pool": "primary", "replicas": "8"}
+        )
+        assert (wrong_type.status_code, wrong_type.json()["error"]) == (422, "invalid_request")
+        assert wrong_type.json()["detail"].startswith("replicas: ")
+
+
+def test_openapi_schema_is_served(simulator: RunningSimulator) -> None:
+    """GET /openapi.json describes the control API the simulator serves."""
+    schema = httpx.get(f"{simulator.url}/openapi.json").json()
+    assert "put" in schema["paths"]["/control/models/{model}/traffic"]
+    assert "post" in schema["paths"]["/faults"]
+
+
+def test_a_port_in_use_is_refused_at_start(simulator: RunningSimulator) -> None:
+    """Starting on a port another server holds raises OSError instead of serving nothing."""
+    with pytest.raises(OSError, match="in use"):
+        start_in_thread(port=simulator.port, seed=1, speed=1.0)
 
 
 def test_stop_releases_the_port() -> None:
