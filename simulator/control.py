@@ -93,7 +93,8 @@ def list_models(sim: State) -> dict[str, list[ModelState]]:
 
 @router.get("/control/models/{model}", tags=["control"], summary="One model's state")
 def describe_model(model: KnownModel, sim: State) -> ModelState:
-    return _act(sim, model, lambda simulation: None)
+    with sim.lock:
+        return sim.simulation.describe_model(model)
 
 
 @router.put("/control/models/{model}/replicas", tags=["control"], summary="Scale a pool")
