@@ -104,6 +104,7 @@ class OnceGuard(Protocol):
 
 
 class ChannelPacer(Protocol):
-    """Paces posts per channel across processes: 0 when a post may go now, else seconds to wait."""
+    """Paces posts per channel across processes: 0 when a post may go now, else seconds to wait.
+    A post that `can_wait` yields to those that cannot while the channel is busy."""
 
-    def acquire(self, channel: str) -> float: ...
+    def acquire(self, channel: str, *, can_wait: bool = False) -> float: ...

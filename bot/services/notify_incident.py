@@ -9,10 +9,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 
+import structlog
+
 from bot.domain.cards import ChatState, IncidentCard, MessageRef
 from bot.domain.errors import RateLimitedError, StepInFlightError
 from bot.domain.silences import silence_line
 from bot.domain.storms import Storm, escalation, is_quiet
+from bot.domain.task_names import TaskName
 from bot.domain.timeline import EventKind, TimelineEvent
 from bot.ports import ChannelPacer, ChatClient, Store
 from bot.services.claim_post import claim_post, settle_post, uncertain_step
@@ -20,6 +23,8 @@ from bot.services.recall_incidents import SHOWN_IN_CHAT, recall
 from bot.services.relate_incidents import MEMBER_STEP, join_storm, position_of, storm_of
 from bot.services.share_charts import share_charts
 from bot.services.summarise_incident import latest_summary
+
+log = structlog.get_logger(__name__)
 
 ROOT_STEP = "chat:root"
 ROOT_UNCERTAIN_STEP = uncertain_step(ROOT_STEP)
@@ -44,6 +49,11 @@ MAX_THREAD_LINES = 20
 # SIGKILLed worker) or outlived every time limit. Longer than the notify task's time limit.
 CLAIM_LEASE_S = 60.0
 SUMMARY_PLACEHOLDER = "Summary to follow at mitigation and resolution."
+# Thread lines and charts that yielded to a busy channel are looked at again after the wait
+# the channel names, within these bounds: a backlog of them costs a pass every few seconds per
+# incident, not a retry storm, and a long wait is checked on now and then.
+DETAILS_RETRY_S = 5.0
+DETAILS_RETRY_MAX_S = 60.0
 
 
 RunbookLine = Callable[[int], tuple[str | None, int | None]]
@@ -137,11 +147,11 @@ def card_digest(card: IncidentCard) -> str:
     return hashlib.sha256(json.dumps(shown, sort_keys=True).encode()).hexdigest()
 
 
-def _pace(pacer: ChannelPacer | None, channel: str) -> None:
+def _pace(pacer: ChannelPacer | None, channel: str, *, can_wait: bool = False) -> None:
     """Wait for the channel's token bucket: too soon raises RateLimitedError (the task retries)."""
     if pacer is None:
         return
-    wait_s = pacer.acquire(channel)
+    wait_s = pacer.acquire(channel, can_wait=can_wait)
     if wait_s > 0:
         raise RateLimitedError(f"{channel} is paced", retry_after_s=wait_s)
 
@@ -205,12 +215,36 @@ def notify_incident(
         state = replace(state, card_digest=digest)
         with store.transaction() as tx:
             tx.chat_states.save(incident_id, state)
-    if fresh and state.ref is not None:
-        _pace(pacer, state.ref.channel)
-        state = _post_thread(store, chat, incident_id, state, fresh)
-    if card.chart_paths and state.ref is not None:
-        pace = partial(_pace, pacer, state.ref.channel)
-        share_charts(store, chat, incident_id, state.ref, card.chart_paths, pace)
+    if state.ref is not None and (fresh or card.chart_paths):
+        state = _post_details(store, chat, incident_id, state, fresh, card.chart_paths, pacer)
+    return state
+
+
+def _post_details(
+    store: Store,
+    chat: ChatClient,
+    incident_id: int,
+    state: ChatState,
+    fresh: list[TimelineEvent],
+    chart_paths: tuple[str, ...],
+    pacer: ChannelPacer | None,
+) -> ChatState:
+    """Thread lines and charts can wait: while the channel is busy they yield its capacity to
+    root messages and edits, and a later pass, queued here, posts what waited in one line."""
+    ref = state.ref
+    assert ref is not None
+    pace = partial(_pace, pacer, ref.channel, can_wait=True)
+    try:
+        if fresh:
+            pace()
+            state = _post_thread(store, chat, incident_id, state, fresh)
+        if chart_paths:
+            share_charts(store, chat, incident_id, ref, chart_paths, pace)
+    except RateLimitedError as exc:
+        delay_s = min(max(exc.retry_after_s, DETAILS_RETRY_S), DETAILS_RETRY_MAX_S)
+        with store.transaction() as tx:
+            tx.outbox.add(TaskName.PROCESS_INCIDENT, [incident_id], delay_s=delay_s)
+        log.info("chat_details_deferred", incident_id=incident_id, delay_s=round(delay_s, 3))
     return state
 
 

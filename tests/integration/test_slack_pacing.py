@@ -76,6 +76,17 @@ def test_waiting_the_answered_time_lets_the_post_go(prefix: str) -> None:
     assert 0.9 <= elapsed < 2.0
 
 
+def test_posts_that_can_wait_leave_half_the_burst(prefix: str) -> None:
+    """A post that can wait goes only while half the burst would be left; a post that cannot
+    wait still gets the tokens it leaves."""
+    bucket = make_bucket(prefix, rate_per_s=1.0, burst=5)
+    assert [bucket.acquire("C1", can_wait=True) for _ in range(3)] == [0.0, 0.0, 0.0]
+    wait_s = bucket.acquire("C1", can_wait=True)  # 2 left < 1 + 2 kept in reserve
+    assert 0.9 < wait_s <= 1.0
+    assert [bucket.acquire("C1") for _ in range(2)] == [0.0, 0.0]
+    assert bucket.acquire("C1") > 0
+
+
 def test_bucket_keys_expire(prefix: str) -> None:
     """A bucket key carries a TTL, so idle channels leave nothing behind."""
     bucket = make_bucket(prefix, rate_per_s=1.0, burst=3)
