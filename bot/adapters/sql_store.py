@@ -6,6 +6,7 @@ import contextlib
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -36,6 +37,7 @@ from bot.adapters.sql_records import (
 )
 from bot.adapters.sql_rows import event_row, group_hash, incident_row, utc_now
 from bot.adapters.sql_silences import SqlSilenceRecords
+from bot.adapters.sqlite_writer import SqliteWriterLock
 from bot.domain.alerts import Severity
 from bot.domain.cards import ChatState, MessageRef
 from bot.domain.errors import StoreUnavailableError
@@ -244,16 +246,22 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def writer_lock_for(engine: Engine) -> contextlib.AbstractContextManager[object]:
-    """What writers in this process queue on: a lock for SQLite's single writer, else nothing."""
-    return threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+    """What writers queue on: SQLite's single writer, across processes for a database file;
+    nothing for PostgreSQL."""
+    if engine.dialect.name != "sqlite":
+        return contextlib.nullcontext()
+    database = engine.url.database
+    if not database or database == ":memory:":
+        return threading.Lock()
+    return SqliteWriterLock(Path(database))
 
 
 class SqlStore:
     """The Store port: `with store.transaction() as tx:` commits on a clean exit.
 
     SQLite allows one writer at a time; its busy handler sleeps and retries, which turns
-    contention into long tail latency. Transactions of one process therefore queue on a lock
-    instead, and only other processes ever meet the busy handler.
+    contention into long tail latency. Transactions therefore queue on a writer lock instead,
+    shared by every process writing the same file (bot/adapters/sqlite_writer.py).
     """
 
     def __init__(self, engine: Engine) -> None:
