@@ -16,7 +16,6 @@ import fcntl
 import os
 import threading
 from pathlib import Path
-from types import TracebackType
 
 
 class SqliteWriterLock:
@@ -39,12 +38,7 @@ class SqliteWriterLock:
             raise
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         try:
             fcntl.flock(self._file(), fcntl.LOCK_UN)
         finally:
