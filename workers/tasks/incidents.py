@@ -8,6 +8,7 @@ from bot.domain.incidents import IncidentStatus
 from bot.domain.task_names import TaskName
 from bot.services.change_status import change_status
 from bot.services.process_incident import process_incident
+from bot.services.relay_outbox import relay_outbox
 from workers.retrying import retry_on_unavailable
 from workers.runtime import container
 
@@ -32,13 +33,18 @@ def process(self: Task, incident_id: int) -> None:
 
 @shared_task(bind=True, name=TaskName.ACK_INCIDENT)
 def ack(self: Task, incident_id: int, actor: str) -> None:
-    c = container(self)
-    with retry_on_unavailable(self):
-        change_status(c.store, incident_id, IncidentStatus.ACKNOWLEDGED, actor, c.clock())
+    """A person acknowledged the incident in chat; its message says so at once."""
+    _move(self, incident_id, IncidentStatus.ACKNOWLEDGED, actor)
 
 
 @shared_task(bind=True, name=TaskName.RESOLVE_INCIDENT)
 def resolve(self: Task, incident_id: int, actor: str) -> None:
+    """A person resolved the incident in chat; its message says so at once."""
+    _move(self, incident_id, IncidentStatus.RESOLVED, actor)
+
+
+def _move(self: Task, incident_id: int, target: IncidentStatus, actor: str) -> None:
     c = container(self)
     with retry_on_unavailable(self):
-        change_status(c.store, incident_id, IncidentStatus.RESOLVED, actor, c.clock())
+        change_status(c.store, incident_id, target, actor, c.clock())
+        relay_outbox(c.store, c.tasks)
