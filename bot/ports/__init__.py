@@ -2,7 +2,7 @@
 them. Import them from here: `from bot.ports import Store, ChatClient`."""
 
 from bot.ports.changes import ChangeGate, ChangeLog, DeployExceptions, DeployFreezes, ScopeWatch
-from bot.ports.chat import ChatClient, FileUploader, Summariser, UserGroups
+from bot.ports.chat import ChatClient, FileUploader, RequestSignatures, Summariser, UserGroups
 from bot.ports.observing import (
     AlertHistory,
     AlertSource,
@@ -79,6 +79,7 @@ __all__ = [
     "OnceGuard",
     "Outbox",
     "RejectionLog",
+    "RequestSignatures",
     "RetentionStore",
     "RunIndex",
     "RunJournal",

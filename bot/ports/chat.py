@@ -41,6 +41,12 @@ class FileUploader(Protocol):
     def delete_file(self, file_id: str) -> None: ...
 
 
+class RequestSignatures(Protocol):
+    """Whether a request body was signed by the chat (Slack's signing secret, 5-minute window)."""
+
+    def is_valid(self, body: bytes, timestamp: str | None, signature: str | None) -> bool: ...
+
+
 class UserGroups(Protocol):
     """Chat user groups (Slack's `S…` ids, usergroups.users.list). UpstreamUnavailableError
     when the chat cannot say who belongs to one."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import structlog
 from fastapi import FastAPI, Request, Response
@@ -27,6 +27,7 @@ from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_r
 from starlette.datastructures import Headers
 
 from bot.domain.errors import FirebreakError
+from bot.ports import RequestSignatures
 from bot.settings import Settings
 from bot.slack_app.deps import SlackDeps
 from bot.slack_app.listeners import Listeners
@@ -43,12 +44,6 @@ _UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 
 class SlackConfigurationError(FirebreakError):
     """Slack is asked for but a token or secret it needs is missing."""
-
-
-class Signatures(Protocol):
-    """Whether a request body was signed by Slack (the composition root's SlackRequestVerifier)."""
-
-    def is_valid(self, body: bytes, timestamp: str | None, signature: str | None) -> bool: ...
 
 
 def _secret(settings: Settings, name: str) -> str:
@@ -84,7 +79,9 @@ def create_slack_app(
     return app
 
 
-def _refusal(headers: Headers, body: bytes, signatures: Signatures | None) -> Response | None:
+def _refusal(
+    headers: Headers, body: bytes, signatures: RequestSignatures | None
+) -> Response | None:
     """A 400 naming the header or body bolt could not read, a 401 for a bad signature."""
     timestamp = headers.get("x-slack-request-timestamp")
     if timestamp is not None and not _UNIX_SECONDS.fullmatch(timestamp):
@@ -106,7 +103,7 @@ def _refusal(headers: Headers, body: bytes, signatures: Signatures | None) -> Re
 def mount_slack(
     fastapi_app: FastAPI,
     bolt_app: App,
-    signatures: Signatures | None = None,
+    signatures: RequestSignatures | None = None,
     path: str = EVENTS_PATH,
 ) -> None:
     """Serve Slack's commands and interactivity at `POST path` of a FastAPI app; with
