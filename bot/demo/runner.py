@@ -20,6 +20,7 @@ from bot.services.export_postmortem import write_postmortem
 ACT_TIMEOUT_S = 60.0
 POLL_S = 0.5
 ONCALL = "demo-oncall"
+NO_MODEL = "summaries were written offline: set FIREBREAK_LLM_MODEL and OPENAI_API_KEY for a model"
 
 
 @dataclass
@@ -233,7 +234,8 @@ def report(world: DemoWorld, results: list[ActProgress], console: Console) -> in
     console.print(f"  chat log: {world.settings.chat_log_path}")
     metrics_path = world.settings.home / "metrics.txt"
     console.rule(f"Firebreak's own metrics ({metrics_path})")
-    for line in save_metrics(world.api_url, metrics_path):
+    idle = {} if world.settings.llm_configured else {"llm": NO_MODEL}
+    for line in save_metrics(world.api_url, metrics_path, idle):
         console.print(escape(line))
     closed = all(p.closed for p in results)
     for p in results:

@@ -27,13 +27,15 @@ def stage_totals(page: str) -> dict[str, dict[str, float]]:
     return totals
 
 
-def save_metrics(api_url: str, path: Path) -> list[str]:
-    """Save the API's /metrics to `path`; answer one line per stage naming what it counted."""
+def save_metrics(api_url: str, path: Path, idle: dict[str, str] | None = None) -> list[str]:
+    """Save the API's /metrics to `path`; answer one line per stage naming what it counted, or
+    why nothing (`idle`: a stage's reason, such as no model being configured)."""
     page = httpx.get(f"{api_url}/metrics", timeout=10).raise_for_status().text
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page)
     lines = []
     for stage, by_name in stage_totals(page).items():
         counted = [f"{name} {value:g}" for name, value in by_name.items() if value]
-        lines.append(f"  {stage:<11} {', '.join(counted) or 'nothing counted'}")
+        empty = "nothing counted" + (f" ({idle[stage]})" if idle and stage in idle else "")
+        lines.append(f"  {stage:<11} {', '.join(counted) or empty}")
     return lines

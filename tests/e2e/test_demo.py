@@ -59,6 +59,7 @@ def test_default_scenario_closes_the_loop(tmp_path: Path) -> None:
     ]
     assert cited, "triage did not cite the deploy the demo announced"
     assert_every_stage_counted((tmp_path / "home" / "demo" / "metrics.txt").read_text())
+    assert "llm         nothing counted (summaries were written offline" in output
 
 
 def assert_every_stage_counted(page: str) -> None:
