@@ -16,6 +16,7 @@ Not a test: figures, never a gate.
     python bench/ingest.py [--alerts 1|50] [--requests 4000] [--rounds 3] [--compare-alerta]
     python bench/ingest.py --sqlite
     python bench/ingest.py --no-worker
+    python bench/ingest.py --worker-nice 10   (the worker below the API's CPU priority)
 """
 
 from __future__ import annotations
@@ -157,6 +158,7 @@ def firebreak_server(args: argparse.Namespace, home: Path) -> Iterator[Server]:
             redis_url=redis_url,
             webhook_token=TOKEN,
             triage_follow_up_s="0",
+            worker_nice=str(args.worker_nice),
         )
         api = firebreak(["api", "--port", str(port)], env, home / "api.log")
         stack.callback(stop, api)
@@ -310,6 +312,7 @@ def report(args: argparse.Namespace, servers: list[Server]) -> None:
     print(
         f"\n{args.alerts} alert(s) per request, concurrency {args.concurrency}, "
         f"{args.requests} requests x {args.rounds} rounds, medians over rounds"
+        + (f", Firebreak's worker at nice {args.worker_nice}" if args.worker_nice else "")
     )
     print(
         f"{'server':16}{'req/s':>9}{'alerts/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
@@ -345,6 +348,9 @@ def main() -> None:
     parser.add_argument("--sqlite", action="store_true", help="Firebreak on embedded SQLite")
     parser.add_argument(
         "--no-worker", action="store_true", help="the API alone; stored counts deliveries"
+    )
+    parser.add_argument(
+        "--worker-nice", type=int, default=0, help="FIREBREAK_WORKER_NICE for Firebreak's worker"
     )
     run(parser.parse_args())
 

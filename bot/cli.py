@@ -69,6 +69,8 @@ def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         print("worker: no heartbeat" if age_s is None else f"worker: heartbeat {age_s:.0f}s ago")
         return 0 if age_s is not None and age_s < HEARTBEAT_MAX_AGE_S else 1
     check_startup(settings)
+    if settings.worker_nice:
+        os.nice(settings.worker_nice)  # the pool's processes inherit it
     app = create_celery(settings)
     argv = [
         "worker",

@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     # held in the broker stay below it (workers/app.py).
     broker_visibility_timeout_s: float = 300.0
     chat_claim_lease_s: float = 60.0  # an open root-post claim older than this is taken over
+    # How much lower the worker's CPU priority is than the API's (a nice increment, 0 to 19):
+    # on a machine they share, accepting alerts never waits for background work.
+    worker_nice: int = Field(0, ge=0, le=19)
 
     @field_validator("webhook_token", "api_token", "slack_signing_secret")
     @classmethod
