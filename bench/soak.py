@@ -46,6 +46,7 @@ from bench.harness import (
     webhook_body,
 )
 from bot.demo.monitoring import free_loopback_port
+from tests.processes import child_pids
 
 MODELS = ("llama-3-70b-instruct", "mistral-7b-instruct", "qwen2-72b", "mixtral-8x7b")
 SENDERS = 8
@@ -100,17 +101,7 @@ def children(pid: int) -> list[int]:
             return [c.pid for c in psutil.Process(pid).children()]
         except psutil.Error:
             return []
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry.name))
-    return found
+    return child_pids(pid)
 
 
 def tree_rss_kib(pid: int) -> tuple[int, int]:

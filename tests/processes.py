@@ -22,6 +22,21 @@ from bot.web.app import create_app
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def child_pids(pid: int) -> list[int]:
+    """The pids whose parent is `pid`, read from /proc (a worker's prefork pool processes)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
 def wait_for(
     condition: Callable[[], object], timeout_s: float = 20.0, interval_s: float = 0.1
 ) -> object:

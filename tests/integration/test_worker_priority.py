@@ -8,23 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.settings import Settings
-from tests.processes import start_worker
+from tests.processes import child_pids, start_worker
 
 NICE = 7
-
-
-def children_of(pid: int) -> list[int]:
-    """The pids whose parent is `pid` (from /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
 
 
 def test_worker_and_its_pool_run_at_the_lowered_priority(
@@ -37,7 +23,7 @@ def test_worker_and_its_pool_run_at_the_lowered_priority(
     try:
         pid = lowered.process.pid
         assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, base + NICE)
-        pool = children_of(pid)
+        pool = child_pids(pid)
         assert pool
         assert {os.getpriority(os.PRIO_PROCESS, child) for child in pool} == {min(19, base + NICE)}
     finally:
